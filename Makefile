@@ -1,0 +1,34 @@
+# Every target sets itself up on a fresh machine: a .venv with the package and its test extras.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench load clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/stract-reports demo
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+load: setup
+	$(BIN)/python bench/load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -1,0 +1,30 @@
+"""stract-reports: CSV, HTML and JSON reports over the Stract ads API, read at request time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .config import Settings
+from .upstream import StractClient
+
+
+def create_app(
+    test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
+) -> Flask:
+    """Build the report server: settings, one upstream client per process, views, errors."""
+    from . import errors, views
+
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # column order is the contract
+    app.config.from_mapping(test_config or {})
+    settings = settings or app.config.get("STRACT_SETTINGS") or Settings.from_env()
+    app.extensions["stract_settings"] = settings
+    app.extensions["stract_client"] = StractClient(settings)
+    views.init_app(app)
+    errors.init_app(app)
+    return app
+
+
+__all__ = ["Settings", "create_app"]

@@ -1,0 +1,26 @@
+"""Renderers: one ``Table`` in, CSV, JSON or HTML text out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..reports.table import Table
+from .csv import neutralise, render_csv
+from .json import dumps, table_document
+
+FORMATS = ("csv", "json", "html")
+MIMETYPES = {"csv": "text/csv", "json": "application/json", "html": "text/html"}
+
+
+def render(table: Table, fmt: str, *, generated_at: datetime, excel_br: bool = False) -> str:
+    """The table in ``fmt`` (one of ``FORMATS``)."""
+    if fmt == "json":
+        return dumps(table_document(table, generated_at))
+    if fmt == "html":
+        from .html import render_html
+
+        return render_html(table, generated_at)
+    return render_csv(table, excel_br=excel_br)
+
+
+__all__ = ["FORMATS", "MIMETYPES", "dumps", "neutralise", "render", "render_csv", "table_document"]

@@ -1,0 +1,42 @@
+"""A table as CSV: RFC 4180 by default, or the pt-BR Excel preset."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ..reports.numbers import format_number, parse_number
+from ..reports.table import Table
+
+# OWASP CSV injection: a spreadsheet evaluates a cell that starts with one of these.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula; plain numbers stay as they are."""
+    if text.startswith(_FORMULA_STARTS) and parse_number(text) is None:
+        return "'" + text
+    return text
+
+
+def render_csv(table: Table, *, excel_br: bool = False) -> str:
+    """The table with a header row; ``excel_br``: ``;`` separator, decimal comma, UTF-8 BOM."""
+    out = io.StringIO()
+    if excel_br:
+        out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";" if excel_br else ",", lineterminator="\r\n")
+    writer.writerow([neutralise(label) for label in table.columns])
+    decimal_separator = "," if excel_br else "."
+    numeric = table.numeric
+    for row in table.rows:
+        writer.writerow(
+            [
+                ""
+                if cell is None
+                else format_number(cell, decimal_separator)
+                if numeric[i]  # type: ignore[arg-type]
+                else neutralise(cell)  # type: ignore[arg-type]
+                for i, cell in enumerate(row)
+            ]
+        )
+    return out.getvalue()

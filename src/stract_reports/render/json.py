@@ -1,0 +1,39 @@
+"""A table as JSON: columns in order, rows as objects keyed by label, numbers as numbers."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ..reports.table import Table
+
+
+def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
+    """The JSON document of a table; cells are raw (no formula neutralisation), empty = null."""
+    columns = table.columns
+    return {
+        "report": table.name,
+        "title": table.title,
+        "generated_at": generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "row_count": len(table.rows),
+        "columns": columns,
+        "rows": [dict(zip(columns, row, strict=True)) for row in table.rows],
+    }
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # Exact decimals print their own digits; float() is only the vehicle for json.
+        return (
+            int(value)
+            if value == value.to_integral_value() and value.as_tuple().exponent >= 0
+            else float(value)
+        )
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(document: Any) -> str:
+    """Compact JSON, key order kept, UTF-8 characters as they are."""
+    return json.dumps(document, ensure_ascii=False, default=_number, separators=(",", ":"))

@@ -1,0 +1,191 @@
+"""The five reports as pure functions: fetched upstream data in, a ``Table`` out.
+
+Rows are grouped by (platform, account id), never by name; ids and tokens never reach a cell.
+Columns come from field labels merged case-insensitively, in upstream order of first use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..upstream.models import PlatformData
+from .metrics import DERIVED_PER_AD, RATIOS, label_key
+from .numbers import Number, parse_number, ratio
+from .table import Cell, Table
+
+PLATFORM = "Platform"
+ACCOUNT = "Account Name"
+RatioMode = Literal["recompute", "sum"]
+
+
+def platform_ads(data: PlatformData) -> Table:
+    """``/{platform}``: one row per ad of one platform."""
+    return _ads([data], data.platform.value, f"{data.platform.label}: ads").table
+
+
+def platform_summary(data: PlatformData, ratios: RatioMode = "recompute") -> Table:
+    """``/{platform}/resumo``: one row per account of one platform."""
+    ads = _ads([data], data.platform.value, "")
+    groups = [([data.platform.label, span.account], [span.rows]) for span in ads.spans]
+    name = f"{data.platform.value}/resumo"
+    return _summarize(ads.table, groups, ratios, name, f"{data.platform.label}: summary by account")
+
+
+def general_ads(data: Sequence[PlatformData]) -> Table:
+    """``/geral``: one row per ad of every platform."""
+    return _ads(data, "geral", "All platforms: ads").table
+
+
+def general_summary(data: Sequence[PlatformData], ratios: RatioMode = "recompute") -> Table:
+    """``/geral/resumo``: one row per platform."""
+    ads = _ads(data, "geral", "")
+    groups = [
+        ([p.platform.label, None], [s.rows for s in ads.spans if s.platform == index])
+        for index, p in enumerate(data)
+    ]
+    return _summarize(ads.table, groups, ratios, "geral/resumo", "All platforms: summary")
+
+
+@dataclass
+class _Span:
+    """The ad rows of one account: ``rows`` indexes the table's rows."""
+
+    platform: int
+    account: str
+    rows: range
+
+
+@dataclass
+class _Ads:
+    table: Table
+    spans: list[_Span]
+
+
+def _ads(data: Sequence[PlatformData], name: str, title: str) -> _Ads:
+    columns = [PLATFORM, ACCOUNT]
+    column_of: dict[str, int] = {label_key(PLATFORM): 0, label_key(ACCOUNT): 1}
+    layouts = []
+    for p in data:
+        slots: list[tuple[str, int]] = []
+        own: dict[str, str] = {}  # label key -> field key, for this platform
+        for f in p.fields:
+            label = f.label if label_key(f.label) not in own else f"{f.label} ({f.key})"
+            key = label_key(label)
+            own[key] = f.key
+            if key not in column_of:
+                column_of[key] = len(columns)
+                columns.append(label)
+            slots.append((f.key, column_of[key]))
+        derived = [
+            (column_of[name_key], own[r.numerator], own[r.denominator])
+            for name_key, r in DERIVED_PER_AD.items()
+            if name_key in column_of
+            and name_key not in own
+            and r.numerator in own
+            and r.denominator in own
+        ]
+        layouts.append((slots, derived))
+
+    rows: list[list[Cell]] = []
+    spans: list[_Span] = []
+    width = len(columns)
+    for index, (p, (slots, derived)) in enumerate(zip(data, layouts, strict=True)):
+        for account_data in p.accounts:
+            start = len(rows)
+            for ad in account_data.rows:
+                cells: list = [None] * width
+                cells[0] = p.platform.label
+                cells[1] = account_data.account.name
+                for key, column in slots:
+                    cells[column] = ad.get(key)
+                for column, numerator, denominator in derived:
+                    cells[column] = ratio(
+                        parse_number(ad.get(numerator)), parse_number(ad.get(denominator))
+                    )
+                rows.append(cells)
+            spans.append(_Span(index, account_data.account.name, range(start, len(rows))))
+
+    numeric = [False, False] + [_settle_column(rows, c) for c in range(2, width)]
+    return _Ads(Table(name, title, columns, numeric, rows), spans)
+
+
+def _settle_column(rows: list[list[Cell]], column: int) -> bool:
+    """Decide whether a column is numeric (every non-empty value is a number, and there is
+    one), then store its cells as numbers or as text accordingly. Returns the decision."""
+    parsed: list[Number | None] = []
+    for row in rows:
+        value = row[column]
+        if value is None or value == "":
+            parsed.append(None)
+            continue
+        number = parse_number(value)
+        if number is None:
+            for r in rows:
+                r[column] = _as_text(r[column])
+            return False
+        parsed.append(number)
+    for row, number in zip(rows, parsed, strict=True):
+        row[column] = number
+    return any(n is not None for n in parsed)
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    number = parse_number(value)
+    return str(value) if number is None else format(number, "f")
+
+
+def _summarize(
+    ads: Table,
+    groups: list[tuple[list[Cell], list[range]]],
+    ratios: RatioMode,
+    name: str,
+    title: str,
+) -> Table:
+    column_of = {label_key(label): i for i, label in enumerate(ads.columns)}
+    plans = []
+    for index, (label, numeric) in enumerate(zip(ads.columns, ads.numeric, strict=True)):
+        definition = RATIOS.get(label_key(label)) if ratios == "recompute" else None
+        if index < 2 or not numeric:
+            plans.append(None)
+        elif definition is None:
+            plans.append(("sum", index, None, None))
+        else:
+            numerator = column_of.get(definition.numerator or "")
+            denominator = column_of.get(definition.denominator or "")
+            usable = (
+                numerator is not None
+                and denominator is not None
+                and ads.numeric[numerator]
+                and ads.numeric[denominator]
+            )
+            plans.append(("ratio", index, numerator, denominator) if usable else ("empty",) * 4)
+
+    out: list[list[Cell]] = []
+    for prefix, ranges in groups:
+        group = [ads.rows[i] for r in ranges for i in r]
+        cells: list[Cell] = list(prefix)
+        for plan in plans[2:]:
+            if plan is None or plan[0] == "empty":
+                cells.append(None)
+            elif plan[0] == "sum":
+                cells.append(_sum(group, plan[1]))
+            elif all(row[plan[1]] is None for row in group):
+                cells.append(None)  # the group's ads have no such ratio: nothing to recompute
+            else:
+                cells.append(ratio(_sum(group, plan[2]), _sum(group, plan[3])))
+        out.append(cells)
+    return Table(name, title, list(ads.columns), list(ads.numeric), out)
+
+
+def _sum(rows: list[list[Cell]], column: int) -> Number | None:
+    values = [row[column] for row in rows if row[column] is not None]
+    return sum(values) if values else None  # type: ignore[arg-type]

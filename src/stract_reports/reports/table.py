@@ -1,0 +1,25 @@
+"""The neutral table every report is computed as, before it is rendered as CSV, HTML or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .numbers import Number
+
+Cell = Number | str | None
+
+
+@dataclass
+class Table:
+    """Columns in order, which of them are numeric, and rows of cells (None = empty)."""
+
+    name: str  # the report's path without the leading slash, e.g. "geral/resumo"
+    title: str
+    columns: list[str]
+    numeric: list[bool]
+    rows: list[list[Cell]] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        """The name as a file-name part: "geral/resumo" -> "geral-resumo"."""
+        return self.name.replace("/", "-")

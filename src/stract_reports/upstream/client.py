@@ -1,0 +1,219 @@
+"""HTTP access to the Stract API: one call with retries, shared by identical concurrent reads.
+
+Retries live in one loop here rather than in urllib3's ``Retry``: the same loop must also retry
+truncated and malformed bodies (which urllib3 never sees) and must stop at the report deadline.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ..config import Settings
+from .errors import (
+    DeadlineExceeded,
+    TokenRefused,
+    UpstreamBadPayload,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+_TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with every ``token=`` query value replaced by ``***``."""
+    return _TOKEN_IN_TEXT.sub(r"\1***", text)
+
+
+class _RedactTokens(logging.Filter):
+    """Rewrites log records that would carry a URL with an account token (urllib3 debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower():
+            record.msg, record.args = redact(message), None
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactTokens())
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def decode_json(data: bytes) -> Any:
+    """Parse a JSON body; decimals stay exact (``Decimal``); NaN and Infinity are refused."""
+    return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way that another attempt may fix."""
+
+    def __init__(self, error: UpstreamError, retry_after: float | None = None) -> None:
+        self.error = error
+        self.retry_after = retry_after
+
+
+class StractClient:
+    """Calls the upstream API from a bounded thread pool, with retries and single-flight."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.concurrency)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["Authorization"] = f"Bearer {settings.api_token}"
+        self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="upstream")
+        self._lock = threading.Lock()
+        # (endpoint, params) -> (future, monotonic time it finished or None while running)
+        self._reads: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
+        self.calls_started = 0
+
+    def close(self) -> None:
+        """Stop the worker threads and close pooled connections."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._session.close()
+
+    def submit(
+        self, endpoint: str, params: dict[str, str], *, call: str, deadline: float
+    ) -> Future:
+        """Start ``GET endpoint?params`` in the pool, or join an identical read in flight.
+
+        The future's result is the decoded JSON body; its exception an ``UpstreamError``.
+        """
+        key = (endpoint, tuple(sorted(params.items())))
+        now = time.monotonic()
+        with self._lock:
+            entry = self._reads.get(key)
+            if entry is not None:
+                future, finished = entry
+                if finished is None or now - finished < self.settings.cache_ttl:
+                    return future
+            future = self._executor.submit(
+                self.get_json, endpoint, params, call=call, deadline=deadline
+            )
+            self._reads[key] = [future, None]
+            self.calls_started += 1
+        future.add_done_callback(lambda f: self._finished(key, f))
+        return future
+
+    def _finished(self, key: tuple[str, tuple[tuple[str, str], ...]], future: Future) -> None:
+        with self._lock:
+            entry = self._reads.get(key)
+            if entry is None or entry[0] is not future:
+                return
+            if self.settings.cache_ttl and future.exception() is None:
+                entry[1] = time.monotonic()
+            else:
+                del self._reads[key]
+
+    def get_json(self, endpoint: str, params: dict[str, str], *, call: str, deadline: float) -> Any:
+        """One upstream read with bounded retries; raises an ``UpstreamError`` subclass."""
+        attempts = self.settings.retries + 1
+        for attempt in range(1, attempts + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded(call, "the report deadline passed before this call")
+            try:
+                return self._attempt(endpoint, params, call, remaining)
+            except _Retryable as failure:
+                error = failure.error
+                if attempt == attempts:
+                    raise error from None
+                wait = self._backoff(attempt, failure.retry_after, error)
+                if time.monotonic() + wait >= deadline:
+                    if isinstance(error, UpstreamRateLimited | UpstreamTimeout):
+                        raise error from None
+                    raise DeadlineExceeded(
+                        call, f"no time left to retry after {error.reason}"
+                    ) from None
+                log.warning(
+                    "retrying %s in %.2fs (attempt %d of %d failed: %s)",
+                    call,
+                    wait,
+                    attempt,
+                    attempts,
+                    error.reason,
+                )
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after: float | None, error: UpstreamError) -> float:
+        s = self.settings
+        if retry_after is not None:
+            if retry_after > s.retry_after_cap:
+                raise error  # waiting that long would hold the report: give up, pass it on
+            return retry_after
+        base = min(s.backoff_max, s.backoff * 2 ** (attempt - 1))
+        return base * random.uniform(0.5, 1.5)
+
+    def _attempt(self, endpoint: str, params: dict[str, str], call: str, remaining: float) -> Any:
+        s = self.settings
+        timeout = (min(s.connect_timeout, remaining), min(s.timeout, remaining))
+        try:
+            response = self._session.get(f"{s.api_url}/{endpoint}", params=params, timeout=timeout)
+            body = response.content
+        except requests.Timeout:
+            raise _Retryable(UpstreamTimeout(call, f"no answer within {timeout[1]:g}s")) from None
+        except requests.ConnectionError as exc:
+            reason = "connection dropped" if "aborted" in str(exc).lower() else "connection failed"
+            raise _Retryable(UpstreamUnavailable(call, reason)) from None
+        except requests.RequestException:
+            raise _Retryable(UpstreamBadPayload(call, "response body cut short")) from None
+
+        status = response.status_code
+        if status == 429:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            error = UpstreamRateLimited(call, "rate limited (HTTP 429)", retry_after or 1.0)
+            raise _Retryable(error, retry_after)
+        if status >= 500:
+            raise _Retryable(UpstreamUnavailable(call, f"HTTP {status}"))
+        if status in (401, 403):
+            raise TokenRefused(call, f"the configured API token was refused (HTTP {status})")
+        if status >= 300:
+            raise UpstreamRejected(call, f"HTTP {status}")
+        try:
+            payload = decode_json(body)
+        except ValueError:
+            raise _Retryable(UpstreamBadPayload(call, "response is not valid JSON")) from None
+        if isinstance(payload, dict) and "error" in payload:
+            raise UpstreamRejected(call, f"upstream answered error {_describe(payload['error'])}")
+        return payload
+
+
+def _describe(value: Any) -> str:
+    return redact(json.dumps(value, default=str, ensure_ascii=False)[:200])
+
+
+def _retry_after(header: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,85 @@
+"""Everything that can go wrong while building a report, as one exception tree.
+
+    ReportError                       status
+    ├── UnknownPlatform                 404  the path names no upstream platform
+    └── UpstreamError                        an upstream call failed (after retries)
+        ├── UpstreamTimeout             504  no answer in time
+        │   └── DeadlineExceeded        504  the whole report ran out of time
+        ├── UpstreamUnavailable         502  connection refused or dropped, 5xx
+        ├── UpstreamRateLimited         503  429 for longer than the retry budget
+        ├── UpstreamBadPayload          502  truncated, not JSON, wrong shape, bad pagination
+        └── UpstreamRejected            502  an ``{"error": ...}`` body or another 4xx
+            └── TokenRefused            502  401/403: the configured token was refused
+
+Messages name the call (platform, account name), never a URL with a token in it.
+"""
+
+from __future__ import annotations
+
+
+class ReportError(Exception):
+    """A report cannot be produced; ``status`` is the HTTP status to answer with."""
+
+    status = 500
+    title = "report failed"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class UnknownPlatform(ReportError):
+    """The requested platform is not one the upstream lists."""
+
+    status = 404
+    title = "unknown platform"
+
+    def __init__(self, platform: str, valid: list[str]) -> None:
+        super().__init__(f"no platform {platform!r}; valid platforms: {', '.join(valid)}")
+        self.valid = valid
+
+
+class UpstreamError(ReportError):
+    """An upstream call failed; ``call`` says which one, in words."""
+
+    status = 502
+    title = "upstream failed"
+
+    def __init__(self, call: str, reason: str) -> None:
+        super().__init__(f"{call}: {reason}")
+        self.call = call
+        self.reason = reason
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    title = "upstream timed out"
+
+
+class DeadlineExceeded(UpstreamTimeout):
+    title = "report deadline exceeded"
+
+
+class UpstreamUnavailable(UpstreamError):
+    title = "upstream unavailable"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 503
+    title = "upstream rate limit"
+
+    def __init__(self, call: str, reason: str, retry_after: float) -> None:
+        super().__init__(call, reason)
+        self.retry_after = retry_after
+
+
+class UpstreamBadPayload(UpstreamError):
+    title = "invalid upstream payload"
+
+
+class UpstreamRejected(UpstreamError):
+    title = "upstream rejected the request"
+
+
+class TokenRefused(UpstreamRejected):
+    title = "upstream refused the configured token"

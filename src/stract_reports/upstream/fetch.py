@@ -1,0 +1,234 @@
+"""Fetch what a report needs, every independent call in parallel, results in upstream order.
+
+The calling thread runs a small event loop over futures: when a call finishes, its
+continuation runs here and starts the calls that were waiting for it. Worker threads only do
+HTTP, so a bounded pool cannot deadlock on itself, and no call waits for one it does not
+depend on: a platform's insights start as soon as its own accounts and fields are complete.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any
+
+from .client import StractClient
+from .errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
+from .models import Account, AccountData, Field, Platform, PlatformData, Row
+
+Progress = Callable[[int, int], None]
+
+
+def fetch_platforms(client: StractClient, *, budget: float | None = None) -> list[Platform]:
+    """The upstream's platform list, in its order."""
+    run = _Run(client, budget, None)
+    found: list[Platform] = []
+    run.paged(
+        "platforms",
+        {},
+        "platforms",
+        "platform list",
+        lambda items: found.extend(_platform(item, "platform list") for item in items),
+    )
+    run.wait()
+    return found
+
+
+def fetch_report_data(
+    client: StractClient,
+    platform: str | None = None,
+    *,
+    budget: float | None = None,
+    progress: Progress | None = None,
+) -> list[PlatformData]:
+    """Fields, accounts and ad rows of one platform (by value), or of all when None.
+
+    ``budget`` is the report's time limit in seconds (default: the configured deadline).
+
+    Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
+    ``UpstreamError`` when any call fails after retries: never a partial result.
+    """
+    run = _Run(client, budget, progress)
+    results: list[PlatformData] = []
+
+    def platforms_known(items: list[Any]) -> None:
+        platforms = [_platform(item, "platform list") for item in items]
+        chosen = platforms
+        if platform is not None:
+            chosen = [p for p in platforms if p.value == platform]
+            if not chosen:
+                raise UnknownPlatform(platform, [p.value for p in platforms])
+        for p in chosen:
+            results.append(PlatformData(p, [], []))
+            _fetch_platform(run, results[-1])
+
+    run.paged("platforms", {}, "platforms", "platform list", platforms_known)
+    run.wait()
+    return results
+
+
+def _fetch_platform(run: _Run, data: PlatformData) -> None:
+    label = data.platform.label
+    params = {"platform": data.platform.value}
+    pending = {"fields", "accounts"}
+
+    def part_done(part: str) -> None:
+        pending.discard(part)
+        if not pending:
+            for account_data in data.accounts:
+                _fetch_insights(run, data, account_data)
+
+    def fields_known(items: list[Any]) -> None:
+        data.fields = [_field(item, f"fields of {label}") for item in items]
+        part_done("fields")
+
+    def accounts_known(items: list[Any]) -> None:
+        data.accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
+        part_done("accounts")
+
+    run.paged("fields", params, "fields", f"fields of {label}", fields_known)
+    run.paged("accounts", params, "accounts", f"accounts of {label}", accounts_known)
+
+
+def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) -> None:
+    account = account_data.account
+    call = f"insights of {data.platform.label} account {account.name!r}"
+    params = {
+        "platform": data.platform.value,
+        "account": account.id,
+        "token": account.token,
+        "fields": ",".join(f.key for f in data.fields),
+    }
+
+    def rows_known(items: list[Any]) -> None:
+        for item in items:
+            if not isinstance(item, dict):
+                raise UpstreamBadPayload(call, "an insight row is not an object")
+        account_data.rows = items
+
+    run.paged("insights", params, "insights", call, rows_known)
+
+
+class _Run:
+    """The futures of one report, and what to do when each finishes."""
+
+    def __init__(self, client: StractClient, budget: float | None, progress: Progress | None):
+        self.client = client
+        self.deadline = time.monotonic() + (budget or client.settings.deadline)
+        self.progress = progress
+        self.pending: dict[Future, Callable[[Any], None]] = {}
+        self.started = 0
+        self.finished = 0
+
+    def call(
+        self, endpoint: str, params: dict[str, str], call: str, then: Callable[[Any], None]
+    ) -> None:
+        future = self.client.submit(endpoint, params, call=call, deadline=self.deadline)
+        self.pending[future] = then
+        self.started += 1
+
+    def paged(
+        self,
+        endpoint: str,
+        params: dict[str, str],
+        key: str,
+        call: str,
+        then: Callable[[list[Any]], None],
+    ) -> None:
+        """Read every page of a list resource, then call ``then`` with all items in order.
+
+        Page 1 tells how many pages there are; pages 2..total are then read in parallel.
+        A body without ``pagination`` is the only page.
+        """
+        pages: dict[int, list[Any]] = {}
+
+        def first_page(body: Any) -> None:
+            items, total = _page(body, key, 1, call)
+            pages[1] = items
+            if total <= 1:
+                then(items)
+                return
+            for number in range(2, total + 1):
+                self.call(
+                    endpoint,
+                    {**params, "page": str(number)},
+                    f"{call} (page {number})",
+                    lambda b, n=number: later_page(b, n, total),
+                )
+
+        def later_page(body: Any, number: int, total: int) -> None:
+            items, page_total = _page(body, key, number, f"{call} (page {number})")
+            if page_total != total:
+                raise UpstreamBadPayload(call, "the number of pages changed while reading")
+            pages[number] = items
+            if len(pages) == total:
+                then([item for n in range(1, total + 1) for item in pages[n]])
+
+        self.call(endpoint, params, call, first_page)
+
+    def wait(self) -> None:
+        """Run continuations as calls finish, until none is pending or one fails."""
+        while self.pending:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded("report", "the report deadline passed")
+            done, _ = wait(self.pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                then = self.pending.pop(future)
+                then(future.result())
+                self.finished += 1
+                if self.progress:
+                    self.progress(self.finished, self.started)
+
+
+def _page(body: Any, key: str, number: int, call: str) -> tuple[list[Any], int]:
+    """The items of one page and the total number of pages, validated."""
+    if not isinstance(body, dict) or not isinstance(body.get(key), list):
+        raise UpstreamBadPayload(call, f"expected an object with a {key!r} list")
+    items = body[key]
+    if "pagination" not in body:
+        return items, 1
+    pagination = body["pagination"]
+    total = pagination.get("total") if isinstance(pagination, dict) else None
+    if type(total) is not int or total < 0:
+        raise UpstreamBadPayload(call, f"pagination total is {total!r}, not a page count")
+    if total == 0 and items:
+        raise UpstreamBadPayload(call, "pagination total is 0 but the page has items")
+    current = pagination.get("current", number)
+    if current != number:
+        raise UpstreamBadPayload(call, f"asked for page {number}, got page {current!r}")
+    return items, total
+
+
+def _text(item: dict[str, Any], name: str, call: str) -> str:
+    value = item.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise UpstreamBadPayload(call, f"an item lacks a text {name!r}")
+    return str(value)
+
+
+def _require_object(item: Any, call: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise UpstreamBadPayload(call, "an item is not an object")
+    return item
+
+
+def _platform(item: Any, call: str) -> Platform:
+    item = _require_object(item, call)
+    return Platform(value=_text(item, "value", call), label=_text(item, "text", call))
+
+
+def _field(item: Any, call: str) -> Field:
+    item = _require_object(item, call)
+    return Field(key=_text(item, "value", call), label=_text(item, "text", call))
+
+
+def _account(item: Any, call: str) -> Account:
+    item = _require_object(item, call)
+    return Account(
+        id=_text(item, "id", call), name=_text(item, "name", call), token=_text(item, "token", call)
+    )
+
+
+__all__ = ["Row", "fetch_platforms", "fetch_report_data"]

@@ -1,0 +1,50 @@
+"""Plain records of what the upstream serves, and of what one report fetched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Platform:
+    """An ad platform: ``value`` is its key upstream, ``label`` its display name."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """An insight field: ``key`` names it in requests and rows, ``label`` in reports."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """An ad account. ``id`` is unique within its platform only; names are not unique."""
+
+    id: str
+    name: str
+    token: str = field(repr=False)
+
+
+@dataclass
+class AccountData:
+    """One account with its ad rows, in upstream order."""
+
+    account: Account
+    rows: list[Row]
+
+
+@dataclass
+class PlatformData:
+    """Everything one report needs of one platform."""
+
+    platform: Platform
+    fields: list[Field]
+    accounts: list[AccountData]

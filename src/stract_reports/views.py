@@ -1,0 +1,99 @@
+"""Thin HTTP handlers: parse the request, build the table, pick a renderer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, jsonify, request, url_for
+
+from .config import Settings
+from .render import FORMATS, MIMETYPES, render
+from .reports.table import Table
+from .service import GENERAL, SUMMARY, build_table, parse_report_name
+from .upstream import StractClient, fetch_platforms
+from .upstream.errors import ReportError
+
+
+def client() -> StractClient:
+    """This process's upstream client."""
+    return current_app.extensions["stract_client"]
+
+
+def settings() -> Settings:
+    """This process's settings."""
+    return current_app.extensions["stract_settings"]
+
+
+def index() -> Response:
+    """The report owner and a link to every report in every format."""
+    body: dict[str, Any] = {
+        "name": settings().owner_name,
+        "email": settings().owner_email,
+        "linkedin": settings().owner_linkedin,
+    }
+    names = [GENERAL, f"{GENERAL}/{SUMMARY}"]
+    try:
+        for platform in fetch_platforms(client()):
+            names += [platform.value, f"{platform.value}/{SUMMARY}"]
+    except ReportError as exc:
+        body["platforms_error"] = exc.detail
+    body["reports"] = [
+        {"report": name, **{fmt: _report_url(name, fmt) for fmt in FORMATS}} for name in names
+    ]
+    return jsonify(body)
+
+
+def _report_url(name: str, fmt: str) -> str:
+    return url_for("report", path=f"{name}.{fmt}", _external=True)
+
+
+def healthz() -> Response:
+    """Liveness: the process answers."""
+    return jsonify({"status": "ok"})
+
+
+def readyz() -> Response:
+    """Readiness: the upstream answers its platform list."""
+    platforms = fetch_platforms(client(), budget=min(settings().deadline, 5.0))
+    return jsonify({"status": "ready", "platforms": len(platforms)})
+
+
+def report(path: str) -> Response:
+    """Any report, as CSV (bare path or ``.csv``), ``.json`` or ``.html``."""
+    name, fmt = path, "csv"
+    stem, dot, suffix = path.rpartition(".")
+    if dot and suffix in FORMATS:
+        name, fmt = stem, suffix
+    spec = parse_report_name(name)
+    if spec is None:
+        abort(404, description=f"no report at /{path}")
+    ratios = request.args.get("ratios", "recompute")
+    if ratios not in ("recompute", "sum"):
+        abort(400, description="ratios must be 'recompute' or 'sum'")
+    excel = request.args.get("excel", "")
+    if excel not in ("", "br"):
+        abort(400, description="the only Excel preset is excel=br")
+    table = build_table(client(), spec, ratios=ratios)  # type: ignore[arg-type]
+    return _render(table, fmt, excel_br=excel == "br")
+
+
+def _render(table: Table, fmt: str, *, excel_br: bool) -> Response:
+    generated_at = datetime.now(UTC)
+    body = render(table, fmt, generated_at=generated_at, excel_br=excel_br)
+    response = Response(body, mimetype=MIMETYPES[fmt])
+    if fmt != "html":
+        download = request.args.get("download", "") not in ("", "0", "false")
+        filename = f"stract-{table.slug}-{generated_at:%Y%m%dT%H%MZ}.{fmt}"
+        disposition = "attachment" if download else "inline"
+        response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the routes."""
+    app.add_url_rule("/", view_func=index)
+    app.add_url_rule("/healthz", view_func=healthz)
+    app.add_url_rule("/readyz", view_func=readyz)
+    app.add_url_rule("/<path:path>", endpoint="report", view_func=report)

@@ -1,0 +1,66 @@
+"""Fixtures: the simulator on a free loopback port, and the report app pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from stract_reports import create_app
+from stract_reports.config import Settings
+from stract_reports.simulator import Simulator
+
+# Fast retries keep failure tests short; the behaviour is the same as in production.
+FAST = {"timeout": 2.0, "deadline": 10.0, "backoff": 0.01, "backoff_max": 0.05}
+
+
+@pytest.fixture
+def make_simulator() -> Iterator[Callable[..., Simulator]]:
+    """Start simulators (``Simulator(**kwargs)``) that stop when the test ends."""
+    started: list[Simulator] = []
+
+    def make(*args: Any, **kwargs: Any) -> Simulator:
+        sim = Simulator(*args, **kwargs).start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def simulator(make_simulator: Callable[..., Simulator]) -> Simulator:
+    """The simulator serving the real captured dataset."""
+    return make_simulator()
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """Report apps for a simulator, with settings overridden by keyword."""
+    apps: list[Flask] = []
+
+    def make(sim: Simulator, **overrides: Any) -> Flask:
+        settings = Settings(api_url=sim.url, **{**FAST, **overrides})
+        app = create_app({"TESTING": True}, settings=settings)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["stract_client"].close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], simulator: Simulator) -> Flask:
+    """The report app reading the real-data simulator."""
+    return make_app(simulator)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of ``app``."""
+    return app.test_client()

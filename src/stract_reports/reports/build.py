@@ -72,7 +72,9 @@ def _ads(data: Sequence[PlatformData], name: str, title: str) -> _Ads:
         slots: list[tuple[str, int]] = []
         own: dict[str, str] = {}  # label key -> field key, for this platform
         for f in p.fields:
-            label = f.label if label_key(f.label) not in own else f"{f.label} ({f.key})"
+            label = " ".join(f.label.split())
+            if label_key(label) in own:  # two fields of one platform share a label: keep both
+                label = f"{label} ({f.key})"
             key = label_key(label)
             own[key] = f.key
             if key not in column_of:

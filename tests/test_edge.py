@@ -1,0 +1,111 @@
+"""The rules that are easy to get wrong, on small datasets served by the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from datasets import edge_dataset
+from stract_reports.simulator import Simulator
+
+EXPECTED = {
+    # Two accounts named "Dup" stay two accounts; "Empty" has no ads; numeric strings are numbers.
+    "/alpha": (
+        "Platform,Account Name,Clicks,Spend,Cost per Click,Ad Name\r\n"
+        'Alpha Ads,Dup,10,5.50,0.55,"a, b"\r\n'
+        'Alpha Ads,Dup,0,1,0,"say ""hi"""\r\n'
+        'Alpha Ads,Dup,5,2.25,0.45,"line\nbreak"\r\n'
+    ),
+    "/alpha/resumo": (
+        "Platform,Account Name,Clicks,Spend,Cost per Click,Ad Name\r\n"
+        "Alpha Ads,Dup,10,6.50,0.65,\r\n"
+        "Alpha Ads,Dup,5,2.25,0.45,\r\n"
+        "Alpha Ads,Empty,,,,\r\n"
+    ),
+    # Booleans are text, not numbers; insights arrive one row per page.
+    "/beta": (
+        "Platform,Account Name,Ad Name,Clicks,Spend,Status\r\n"
+        "Beta,Dup,x,0,3,true\r\n"
+        "Beta,Dup,y,4,1.10,false\r\n"
+    ),
+    # A label is shown trimmed; a ratio without its components in the data stays empty.
+    "/gamma/resumo": "Platform,Account Name,clicks,Cost Per Click\r\nGamma,Solo,2,\r\n",
+    # "clicks", "Clicks" and " Cost Per  Click " / "Cost per Click" each merge into one column;
+    # Beta has no Cost per Click: Spend / Clicks, empty where Clicks is 0; Gamma keeps its own.
+    "/geral": (
+        "Platform,Account Name,Clicks,Spend,Cost per Click,Ad Name,Status\r\n"
+        'Alpha Ads,Dup,10,5.50,0.55,"a, b",\r\n'
+        'Alpha Ads,Dup,0,1,0,"say ""hi""",\r\n'
+        'Alpha Ads,Dup,5,2.25,0.45,"line\nbreak",\r\n'
+        "Beta,Dup,0,3,,x,true\r\n"
+        "Beta,Dup,4,1.10,0.275,y,false\r\n"
+        "Gamma,Solo,2,,1.5,,\r\n"
+    ),
+    # 8.75 / 15 = 0.58333.. ; 4.10 / 4 = 1.025 ; Gamma has no Spend to recompute from.
+    "/geral/resumo": (
+        "Platform,Account Name,Clicks,Spend,Cost per Click,Ad Name,Status\r\n"
+        "Alpha Ads,,15,8.75,0.583333,,\r\n"
+        "Beta,,4,4.10,1.025,,\r\n"
+        "Gamma,,2,,,,\r\n"
+    ),
+    "/geral/resumo?ratios=sum": (
+        "Platform,Account Name,Clicks,Spend,Cost per Click,Ad Name,Status\r\n"
+        "Alpha Ads,,15,8.75,1.00,,\r\n"
+        "Beta,,4,4.10,0.275,,\r\n"
+        "Gamma,,2,,1.5,,\r\n"
+    ),
+}
+
+
+@pytest.fixture
+def edge_sim(make_simulator: Callable[..., Simulator]) -> Simulator:
+    return make_simulator(edge_dataset())
+
+
+@pytest.fixture
+def edge_client(make_app: Callable[..., Flask], edge_sim: Simulator) -> FlaskClient:
+    return make_app(edge_sim).test_client()
+
+
+@pytest.mark.parametrize("path", list(EXPECTED))
+def test_edge_report_bytes(edge_client: FlaskClient, path: str) -> None:
+    response = edge_client.get(path)
+    assert response.status_code == 200
+    assert response.data.decode("utf-8") == EXPECTED[path]
+
+
+def test_every_page_of_every_resource_is_read(
+    edge_client: FlaskClient, edge_sim: Simulator
+) -> None:
+    edge_client.get("/geral")
+    # accounts: alpha 3 pages + beta + gamma; fields: alpha 2 pages + 2;
+    # insights: alpha 3 accounts + beta 2 pages + gamma 1
+    assert edge_sim.stats()["requests"] == {
+        "platforms": 1,
+        "accounts": 5,
+        "fields": 4,
+        "insights": 6,
+    }
+
+
+def test_paginated_and_unpaginated_insights_give_the_same_report(
+    make_simulator: Callable[..., Simulator], make_app: Callable[..., Flask]
+) -> None:
+    paged = make_app(make_simulator(edge_dataset(insights_page_size=1))).test_client()
+    whole = make_app(make_simulator(edge_dataset(insights_page_size=None))).test_client()
+    assert paged.get("/geral").data == whole.get("/geral").data
+
+
+def test_a_column_with_any_text_value_is_text(
+    make_simulator: Callable[..., Simulator], make_app: Callable[..., Flask]
+) -> None:
+    dataset = edge_dataset()
+    beta = dataset.platforms[1]
+    beta.accounts[0].insights[1]["clicks"] = "n/a"  # type: ignore[index]
+    client = make_app(make_simulator(dataset)).test_client()
+    assert client.get("/beta/resumo").data.decode() == (
+        "Platform,Account Name,Ad Name,Clicks,Spend,Status\r\nBeta,Dup,,,4.10,\r\n"
+    )

@@ -1,0 +1,157 @@
+"""The five contract reports on the real captured dataset: exact bytes, exact sums."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from stract_reports.simulator import Simulator, real_dataset
+
+GOLDEN = Path(__file__).parent / "golden"
+REPORTS = [
+    "geral",
+    "geral/resumo",
+    "meta_ads",
+    "meta_ads/resumo",
+    "ga4",
+    "ga4/resumo",
+    "tiktok_insights",
+    "tiktok_insights/resumo",
+]
+
+
+def rows(body: bytes) -> list[dict[str, str]]:
+    """Parse a CSV body into dicts by header."""
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_report_matches_golden_bytes(client: FlaskClient, report: str) -> None:
+    response = client.get(f"/{report}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith("inline;")
+    assert response.data == (GOLDEN / f"{report.replace('/', '-')}.csv").read_bytes()
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_csv_suffix_gives_the_same_bytes(client: FlaskClient, report: str) -> None:
+    assert client.get(f"/{report}.csv").data == client.get(f"/{report}").data
+
+
+def test_golden_files_use_crlf_and_a_header_row() -> None:
+    text = (GOLDEN / "geral.csv").read_bytes()
+    assert text.startswith(
+        b"Platform,Account Name,Clicks,Impressions,Spend,Cost Per Click,Clickthrough Rate,"
+        b"Ad Name,Status,Objective,Country,Unique CTR\r\n"
+    )
+    assert text.count(b"\r\n") == 67 and b"\n" not in text.replace(b"\r\n", b"")
+
+
+def test_general_summary_equals_the_captured_totals(client: FlaskClient) -> None:
+    summary = {row["Platform"]: row for row in rows(client.get("/geral/resumo").data)}
+    assert list(summary) == ["Facebook Ads", "Google Analytics", "TikTok"]
+    expected = {
+        "Facebook Ads": ("250977", "206806", "190803.63"),
+        "Google Analytics": ("70365", "86875", "56484.31"),
+        "TikTok": ("41717", "53125", "45602.28"),
+    }
+    for platform, (clicks, impressions, spend) in expected.items():
+        row = summary[platform]
+        assert (row["Clicks"], row["Impressions"], row["Spend"]) == (clicks, impressions, spend)
+        assert row["Account Name"] == row["Ad Name"] == row["Status"] == ""
+
+
+@pytest.mark.parametrize("platform", ["meta_ads", "ga4", "tiktok_insights"])
+def test_account_summary_sums_equal_sums_of_ad_rows(client: FlaskClient, platform: str) -> None:
+    ads = rows(client.get(f"/{platform}").data)
+    summary = rows(client.get(f"/{platform}/resumo").data)
+    sim_accounts = real_dataset().platform(platform).accounts  # type: ignore[union-attr]
+    assert [r["Account Name"] for r in summary] == [a.name for a in sim_accounts]
+    assert len(ads) == sum(len(a.insights or []) for a in sim_accounts)
+    for column in ("Clicks", "Impressions", "Spend"):
+        assert sum(Decimal(r[column]) for r in summary) == sum(Decimal(r[column]) for r in ads)
+
+
+def test_ga4_cost_per_click_is_spend_over_clicks_in_general(client: FlaskClient) -> None:
+    ga4 = [r for r in rows(client.get("/geral").data) if r["Platform"] == "Google Analytics"]
+    assert len(ga4) == 14
+    first = ga4[0]
+    assert (first["Spend"], first["Clicks"], first["Cost Per Click"]) == (
+        "1312.86",
+        "857",
+        "1.531925",
+    )
+    for row in ga4:
+        expected = Decimal(row["Spend"]) / Decimal(row["Clicks"])
+        assert abs(Decimal(row["Cost Per Click"]) - expected) <= Decimal("0.0000005")
+        assert row["Clickthrough Rate"] == ""  # GA4 serves no CTR and none is invented
+
+
+def test_summary_ratios_are_recomputed_from_summed_components(client: FlaskClient) -> None:
+    meta = rows(client.get("/geral/resumo").data)[0]
+    assert meta["Cost Per Click"] == "0.760243"  # 190803.63 / 250977
+    assert meta["Clickthrough Rate"] == "1.213587"  # 250977 / 206806
+    assert meta["Unique CTR"] == ""  # no components to recompute it from
+
+
+def test_ratios_sum_switch_sums_every_numeric_column(client: FlaskClient) -> None:
+    meta = rows(client.get("/geral/resumo?ratios=sum").data)[0]
+    assert (meta["Cost Per Click"], meta["Clickthrough Rate"], meta["Unique CTR"]) == (
+        "21.079",
+        "19.004",
+        "22.659",
+    )
+    assert meta["Clicks"] == "250977"
+
+
+def test_unknown_platform_is_404_naming_the_valid_ones(client: FlaskClient) -> None:
+    response = client.get("/youtube")
+    assert response.status_code == 404
+    assert response.json == {
+        "error": "unknown platform",
+        "detail": "no platform 'youtube'; valid platforms: meta_ads, ga4, tiktok_insights",
+        "status": 404,
+    }
+
+
+@pytest.mark.parametrize("path", ["/geral/x", "/meta_ads/resumo/x", "/meta_ads/detalhe"])
+def test_paths_that_are_no_report_are_404(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json["status"] == 404  # type: ignore[index]
+
+
+def test_bad_ratios_option_is_400(client: FlaskClient) -> None:
+    assert client.get("/geral/resumo?ratios=average").status_code == 400
+
+
+@pytest.mark.parametrize("report", ["geral", "geral/resumo"])
+def test_general_reports_read_each_upstream_resource_once(
+    client: FlaskClient, simulator: Simulator, report: str
+) -> None:
+    client.get(f"/{report}")
+    # platforms 1; accounts 3 + 2 + 1 pages; fields 2 + 1 + 1 pages; insights 11 + 6 + 2 accounts
+    assert simulator.stats()["requests"] == {
+        "platforms": 1,
+        "accounts": 6,
+        "fields": 4,
+        "insights": 19,
+    }
+
+
+def test_index_names_the_owner_and_links_every_report(client: FlaskClient) -> None:
+    body = client.get("/", headers={"Accept": "application/json"}).json
+    assert list(body)[:3] == ["name", "email", "linkedin"]  # type: ignore[arg-type]
+    names = [r["report"] for r in body["reports"]]  # type: ignore[index]
+    assert names == REPORTS
+    assert body["reports"][3]["csv"] == "http://localhost/meta_ads/resumo.csv"  # type: ignore[index]
+
+
+def test_healthz_answers_without_the_upstream(client: FlaskClient) -> None:
+    assert client.get("/healthz").json == {"status": "ok"}

@@ -172,8 +172,13 @@ class StractClient:
         try:
             response = self._session.get(f"{s.api_url}/{endpoint}", params=params, timeout=timeout)
             body = response.content
-        except requests.Timeout:
-            raise _Retryable(UpstreamTimeout(call, f"no answer within {timeout[1]:g}s")) from None
+        except requests.Timeout as exc:
+            limit = timeout[0] if isinstance(exc, requests.ConnectTimeout) else timeout[1]
+            if limit >= remaining:  # the report's deadline ran out, not this call's own timeout
+                raise DeadlineExceeded(
+                    call, "the report deadline passed while waiting for this call"
+                ) from None
+            raise _Retryable(UpstreamTimeout(call, f"no answer within {limit:g}s")) from None
         except requests.ConnectionError as exc:
             reason = "connection dropped" if "aborted" in str(exc).lower() else "connection failed"
             raise _Retryable(UpstreamUnavailable(call, reason)) from None

@@ -117,7 +117,8 @@ class _Run:
         self.client = client
         self.deadline = time.monotonic() + (budget or client.settings.deadline)
         self.progress = progress
-        self.pending: dict[Future, Callable[[Any], None]] = {}
+        # future -> (the call, in words; what to do with its result), in the order started
+        self.pending: dict[Future, tuple[str, Callable[[Any], None]]] = {}
         self.started = 0
         self.finished = 0
 
@@ -125,7 +126,7 @@ class _Run:
         self, endpoint: str, params: dict[str, str], call: str, then: Callable[[Any], None]
     ) -> None:
         future = self.client.submit(endpoint, params, call=call, deadline=self.deadline)
-        self.pending[future] = then
+        self.pending[future] = (call, then)
         self.started += 1
 
     def paged(
@@ -172,14 +173,22 @@ class _Run:
         while self.pending:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
-                raise DeadlineExceeded("report", "the report deadline passed")
+                raise self._deadline_exceeded()
             done, _ = wait(self.pending, timeout=remaining, return_when=FIRST_COMPLETED)
             for future in done:
-                then = self.pending.pop(future)
+                _, then = self.pending.pop(future)
                 then(future.result())
                 self.finished += 1
                 if self.progress:
                     self.progress(self.finished, self.started)
+
+    def _deadline_exceeded(self) -> DeadlineExceeded:
+        """The deadline error, naming the oldest call still unanswered."""
+        calls = [call for call, _ in self.pending.values()]
+        others = f" (and {len(calls) - 1} more)" if len(calls) > 1 else ""
+        return DeadlineExceeded(
+            calls[0], f"the report deadline passed while waiting for this call{others}"
+        )
 
 
 def _page(body: Any, key: str, number: int, call: str) -> tuple[list[Any], int]:

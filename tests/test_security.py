@@ -1,0 +1,204 @@
+"""No token leaks, no smuggled upstream parameters, safe headers, loopback by default."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from werkzeug.serving import make_server
+
+from stract_reports import cli
+from stract_reports.simulator import DEFAULT_TOKEN, FAULT_KINDS, FaultRule, Simulator
+
+REPORTS = [
+    "geral",
+    "geral/resumo",
+    "meta_ads",
+    "meta_ads/resumo",
+    "ga4",
+    "ga4/resumo",
+    "tiktok_insights",
+    "tiktok_insights/resumo",
+]
+ENDPOINTS = ["/", "/healthz", "/readyz"] + [
+    f"/{report}{suffix}" for report in REPORTS for suffix in ("", ".csv", ".json", ".html")
+]
+WRONG_TOKEN = "wrong-bearer-token-7c1e9b"
+PAGINATION_FAULTS = ("no-total", "zero-total", "text-total")
+RETRYABLE_FAULTS = ("429", "500", "502", "503", "drop", "truncate", "malformed", "slow")
+
+
+def _rule(kind: str, **options: Any) -> FaultRule:
+    # Short waits keep the suite fast; `slow` outlasts the 0.15 s timeout set below.
+    return FaultRule(kind, retry_after=0.01, delay=0.5, **options)
+
+
+# Scenario name -> (faults, settings overrides). Pagination faults hit the account lists (which
+# carry every account token); the others hit insights (whose URLs carry one).
+SCENARIOS: dict[str, tuple[list[FaultRule], dict[str, Any]]] = {
+    "no fault": ([], {}),
+    "wrong bearer token": ([], {"api_token": WRONG_TOKEN}),
+    "upstream refused": ([], {}),
+    **{
+        f"{kind} always": (
+            [_rule(kind, match="/accounts" if kind in PAGINATION_FAULTS else "/insights")],
+            {},
+        )
+        for kind in FAULT_KINDS
+    },
+    **{f"{kind} once": ([_rule(kind, first=1)], {}) for kind in RETRYABLE_FAULTS},
+}
+
+
+def known_tokens(sim: Simulator) -> list[str]:
+    """The bearer token, a wrong one we may configure, and every account token served."""
+    accounts = [a.token for p in sim.dataset.platforms for a in p.accounts]
+    assert len(accounts) == 19
+    return [DEFAULT_TOKEN, WRONG_TOKEN, *accounts]
+
+
+def closed_port_url() -> str:
+    """An API URL on a loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api"
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app behind a real threaded werkzeug server on loopback; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def exchange(url: str) -> str:
+    """One real HTTP request; its status line, headers and body as one text."""
+    response = requests.get(url, timeout=10)
+    headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+    return f"{url} {response.status_code}\n{headers}\n{response.content.decode('utf-8', 'replace')}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_no_token_in_any_response_or_log(
+    make_simulator: Callable[..., Simulator],
+    make_app: Callable[..., Flask],
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    scenario: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    faults, overrides = SCENARIOS[scenario]
+    sim = make_simulator(faults=faults)
+    refused = scenario == "upstream refused"
+    upstream: Any = SimpleNamespace(url=closed_port_url()) if refused else sim
+    app = make_app(upstream, timeout=0.15, retries=1, **overrides)
+
+    with serving(app) as base, ThreadPoolExecutor(8) as pool:
+        exchanges = list(pool.map(exchange, [base + path for path in ENDPOINTS]))
+
+    if scenario == "no fault":
+        assert all(" 200\n" in text for text in exchanges)
+    logs = "\n".join(
+        [caplog.text]
+        + [record.getMessage() for record in caplog.records]
+        + [str(record.exc_text or "") for record in caplog.records]
+    )
+    assert "urllib3.connectionpool" in logs  # the upstream client's debug log was captured
+    if scenario == "no fault":
+        assert "token=***" in logs  # ... including insight URLs, redacted
+    out, err = capfd.readouterr()
+    everything = {"responses": "\n".join(exchanges), "logs": logs, "stdout": out, "stderr": err}
+    leaks = [
+        (where, token)
+        for where, text in everything.items()
+        for token in known_tokens(sim)
+        if token in text
+    ]
+    assert leaks == []
+    assert "Traceback" not in everything["responses"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/meta_ads&account=1",
+        "/meta_ads%26account%3D1",
+        "/meta_ads%26account%3D1.csv",
+        "/meta_ads%3Faccount%3D1",
+        "/meta_ads&account=1&token=x/resumo",
+    ],
+)
+def test_parameters_smuggled_in_the_path_are_404_and_never_reach_the_upstream(
+    client: Any, simulator: Simulator, path: str
+) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 404
+    body = response.get_json()
+    assert body["error"] == "unknown platform"
+    assert body["detail"].endswith("valid platforms: meta_ads, ga4, tiktok_insights")
+    assert simulator.stats()["requests"] == {
+        "platforms": 1,
+        "accounts": 0,
+        "fields": 0,
+        "insights": 0,
+    }
+
+
+def test_query_parameters_are_not_passed_to_the_upstream(client: Any, simulator: Simulator) -> None:
+    expected = client.get("/meta_ads").data
+    plain = simulator.stats()["requests"]
+    simulator.reset()
+
+    response = client.get("/meta_ads?platform=ga4&account=1&page=9&token=x&fields=id")
+
+    assert (response.status_code, response.data) == (200, expected)
+    assert simulator.stats()["requests"] == plain
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/meta_ads", 200),
+        ("/geral.json", 200),
+        ("/ga4.html", 200),
+        ("/healthz", 200),
+        ("/nope", 404),
+        ("/geral/x/y", 404),
+        ("/ga4/resumo", 502),
+    ],
+)
+def test_responses_forbid_content_sniffing(
+    make_app: Callable[..., Flask], simulator: Simulator, path: str, status: int
+) -> None:
+    if status == 502:
+        simulator.faults = [FaultRule("500")]
+    response = make_app(simulator, retries=0).test_client().get(path)
+
+    assert response.status_code == status
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("command", [cli.serve, cli.simulator])
+def test_servers_bind_loopback_by_default(command: Any) -> None:
+    (host,) = [param for param in command.params if param.name == "host"]
+
+    assert host.default == "127.0.0.1"

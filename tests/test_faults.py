@@ -527,6 +527,31 @@ def test_read_timeout_is_504_after_bounded_retries(
     assert simulator.stats()["requests"]["platforms"] == ATTEMPTS
 
 
+def test_a_body_that_stalls_past_the_timeout_is_504_not_502(
+    make_app: Callable[..., Flask], simulator: Simulator
+) -> None:
+    app = make_app(simulator, timeout=0.1)
+    inject(simulator, FaultRule("stall", match="/platforms", delay=2.0))
+
+    response = get(app, "/geral")
+
+    assert response.status_code == 504
+    assert problem(response)["detail"] == "platform list: no answer within 0.1s"
+    assert simulator.stats()["requests"]["platforms"] == ATTEMPTS
+
+
+def test_a_body_that_stalls_once_is_retried_into_the_exact_report(
+    make_app: Callable[..., Flask], simulator: Simulator
+) -> None:
+    app = make_app(simulator, timeout=0.2)
+    expected, _ = fault_free(app, simulator)
+    inject(simulator, FaultRule("stall", match="insights", first=1, delay=1.0))
+
+    response = get(app, "/geral")
+
+    assert (response.status_code, response.data) == (200, expected)
+
+
 @pytest.mark.parametrize(
     ("path", "labels"),
     [("/geral", "Facebook Ads|Google Analytics|TikTok"), ("/meta_ads/resumo", "Facebook Ads")],

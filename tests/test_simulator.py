@@ -416,7 +416,8 @@ PAGINATION_FAULTS = {
     "zero-total": {"current": 1, "total": 0},
     "text-total": {"current": 1, "total": "many"},
 }
-COVERED_FAULTS = {"429", "500", "502", "503", "slow", "truncate", "malformed", "drop", "error"}
+COVERED_FAULTS = {"429", "500", "502", "503", "slow", "stall", "truncate", "malformed", "drop"}
+COVERED_FAULTS |= {"error"}
 COVERED_FAULTS |= {"401", *PAGINATION_FAULTS}
 
 
@@ -460,6 +461,25 @@ def test_slow_fault_answers_correctly_after_its_delay(
     start = time.monotonic()
     assert body(session, sim, "platforms") == PLATFORMS
     assert time.monotonic() - start >= 0.3
+
+
+def test_stall_fault_sends_half_the_body_then_pauses(
+    make_simulator: MakeSimulator, session: requests.Session
+) -> None:
+    sim = make_simulator(faults=[FaultRule("stall", delay=0.3)])
+    with session.get(f"{sim.url}/platforms", timeout=5, stream=True) as response:
+        assert response.status_code == 200  # the headers are not delayed
+        start = time.monotonic()
+        assert json.loads(response.content) == PLATFORMS
+        assert time.monotonic() - start >= 0.25
+
+
+def test_stall_fault_outlasts_a_short_read_timeout(
+    make_simulator: MakeSimulator, session: requests.Session
+) -> None:
+    sim = make_simulator(faults=[FaultRule("stall", delay=0.5)])
+    with pytest.raises(requests.ConnectionError, match="timed out"):
+        session.get(f"{sim.url}/platforms", timeout=0.2)
 
 
 def test_truncate_fault_breaks_the_body_for_requests(

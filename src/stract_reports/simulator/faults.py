@@ -22,6 +22,7 @@ FAULT_KINDS = {
     "503": "HTTP 503",
     "slow": "the right answer, but only after `delay` seconds",
     "truncate": "headers promise the whole body, half of it is sent, the connection closes",
+    "stall": "headers and half the body at once, the rest only after `delay` seconds",
     "malformed": "HTTP 200 whose body is not JSON",
     "drop": "the connection closes before any response",
     "error": 'HTTP 200 with {"error": "invalid request"}',

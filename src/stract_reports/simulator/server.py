@@ -208,14 +208,19 @@ class _Handler(BaseHTTPRequestHandler):
                 del body["pagination"]["total"]
             else:
                 body["pagination"]["total"] = 0 if kind == "zero-total" else "many"
-        if kind == "truncate":
+        if kind in ("truncate", "stall"):
             data = _encode(body)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
-            self.close_connection = True
+            self.wfile.flush()
+            if kind == "truncate":
+                self.close_connection = True
+                return
+            sim._sleep(fault.delay)
+            self.wfile.write(data[len(data) // 2 :])
             return
         self._send_json(200, body)
 

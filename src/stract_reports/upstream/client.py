@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from ..config import Settings
@@ -82,6 +83,10 @@ class StractClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["Authorization"] = f"Bearer {settings.api_token}"
+        # Proxy settings from the environment, read once: requests would otherwise walk
+        # os.environ on every call (120 us of a 130 us call, measured).
+        self._session.proxies = requests.utils.get_environ_proxies(settings.api_url)
+        self._session.trust_env = False
         self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="upstream")
         self._lock = threading.Lock()
         # (endpoint, params) -> (future, monotonic time it finished or None while running)
@@ -172,16 +177,18 @@ class StractClient:
         try:
             response = self._session.get(f"{s.api_url}/{endpoint}", params=params, timeout=timeout)
             body = response.content
-        except requests.Timeout as exc:
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            if not _timed_out(exc):
+                reason = (
+                    "connection dropped" if "aborted" in str(exc).lower() else "connection failed"
+                )
+                raise _Retryable(UpstreamUnavailable(call, reason)) from None
             limit = timeout[0] if isinstance(exc, requests.ConnectTimeout) else timeout[1]
             if limit >= remaining:  # the report's deadline ran out, not this call's own timeout
                 raise DeadlineExceeded(
                     call, "the report deadline passed while waiting for this call"
                 ) from None
             raise _Retryable(UpstreamTimeout(call, f"no answer within {limit:g}s")) from None
-        except requests.ConnectionError as exc:
-            reason = "connection dropped" if "aborted" in str(exc).lower() else "connection failed"
-            raise _Retryable(UpstreamUnavailable(call, reason)) from None
         except requests.RequestException:
             raise _Retryable(UpstreamBadPayload(call, "response body cut short")) from None
 
@@ -203,6 +210,14 @@ class StractClient:
         if isinstance(payload, dict) and "error" in payload:
             raise UpstreamRejected(call, f"upstream answered error {_describe(payload['error'])}")
         return payload
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    """Whether a request failed by timing out, including mid-body (which requests reports as
+    a ConnectionError wrapping urllib3's ReadTimeoutError)."""
+    if isinstance(exc, requests.Timeout):
+        return True
+    return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args)
 
 
 def _describe(value: Any) -> str:

@@ -14,7 +14,7 @@ def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
     """Build the report server: settings, one upstream client per process, views, errors."""
-    from . import errors, views
+    from . import errors, security, views
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # column order is the contract
@@ -24,6 +24,7 @@ def create_app(
     app.extensions["stract_client"] = StractClient(settings)
     views.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     return app
 
 

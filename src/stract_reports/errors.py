@@ -1,21 +1,30 @@
-"""One error shape for every failure: ``{"error", "detail", "status"}``, never a token."""
+"""One error shape for every failure: ``{"error", "detail", "status"}``, never a token.
+
+A failed ``.html`` report answers the same three values as an HTML page; everything else JSON.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .render.html import render_error_html
+from .security import csp_nonce
 from .upstream.errors import ReportError, UpstreamRateLimited
 
 log = logging.getLogger(__name__)
 
 
 def error_response(status: int, error: str, detail: str) -> Response:
-    """The JSON error body every failure is answered with."""
-    response = jsonify({"error": error, "detail": detail, "status": status})
+    """The error body every failure is answered with: JSON, or HTML for a ``.html`` report."""
+    if has_request_context() and request.path.endswith(".html"):
+        page = render_error_html(status, error, detail, nonce=csp_nonce())
+        response = Response(page, mimetype="text/html")
+    else:
+        response = jsonify({"error": error, "detail": detail, "status": status})
     response.status_code = status
     return response
 

@@ -9,7 +9,9 @@ from flask import Flask, Response, abort, current_app, jsonify, request, url_for
 
 from .config import Settings
 from .render import FORMATS, MIMETYPES, render
+from .render.html import render_index_html
 from .reports.table import Table
+from .security import csp_nonce
 from .service import GENERAL, SUMMARY, build_table, parse_report_name
 from .upstream import StractClient, fetch_platforms
 from .upstream.errors import ReportError
@@ -26,22 +28,41 @@ def settings() -> Settings:
 
 
 def index() -> Response:
-    """The report owner and a link to every report in every format."""
-    body: dict[str, Any] = {
+    """The report owner and a link to every report in every format: JSON, or HTML for browsers."""
+    owner = {
         "name": settings().owner_name,
         "email": settings().owner_email,
         "linkedin": settings().owner_linkedin,
     }
     names = [GENERAL, f"{GENERAL}/{SUMMARY}"]
+    platforms_error = None
     try:
         for platform in fetch_platforms(client()):
             names += [platform.value, f"{platform.value}/{SUMMARY}"]
     except ReportError as exc:
-        body["platforms_error"] = exc.detail
-    body["reports"] = [
-        {"report": name, **{fmt: _report_url(name, fmt) for fmt in FORMATS}} for name in names
-    ]
-    return jsonify(body)
+        platforms_error = exc.detail
+    if _prefers_html():
+        page = render_index_html(
+            **owner, reports=names, platforms_error=platforms_error, nonce=csp_nonce()
+        )
+        response = Response(page, mimetype="text/html")
+    else:
+        body: dict[str, Any] = dict(owner)
+        if platforms_error is not None:
+            body["platforms_error"] = platforms_error
+        body["reports"] = [
+            {"report": name, **{fmt: _report_url(name, fmt) for fmt in FORMATS}} for name in names
+        ]
+        response = jsonify(body)
+    # The same URL answers two representations: caches must key on Accept.
+    response.vary.add("Accept")
+    return response
+
+
+def _prefers_html() -> bool:
+    # Strictly greater: "*/*" or no Accept at all (curl, scripts) keeps the JSON contract.
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > accept.quality("application/json")
 
 
 def _report_url(name: str, fmt: str) -> str:
@@ -57,6 +78,11 @@ def readyz() -> Response:
     """Readiness: the upstream answers its platform list."""
     platforms = fetch_platforms(client(), budget=min(settings().deadline, 5.0))
     return jsonify({"status": "ready", "platforms": len(platforms)})
+
+
+def favicon() -> Response:
+    """No icon: browsers ask on every page view, and the catch-all route would ask the upstream."""
+    return Response(status=204)
 
 
 def report(path: str) -> Response:
@@ -80,7 +106,8 @@ def report(path: str) -> Response:
 
 def _render(table: Table, fmt: str, *, excel_br: bool) -> Response:
     generated_at = datetime.now(UTC)
-    body = render(table, fmt, generated_at=generated_at, excel_br=excel_br)
+    nonce = csp_nonce() if fmt == "html" else None
+    body = render(table, fmt, generated_at=generated_at, excel_br=excel_br, nonce=nonce)
     response = Response(body, mimetype=MIMETYPES[fmt])
     if fmt != "html":
         download = request.args.get("download", "") not in ("", "0", "false")
@@ -96,4 +123,5 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)
+    app.add_url_rule("/favicon.ico", view_func=favicon)
     app.add_url_rule("/<path:path>", endpoint="report", view_func=report)

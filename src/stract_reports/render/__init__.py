@@ -12,14 +12,21 @@ FORMATS = ("csv", "json", "html")
 MIMETYPES = {"csv": "text/csv", "json": "application/json", "html": "text/html"}
 
 
-def render(table: Table, fmt: str, *, generated_at: datetime, excel_br: bool = False) -> str:
-    """The table in ``fmt`` (one of ``FORMATS``)."""
+def render(
+    table: Table,
+    fmt: str,
+    *,
+    generated_at: datetime,
+    excel_br: bool = False,
+    nonce: str | None = None,
+) -> str:
+    """The table in ``fmt`` (one of ``FORMATS``); ``nonce`` marks an HTML page's inline code."""
     if fmt == "json":
         return dumps(table_document(table, generated_at))
     if fmt == "html":
         from .html import render_html
 
-        return render_html(table, generated_at)
+        return render_html(table, generated_at, nonce=nonce)
     return render_csv(table, excel_br=excel_br)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ..reports.numbers import format_number, parse_number
+from ..reports.numbers import Number, format_number, parse_number
 from ..reports.table import Table
 
 # OWASP CSV injection: a spreadsheet evaluates a cell that starts with one of these.
@@ -26,17 +26,14 @@ def render_csv(table: Table, *, excel_br: bool = False) -> str:
         out.write("\ufeff")
     writer = csv.writer(out, delimiter=";" if excel_br else ",", lineterminator="\r\n")
     writer.writerow([neutralise(label) for label in table.columns])
-    decimal_separator = "," if excel_br else "."
-    numeric = table.numeric
-    for row in table.rows:
-        writer.writerow(
-            [
-                ""
-                if cell is None
-                else format_number(cell, decimal_separator)
-                if numeric[i]  # type: ignore[arg-type]
-                else neutralise(cell)  # type: ignore[arg-type]
-                for i, cell in enumerate(row)
-            ]
-        )
+    number = _brazilian_number if excel_br else format_number
+    formats = [number if numeric else neutralise for numeric in table.numeric]
+    writer.writerows(
+        ["" if cell is None else f(cell) for f, cell in zip(formats, row)]  # noqa: B905
+        for row in table.rows
+    )
     return out.getvalue()
+
+
+def _brazilian_number(value: Number) -> str:
+    return format_number(value, ",")

@@ -7,9 +7,11 @@ Columns come from field labels merged case-insensitively, in upstream order of f
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any, Literal
 
 from ..upstream.models import PlatformData
 from .metrics import DERIVED_PER_AD, RATIOS, label_key
@@ -69,18 +71,18 @@ def _ads(data: Sequence[PlatformData], name: str, title: str) -> _Ads:
     column_of: dict[str, int] = {label_key(PLATFORM): 0, label_key(ACCOUNT): 1}
     layouts = []
     for p in data:
-        slots: list[tuple[str, int]] = []
-        own: dict[str, str] = {}  # label key -> field key, for this platform
-        for f in p.fields:
+        own: dict[str, int] = {}  # label key -> position of the field in this platform's rows
+        source: dict[int, int] = {}  # column -> position of the field that fills it
+        for position, f in enumerate(p.fields):
             label = " ".join(f.label.split())
             if label_key(label) in own:  # two fields of one platform share a label: keep both
                 label = f"{label} ({f.key})"
             key = label_key(label)
-            own[key] = f.key
+            own[key] = position
             if key not in column_of:
                 column_of[key] = len(columns)
                 columns.append(label)
-            slots.append((f.key, column_of[key]))
+            source[column_of[key]] = position
         derived = [
             (column_of[name_key], own[r.numerator], own[r.denominator])
             for name_key, r in DERIVED_PER_AD.items()
@@ -89,23 +91,23 @@ def _ads(data: Sequence[PlatformData], name: str, title: str) -> _Ads:
             and r.numerator in own
             and r.denominator in own
         ]
-        layouts.append((slots, derived))
+        layouts.append((source, derived))
 
     rows: list[list[Cell]] = []
     spans: list[_Span] = []
     width = len(columns)
-    for index, (p, (slots, derived)) in enumerate(zip(data, layouts, strict=True)):
+    for index, (p, (source, derived)) in enumerate(zip(data, layouts, strict=True)):
+        # Rows get one None appended, which fills the columns this platform lacks.
+        missing = len(p.fields)
+        pick = _picker([source.get(column, missing) for column in range(2, width)])
         for account_data in p.accounts:
+            prefix: list[Cell] = [p.platform.label, account_data.account.name]
             start = len(rows)
-            for ad in account_data.rows:
-                cells: list = [None] * width
-                cells[0] = p.platform.label
-                cells[1] = account_data.account.name
-                for key, column in slots:
-                    cells[column] = ad.get(key)
+            for values in account_data.rows:
+                cells = prefix + pick((*values, None))
                 for column, numerator, denominator in derived:
                     cells[column] = ratio(
-                        parse_number(ad.get(numerator)), parse_number(ad.get(denominator))
+                        parse_number(values[numerator]), parse_number(values[denominator])
                     )
                 rows.append(cells)
             spans.append(_Span(index, account_data.account.name, range(start, len(rows))))
@@ -114,24 +116,42 @@ def _ads(data: Sequence[PlatformData], name: str, title: str) -> _Ads:
     return _Ads(Table(name, title, columns, numeric, rows), spans)
 
 
+def _picker(positions: list[int]) -> Callable[[tuple[Any, ...]], list[Any]]:
+    """A function taking the values at ``positions`` of a tuple, as a list (C speed)."""
+    if not positions:
+        return lambda values: []
+    if len(positions) == 1:
+        (position,) = positions
+        return lambda values: [values[position]]
+    getter = itemgetter(*positions)
+    return lambda values: list(getter(values))
+
+
 def _settle_column(rows: list[list[Cell]], column: int) -> bool:
     """Decide whether a column is numeric (every non-empty value is a number, and there is
     one), then store its cells as numbers or as text accordingly. Returns the decision."""
-    parsed: list[Number | None] = []
-    for row in rows:
+    found = False
+    parsed: dict[int, Number | None] = {}  # cells that must change: numeric text, ""
+    for index, row in enumerate(rows):
         value = row[column]
-        if value is None or value == "":
-            parsed.append(None)
+        kind = type(value)
+        if kind is int or kind is Decimal:
+            found = True
+        elif value is None:
             continue
-        number = parse_number(value)
-        if number is None:
-            for r in rows:
-                r[column] = _as_text(r[column])
-            return False
-        parsed.append(number)
-    for row, number in zip(rows, parsed, strict=True):
-        row[column] = number
-    return any(n is not None for n in parsed)
+        elif value == "":
+            parsed[index] = None
+        else:
+            number = parse_number(value)
+            if number is None:
+                for r in rows:
+                    r[column] = _as_text(r[column])
+                return False
+            parsed[index] = number
+            found = True
+    for index, number in parsed.items():
+        rows[index][column] = number
+    return found
 
 
 def _as_text(value: object) -> str | None:

@@ -45,5 +45,5 @@ def ratio(numerator: Number | None, denominator: Number | None) -> Decimal | Non
 
 def format_number(value: Number, decimal_separator: str = ".") -> str:
     """Plain positional notation, never an exponent; ``decimal_separator`` for locales."""
-    text = str(value) if isinstance(value, int) else format(value, "f")
-    return text.replace(".", decimal_separator) if decimal_separator != "." else text
+    text = str(value) if type(value) is int else format(value, "f")
+    return text if decimal_separator == "." else text.replace(".", decimal_separator)

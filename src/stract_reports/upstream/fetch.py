@@ -101,11 +101,17 @@ def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) ->
         "fields": ",".join(f.key for f in data.fields),
     }
 
+    keys = [f.key for f in data.fields]
+
     def rows_known(items: list[Any]) -> None:
+        # Each row is read by key (insight keys come back sorted, not in field order) and kept
+        # as a tuple in field order: a third of the memory of the decoded dict.
+        rows = []
         for item in items:
             if not isinstance(item, dict):
                 raise UpstreamBadPayload(call, "an insight row is not an object")
-        account_data.rows = items
+            rows.append(tuple(map(item.get, keys)))
+        account_data.rows = rows
 
     run.paged("insights", params, "insights", call, rows_known)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Row = dict[str, Any]
+# An ad's values in the order of its platform's fields (None where the row lacks the key).
+Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Account:
 
 @dataclass
 class AccountData:
-    """One account with its ad rows, in upstream order."""
+    """One account with its ad rows, in upstream order, each aligned with the platform's fields."""
 
     account: Account
     rows: list[Row]

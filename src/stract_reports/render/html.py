@@ -1,0 +1,145 @@
+"""A table, the report index and error pages as HTML: Jinja templates, always autoescaped.
+
+No Flask here, so the CLI renders the same pages as the server. A page's only inline
+``<style>`` and ``<script>`` carry ``nonce`` when one is given, for a nonce-based CSP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from ..reports.numbers import format_number
+from ..reports.table import Table
+from ..service import GENERAL, SUMMARY
+
+_LINK_FORMATS = ("html", "csv", "json")
+
+# autoescape=True, not select_autoescape(): every template here is HTML, whatever its name.
+_ENV = Environment(
+    loader=PackageLoader("stract_reports.render", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    """One report and its root-relative URL in each format."""
+
+    name: str
+    urls: dict[str, str]
+
+
+def report_url(name: str, fmt: str, query: str = "") -> str:
+    """Root-relative URL of report ``name`` in ``fmt``: "geral/resumo" -> "/geral/resumo.csv"."""
+    url = f"/{quote(name, safe='/')}.{fmt}"
+    return f"{url}?{query}" if query else url
+
+
+def report_links(names: Sequence[str]) -> list[ReportLink]:
+    """Each report of ``names`` with its URL in every format."""
+    return [
+        ReportLink(name, {fmt: report_url(name, fmt) for fmt in _LINK_FORMATS}) for name in names
+    ]
+
+
+def iso_utc(moment: datetime) -> str:
+    """``moment`` as ISO 8601 UTC to the second, e.g. "2025-02-01T12:00:00Z"; naive means UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_html(table: Table, generated_at: datetime, *, nonce: str | None = None) -> str:
+    """The table as a readable page: sortable, numbers right-aligned, links to other formats."""
+    numeric = table.numeric
+    rows = [
+        [
+            ""
+            if cell is None
+            else format_number(cell)  # type: ignore[arg-type]
+            if numeric[i]
+            else str(cell)
+            for i, cell in enumerate(row)
+        ]
+        for row in table.rows
+    ]
+    downloads = [
+        ("CSV", report_url(table.name, "csv")),
+        ("JSON", report_url(table.name, "json")),
+        ("Download CSV", report_url(table.name, "csv", "download=1")),
+        ("Download JSON", report_url(table.name, "json", "download=1")),
+        ("Download CSV for Excel (pt-BR)", report_url(table.name, "csv", "excel=br&download=1")),
+    ]
+    return _render(
+        "report.html",
+        nonce=nonce,
+        title=table.title or table.name,
+        name=table.name,
+        columns=list(zip(table.columns, numeric, strict=True)),
+        rows=rows,
+        numeric=numeric,
+        generated_at=iso_utc(generated_at),
+        downloads=downloads,
+        others=_related_reports(table.name),
+    )
+
+
+def render_index_html(
+    *,
+    name: str,
+    email: str,
+    linkedin: str,
+    reports: Sequence[str],
+    platforms_error: str | None = None,
+    nonce: str | None = None,
+) -> str:
+    """The index page: the report owner and every report in every format."""
+    return _render(
+        "index.html",
+        nonce=nonce,
+        title="Stract reports",
+        owner_name=name,
+        email=email,
+        linkedin=linkedin,
+        # Only web addresses become links: a configured "javascript:" URL must stay inert text.
+        linkedin_is_web=linkedin.startswith(("https://", "http://")),
+        reports=report_links(reports),
+        platforms_error=platforms_error,
+    )
+
+
+def render_error_html(status: int, error: str, detail: str, *, nonce: str | None = None) -> str:
+    """An error page with the same ``error``, ``detail`` and ``status`` as the JSON body."""
+    return _render(
+        "error.html",
+        nonce=nonce,
+        title=f"{status} {error}",
+        status=status,
+        error=error,
+        detail=detail,
+    )
+
+
+def _related_reports(name: str) -> list[ReportLink]:
+    # The table knows only its own name; its platform's pair and the general pair follow from it.
+    base = name.split("/")[0]
+    names = [GENERAL, f"{GENERAL}/{SUMMARY}"]
+    if base != GENERAL:
+        names += [base, f"{base}/{SUMMARY}"]
+    return report_links(names)
+
+
+def _render(template: str, **context: Any) -> str:
+    return _ENV.get_template(template).render(**context)
+
+
+__all__ = ["render_error_html", "render_html", "render_index_html", "report_links", "report_url"]

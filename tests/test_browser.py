@@ -1,0 +1,246 @@
+"""The HTML reports in a real browser: headless Chromium driven by Selenium, over real HTTP.
+
+Needs Debian's ``chromium`` and ``chromium-driver``; without them the tests skip locally and
+fail in CI (``CI=true``). Selenium is given both paths, so it never downloads anything.
+``UPDATE_SCREENSHOT=1`` also writes the documentation's screenshot of /geral.html.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from werkzeug.serving import make_server
+
+from datasets import fields
+from stract_reports.simulator import Dataset, SimAccount, SimPlatform, Simulator
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ROOT = Path(__file__).parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+DOCS_SCREENSHOT = ROOT / "docs" / "screenshot-geral.png"
+# Each would mark the page as attacked if it ever ran.
+INJECTED_AD = "<script>window.__pwned = 1; document.title = 'pwned'</script>"
+INJECTED_IMG = "<img src=x onerror=\"window.__pwned = 2; document.title = 'pwned'\">"
+INJECTED_ACCOUNT = '<svg onload="window.__pwned = 3"></svg>'
+
+# Read every cell of the report table at once: one round trip instead of one per cell.
+READ_CELLS = (
+    "return Array.from(document.querySelectorAll('#report tbody tr'),"
+    " row => Array.from(row.cells, cell => cell.textContent));"
+)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium with a fresh profile, kept off the network but for our loopback server."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        reason = (
+            f"a real browser is needed but {', '.join(missing)} is missing; "
+            "install it with: apt-get install -y chromium chromium-driver"
+        )
+        if _in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-default-apps",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Flask], str]]:
+    """Serve apps over real HTTP on loopback, each on a threaded werkzeug server; stop them."""
+    running: list[tuple[Any, threading.Thread]] = []
+
+    def start(app: Flask) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def base_url(serve: Callable[[Flask], str], app: Flask) -> str:
+    """The real-data report server's URL."""
+    return serve(app)
+
+
+def golden_rows(report: str) -> list[list[str]]:
+    """The golden CSV of ``report``, header first."""
+    text = GOLDEN.joinpath(f"{report.replace('/', '-')}.csv").read_text("utf-8")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def column(driver: Any, label: str) -> list[str]:
+    """The cells of the column headed ``label``, top to bottom as shown."""
+    labels = [th.text.strip() for th in driver.find_elements(By.CSS_SELECTOR, "#report thead th")]
+    index = labels.index(label)
+    return [row[index] for row in driver.execute_script(READ_CELLS)]
+
+
+def click_header(driver: Any, label: str) -> Any:
+    """Click the sort button of the column headed ``label``; its ``th``."""
+    for th in driver.find_elements(By.CSS_SELECTOR, "#report thead th"):
+        if th.text.strip() == label:
+            th.find_element(By.TAG_NAME, "button").click()
+            return th
+    raise AssertionError(f"no column {label!r}")
+
+
+def test_table_shows_every_row_styled_by_the_nonce_carrying_stylesheet(
+    browser: Any, base_url: str
+) -> None:
+    browser.get(f"{base_url}/geral.html")
+    golden = golden_rows("geral")
+
+    assert browser.title == "All platforms: ads"
+    assert browser.execute_script(READ_CELLS) == golden[1:]
+    assert len(golden) - 1 == 66
+    # Computed styles prove the browser applied the inline stylesheet under the CSP.
+    style = "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]];"
+    assert browser.execute_script(style, "#report tbody td.num", "textAlign") == "right"
+    assert browser.execute_script(style, "#report tbody td:first-child", "textAlign") == "left"
+    assert browser.execute_script(style, "#report thead th", "position") == "sticky"
+
+
+def test_clicking_a_numeric_header_sorts_numerically_then_reverses(
+    browser: Any, base_url: str
+) -> None:
+    browser.get(f"{base_url}/geral.html")
+    shown = column(browser, "Clicks")
+    values = [Decimal(text) for text in shown if text]
+    ascending = [str(v) for v in sorted(values)]
+    # The data must tell numeric from text order, and must not come sorted already.
+    assert ascending != sorted(ascending)
+    assert shown[: len(values)] != ascending
+
+    th = click_header(browser, "Clicks")
+    assert column(browser, "Clicks") == ascending + [""] * (len(shown) - len(values))
+    assert th.get_attribute("aria-sort") == "ascending"
+
+    click_header(browser, "Clicks")
+    assert column(browser, "Clicks") == ascending[::-1] + [""] * (len(shown) - len(values))
+    assert th.get_attribute("aria-sort") == "descending"
+    assert len(browser.execute_script(READ_CELLS)) == 66
+
+
+def test_clicking_a_text_header_sorts_rows_whole(browser: Any, base_url: str) -> None:
+    browser.get(f"{base_url}/geral.html")
+    before = sorted(map(tuple, browser.execute_script(READ_CELLS)))
+
+    click_header(browser, "Platform")
+    click_header(browser, "Platform")
+    rows = browser.execute_script(READ_CELLS)
+
+    platforms = [row[0] for row in rows]
+    assert platforms == sorted(platforms, reverse=True)  # plain ASCII names: any collation agrees
+    assert sorted(map(tuple, rows)) == before  # rows moved as a whole, none lost
+
+
+@pytest.fixture
+def hostile_url(
+    serve: Callable[[Flask], str],
+    make_simulator: Callable[..., Simulator],
+    make_app: Callable[..., Flask],
+) -> str:
+    platform = SimPlatform(
+        text="Hostile",
+        value="hostile",
+        fields=fields(("Ad Name", "name"), ("Clicks", "clicks")),
+        accounts=[
+            SimAccount(
+                "1",
+                INJECTED_ACCOUNT,
+                "t1",
+                [
+                    {"id": 1, "name": INJECTED_AD, "clicks": 10},
+                    {"id": 2, "name": INJECTED_IMG, "clicks": 9},
+                ],
+            )
+        ],
+    )
+    return serve(make_app(make_simulator(Dataset([platform]))))
+
+
+def test_injected_markup_shows_as_text_and_never_runs(
+    browser: Any, hostile_url: str, tmp_path: Path
+) -> None:
+    browser.get(f"{hostile_url}/hostile.html")
+
+    assert browser.execute_script("return window.__pwned === undefined;") is True
+    assert browser.title == "Hostile: ads"
+    assert browser.execute_script(READ_CELLS) == [
+        ["Hostile", INJECTED_ACCOUNT, INJECTED_AD, "10"],
+        ["Hostile", INJECTED_ACCOUNT, INJECTED_IMG, "9"],
+    ]
+    assert browser.find_elements(By.CSS_SELECTOR, "#report img, #report svg, #report script") == []
+    # The page's own script does run: the injected code was stopped, not all code.
+    click_header(browser, "Clicks")
+    assert column(browser, "Clicks") == ["9", "10"]
+    assert browser.execute_script("return window.__pwned === undefined;") is True
+    assert browser.save_screenshot(str(tmp_path / "hostile.png"))
+
+
+def test_index_page_links_to_the_report_pages(browser: Any, base_url: str) -> None:
+    browser.get(f"{base_url}/")
+
+    assert browser.find_element(By.ID, "name").text == "Stract Reports"
+    browser.find_element(By.CSS_SELECTOR, 'a[href="/geral/resumo.html"]').click()
+
+    assert browser.current_url == f"{base_url}/geral/resumo.html"
+    assert browser.execute_script(READ_CELLS) == golden_rows("geral/resumo")[1:]
+
+
+def test_screenshot_of_the_general_report(browser: Any, base_url: str, tmp_path: Path) -> None:
+    browser.get(f"{base_url}/geral.html")
+    shot = tmp_path / "geral.png"
+
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        DOCS_SCREENSHOT.write_bytes(shot.read_bytes())

@@ -1,0 +1,388 @@
+"""HTML pages: the report tables, the index, error pages, escaping and security headers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from datasets import fields
+from stract_reports.render.html import render_html
+from stract_reports.reports.table import Table
+from stract_reports.simulator import (
+    DEFAULT_TOKEN,
+    Dataset,
+    FaultRule,
+    SimAccount,
+    SimPlatform,
+    Simulator,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+REPORTS = [
+    "geral",
+    "geral/resumo",
+    "meta_ads",
+    "meta_ads/resumo",
+    "ga4",
+    "ga4/resumo",
+    "tiktok_insights",
+    "tiktok_insights/resumo",
+]
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+NONCE = re.compile(r"'nonce-([A-Za-z0-9_-]{22,})'")
+SCRIPT = "<script>alert(1)</script>"
+
+
+class TableParser(HTMLParser):
+    """The header labels, and each body row's cells as (text, class) pairs, of a page's table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[tuple[str, str]] = []
+        self.rows: list[list[tuple[str, str]]] = []
+        self._cell: list[str] | None = None
+        self._class = ""
+        self._in_body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append([])
+        elif tag in ("th", "td"):
+            self._cell, self._class = [], dict(attrs).get("class") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td") and self._cell is not None:
+            cell = ("".join(self._cell), self._class)
+            (self.rows[-1] if self._in_body else self.headers).append(cell)
+            self._cell = None
+        elif tag == "tbody":
+            self._in_body = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse_table(page: str) -> TableParser:
+    """The table of ``page``, parsed."""
+    parser = TableParser()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def golden_rows(report: str) -> list[list[str]]:
+    """The golden CSV of ``report``, header first."""
+    text = GOLDEN.joinpath(f"{report.replace('/', '-')}.csv").read_text("utf-8")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def csp_nonce(response: TestResponse) -> str:
+    """The nonce of the response's CSP, which must name the same one for style and script."""
+    nonces = NONCE.findall(response.headers["Content-Security-Policy"])
+    assert len(nonces) == 2 and nonces[0] == nonces[1]
+    return nonces[0]
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_html_table_holds_exactly_the_csv_cells(client: FlaskClient, report: str) -> None:
+    golden = golden_rows(report)
+    response = client.get(f"/{report}.html")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    table = parse_table(response.get_data(as_text=True))
+    assert [label for label, _ in table.headers] == golden[0]
+    assert [[text for text, _ in row] for row in table.rows] == golden[1:]
+
+
+def test_general_page_has_66_rows_and_says_so(client: FlaskClient) -> None:
+    page = client.get("/geral.html").get_data(as_text=True)
+
+    assert len(parse_table(page).rows) == 66
+    assert page.count("<tr>") == 67  # the header row and 66 ads
+    assert '<span id="row-count">66 rows</span>' in page
+
+
+def test_numeric_columns_are_right_aligned_and_text_columns_are_not(client: FlaskClient) -> None:
+    table = parse_table(client.get("/geral.html").get_data(as_text=True))
+    numeric = {
+        "Clicks",
+        "Impressions",
+        "Spend",
+        "Cost Per Click",
+        "Clickthrough Rate",
+        "Unique CTR",
+    }
+
+    assert [cls for _, cls in table.headers] == [
+        "num" if label in numeric else "" for label, _ in table.headers
+    ]
+    for row in table.rows:
+        assert [cls for _, cls in row] == [cls for _, cls in table.headers]
+        for (text, cls), (label, _) in zip(row, table.headers, strict=True):
+            if cls == "num" and text:
+                Decimal(text)  # a plain number, as format_number prints it
+            if label == "Unique CTR" and row[0][0] != "Facebook Ads":
+                assert text == ""  # empty cells are blank, not 0 or "None"
+
+
+def test_page_shows_generated_at_in_utc_and_links_every_variant(client: FlaskClient) -> None:
+    page = client.get("/meta_ads/resumo.html").get_data(as_text=True)
+
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', page)
+    hrefs = set(re.findall(r'href="([^"]*)"', page))
+    assert {
+        "/meta_ads/resumo.csv",
+        "/meta_ads/resumo.json",
+        "/meta_ads/resumo.csv?download=1",
+        "/meta_ads/resumo.json?download=1",
+        "/meta_ads/resumo.csv?excel=br&amp;download=1",
+        "/",
+        "/geral.html",
+        "/geral/resumo.html",
+        "/meta_ads.html",
+        "/meta_ads/resumo.html",
+    } <= hrefs
+
+
+def test_page_loads_nothing_from_elsewhere(client: FlaskClient) -> None:
+    page = client.get("/geral.html").get_data(as_text=True)
+
+    assert "http://" not in page and "https://" not in page
+    assert " src=" not in page
+    assert "<link" not in page
+    assert page.count("<script") == 1 and page.count("<style") == 1
+
+
+def test_links_and_download_variants_serve_the_same_table(client: FlaskClient) -> None:
+    download = client.get("/geral/resumo.csv?download=1")
+
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.data == GOLDEN.joinpath("geral-resumo.csv").read_bytes()
+
+
+@pytest.fixture
+def hostile_client(
+    make_simulator: Callable[..., Simulator], make_app: Callable[..., Flask]
+) -> FlaskClient:
+    platform = SimPlatform(
+        text="Ads & <Co>",
+        value="hostile",
+        fields=fields(("Ad Name", "name"), ("<b>Clicks</b>", "clicks")),
+        accounts=[
+            SimAccount(
+                "1",
+                SCRIPT,
+                "t1",
+                [
+                    {"id": 1, "name": '"><img src=x onerror=alert(1)>', "clicks": 3},
+                    {"id": 2, "name": "</td></tr></table><script>alert(2)</script>", "clicks": 1},
+                ],
+            )
+        ],
+    )
+    return make_app(make_simulator(Dataset([platform]))).test_client()
+
+
+HOSTILE_ADS = ['"><img src=x onerror=alert(1)>', "</td></tr></table><script>alert(2)</script>"]
+
+
+@pytest.mark.parametrize(
+    ("report", "accounts", "ads"),
+    [
+        ("hostile", [SCRIPT, SCRIPT], HOSTILE_ADS),
+        ("geral", [SCRIPT, SCRIPT], HOSTILE_ADS),
+        ("hostile/resumo", [SCRIPT], [""]),
+        ("geral/resumo", [""], [""]),
+    ],
+)
+def test_names_and_labels_are_escaped_and_show_as_text(
+    hostile_client: FlaskClient, report: str, accounts: list[str], ads: list[str]
+) -> None:
+    page = hostile_client.get(f"/{report}.html").get_data(as_text=True)
+    table = parse_table(page)
+
+    assert page.count("<script") == 1  # the page's own
+    assert "<img" not in page and "<b>" not in page and "<Co>" not in page
+    assert [label for label, _ in table.headers] == [
+        "Platform",
+        "Account Name",
+        "Ad Name",
+        "<b>Clicks</b>",
+    ]
+    assert [row[0][0] for row in table.rows] == ["Ads & <Co>"] * len(accounts)
+    assert [row[1][0] for row in table.rows] == accounts
+    assert [row[2][0] for row in table.rows] == ads
+    if SCRIPT in accounts:
+        assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+
+
+def test_every_response_forbids_sniffing(client: FlaskClient) -> None:
+    for path in ("/", "/geral", "/geral.json", "/geral.html", "/nope.html", "/nope", "/healthz"):
+        assert client.get(path).headers["X-Content-Type-Options"] == "nosniff", path
+
+
+def test_html_pages_carry_a_strict_csp_whose_nonce_marks_the_inline_code(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/geral.html")
+    nonce = csp_nonce(response)
+    page = response.get_data(as_text=True)
+    policy = response.headers["Content-Security-Policy"]
+
+    assert f'<script nonce="{nonce}">' in page
+    assert f'<style nonce="{nonce}">' in page
+    for directive in (
+        "default-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ):
+        assert directive in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+
+
+def test_each_page_gets_a_fresh_nonce(client: FlaskClient) -> None:
+    nonces = {csp_nonce(client.get("/geral/resumo.html")) for _ in range(5)}
+
+    assert len(nonces) == 5
+
+
+@pytest.mark.parametrize("path", ["/geral", "/geral.csv", "/geral.json", "/healthz"])
+def test_non_html_responses_need_no_csp(client: FlaskClient, path: str) -> None:
+    assert "Content-Security-Policy" not in client.get(path).headers
+
+
+def test_rendering_without_a_nonce_leaves_no_nonce_attribute() -> None:
+    table = Table("geral/resumo", "One", ["Platform", "Clicks"], [False, True], [["X", 1]])
+
+    page = render_html(table, datetime(2025, 2, 1, 12, 30, tzinfo=UTC))
+
+    assert "nonce" not in page
+    assert '<span id="row-count">1 row</span>' in page
+    assert '<time datetime="2025-02-01T12:30:00Z">' in page
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        (BROWSER_ACCEPT, True),
+        ("text/html", True),
+        ("application/json;q=0.5, text/html", True),
+        (None, False),
+        ("*/*", False),
+        ("application/json", False),
+        ("application/json, text/html;q=0.9", False),
+        ("text/html;q=0.5, application/json", False),
+    ],
+)
+def test_index_is_html_only_for_clients_that_prefer_it(
+    client: FlaskClient, accept: str | None, html: bool
+) -> None:
+    response = client.get("/", headers={"Accept": accept} if accept else {})
+
+    assert response.status_code == 200
+    assert response.mimetype == ("text/html" if html else "application/json")
+    assert "Accept" in response.vary
+    if not html:
+        assert set(response.get_json()) >= {"name", "email", "linkedin", "reports"}
+
+
+def test_index_page_names_the_owner_and_links_every_report_in_every_format(
+    make_app: Callable[..., Flask], simulator: Simulator
+) -> None:
+    app = make_app(
+        simulator,
+        owner_name="Ana <Dev> & Co",
+        owner_email="ana@example.com",
+        owner_linkedin="https://www.linkedin.com/in/ana",
+    )
+    response = app.test_client().get("/", headers={"Accept": BROWSER_ACCEPT})
+    page = response.get_data(as_text=True)
+
+    assert "Ana &lt;Dev&gt; &amp; Co" in page
+    assert 'href="mailto:ana@example.com"' in page
+    assert 'href="https://www.linkedin.com/in/ana"' in page
+    hrefs = set(re.findall(r'href="([^"]*)"', page))
+    assert {f"/{report}.{fmt}" for report in REPORTS for fmt in ("html", "csv", "json")} <= hrefs
+    nonce = csp_nonce(response)
+    assert f'<style nonce="{nonce}">' in page
+
+
+def test_index_page_shows_a_linkedin_that_is_no_web_address_as_inert_text(
+    make_app: Callable[..., Flask], simulator: Simulator
+) -> None:
+    app = make_app(simulator, owner_linkedin="javascript:alert(1)")
+    page = app.test_client().get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+
+    assert 'href="javascript:' not in page
+    assert "javascript:alert(1)" in page
+
+
+def test_failed_html_report_is_an_html_page_with_the_error_shape(client: FlaskClient) -> None:
+    response = client.get("/nope.html")
+    page = response.get_data(as_text=True)
+    error = client.get("/nope.json").get_json()
+
+    assert response.status_code == 404 == error["status"]
+    assert response.mimetype == "text/html"
+    assert f'<dd id="error">{error["error"]}</dd>' in page
+    assert '<dd id="detail">no platform &#39;nope&#39;; valid platforms:' in page
+    assert '<dd id="status">404</dd>' in page
+    assert "Traceback" not in page
+    assert csp_nonce(response) in page
+
+
+@pytest.mark.parametrize("path", ["/nope", "/nope.csv", "/nope.json", "/geral/x/y"])
+def test_other_failures_keep_the_json_error_shape(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    assert set(response.get_json()) == {"error", "detail", "status"}
+
+
+def test_bad_option_on_an_html_report_is_an_html_400(client: FlaskClient) -> None:
+    response = client.get("/geral.html?excel=us")
+
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "the only Excel preset is excel=br" in response.get_data(as_text=True)
+
+
+def test_upstream_failure_on_an_html_report_keeps_its_status_and_hides_tokens(
+    make_app: Callable[..., Flask], simulator: Simulator
+) -> None:
+    simulator.faults = [FaultRule("500", match="/insights")]
+    response = make_app(simulator, retries=0).test_client().get("/ga4/resumo.html")
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == 502
+    assert response.mimetype == "text/html"
+    assert '<dd id="status">502</dd>' in page
+    tokens = [DEFAULT_TOKEN] + [a.token for p in simulator.dataset.platforms for a in p.accounts]
+    assert not [token for token in tokens if token in page]
+    assert "Traceback" not in page
+
+
+def test_favicon_is_answered_without_asking_the_upstream(
+    make_app: Callable[..., Flask], simulator: Simulator
+) -> None:
+    response = make_app(simulator).test_client().get("/favicon.ico")
+
+    assert response.status_code == 204
+    assert simulator.stats()["total"] == 0

@@ -66,3 +66,22 @@ def edge_dataset(*, insights_page_size: int | None = 1) -> Dataset:
         accounts=[SimAccount("1", "Solo", "t-gamma-1", [{"id": 1, "clicks": 2, "cpc2": 1.5}])],
     )
     return Dataset([alpha, beta, gamma])
+
+
+def one_account(
+    account: str,
+    ads: list[dict[str, object]],
+    *,
+    labels: list[tuple[str, str]],
+    text: str = "Hostile",
+    value: str = "hostile",
+) -> Dataset:
+    """One platform with one account whose ads are ``ads`` (their ``id`` is added)."""
+    rows = [{"id": i, **ad} for i, ad in enumerate(ads, start=1)]
+    platform = SimPlatform(
+        text=text,
+        value=value,
+        fields=fields(*labels),
+        accounts=[SimAccount("1", account, "t1", rows)],
+    )
+    return Dataset([platform])

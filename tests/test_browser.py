@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,10 @@ from flask import Flask
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from werkzeug.serving import make_server
 
-from datasets import fields
-from stract_reports.simulator import Dataset, SimAccount, SimPlatform, Simulator
+from datasets import one_account
+from stract_reports.simulator import Simulator
+from support import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -87,20 +87,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def serve() -> Iterator[Callable[[Flask], str]]:
     """Serve apps over real HTTP on loopback, each on a threaded werkzeug server; stop them."""
-    running: list[tuple[Any, threading.Thread]] = []
-
-    def start(app: Flask) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server, thread in running:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with ExitStack() as stack:
+        yield lambda app: stack.enter_context(serving(app))
 
 
 @pytest.fixture
@@ -187,23 +175,12 @@ def hostile_url(
     make_simulator: Callable[..., Simulator],
     make_app: Callable[..., Flask],
 ) -> str:
-    platform = SimPlatform(
-        text="Hostile",
-        value="hostile",
-        fields=fields(("Ad Name", "name"), ("Clicks", "clicks")),
-        accounts=[
-            SimAccount(
-                "1",
-                INJECTED_ACCOUNT,
-                "t1",
-                [
-                    {"id": 1, "name": INJECTED_AD, "clicks": 10},
-                    {"id": 2, "name": INJECTED_IMG, "clicks": 9},
-                ],
-            )
-        ],
+    dataset = one_account(
+        INJECTED_ACCOUNT,
+        [{"name": INJECTED_AD, "clicks": 10}, {"name": INJECTED_IMG, "clicks": 9}],
+        labels=[("Ad Name", "name"), ("Clicks", "clicks")],
     )
-    return serve(make_app(make_simulator(Dataset([platform]))))
+    return serve(make_app(make_simulator(dataset)))
 
 
 def test_injected_markup_shows_as_text_and_never_runs(

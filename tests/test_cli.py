@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from flask.testing import FlaskClient
 
 from stract_reports.cli import main
 from stract_reports.simulator import Simulator
+from support import closed_port_url
 
 REPORTS = ["geral", "geral/resumo", "meta_ads", "meta_ads/resumo", "ga4/resumo", "tiktok_insights"]
 
@@ -66,10 +66,7 @@ def test_unknown_report_name_fails(simulator: Simulator) -> None:
 
 
 def test_unreachable_upstream_fails_with_one_line_and_no_traceback() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed as soon as the block ends: nothing listens
-    code, _, err = export(f"http://127.0.0.1:{port}/api", "geral")
+    code, _, err = export(closed_port_url(), "geral")
     assert code == 1
     assert err == "stract-reports: upstream unavailable: platform list: connection failed\n"
 

@@ -7,12 +7,10 @@ from the simulator's own counters, never from patched internals.
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
@@ -20,11 +18,11 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from stract_reports.config import Settings
 from stract_reports.simulator import FaultRule, Simulator
+from support import closed_port_url, serving
 
 RETRIES = Settings().retries
 ATTEMPTS = RETRIES + 1
@@ -58,28 +56,6 @@ def fault_free(app: Flask, sim: Simulator, path: str = "/geral") -> tuple[bytes,
     response = get(app, path)
     assert response.status_code == 200
     return response.data, sim.stats()["total"]
-
-
-def closed_port_url() -> str:
-    """An API URL on a loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/api"
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """The app behind a real threaded werkzeug server on loopback; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class _FixedStatus(BaseHTTPRequestHandler):

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from datasets import fields
-from stract_reports.simulator import Dataset, SimAccount, SimPlatform, Simulator
+from datasets import one_account
+from stract_reports.simulator import Simulator
 
 
 def test_download_switch_sets_an_attachment_with_a_dated_filename(client: FlaskClient) -> None:
@@ -66,14 +66,11 @@ def hostile_client(
     make_simulator: Callable[..., Simulator], make_app: Callable[..., Flask]
 ) -> FlaskClient:
     names = ["=SUM(A1:A9)", "+1 555", "-x", "@cmd", "\tindent", "\rreturn", "-5", "plain"]
-    rows = [{"id": i + 1, "name": n, "delta": -(i + 1)} for i, n in enumerate(names)]
-    platform = SimPlatform(
-        text="Hostile",
-        value="hostile",
-        fields=fields(("Ad Name", "name"), ("Delta", "delta")),
-        accounts=[SimAccount("1", "=cmd|' /C calc'!A0", "t1", rows)],
+    ads = [{"name": n, "delta": -i} for i, n in enumerate(names, start=1)]
+    dataset = one_account(
+        "=cmd|' /C calc'!A0", ads, labels=[("Ad Name", "name"), ("Delta", "delta")]
     )
-    return make_app(make_simulator(Dataset([platform]))).test_client()
+    return make_app(make_simulator(dataset)).test_client()
 
 
 @pytest.mark.parametrize("excel", ["", "br"])

@@ -9,39 +9,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from datasets import fields
+from datasets import one_account
 from stract_reports.render.html import render_html
 from stract_reports.reports.table import Table
 from stract_reports.simulator import (
     DEFAULT_TOKEN,
-    Dataset,
     FaultRule,
-    SimAccount,
-    SimPlatform,
     Simulator,
 )
+from support import GOLDEN, REPORTS, golden
 
-GOLDEN = Path(__file__).parent / "golden"
-REPORTS = [
-    "geral",
-    "geral/resumo",
-    "meta_ads",
-    "meta_ads/resumo",
-    "ga4",
-    "ga4/resumo",
-    "tiktok_insights",
-    "tiktok_insights/resumo",
-]
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 NONCE = re.compile(r"'nonce-([A-Za-z0-9_-]{22,})'")
 SCRIPT = "<script>alert(1)</script>"
+HOSTILE_ADS = ['"><img src=x onerror=alert(1)>', "</td></tr></table><script>alert(2)</script>"]
 
 
 class TableParser(HTMLParser):
@@ -172,33 +159,20 @@ def test_links_and_download_variants_serve_the_same_table(client: FlaskClient) -
     download = client.get("/geral/resumo.csv?download=1")
 
     assert download.headers["Content-Disposition"].startswith("attachment;")
-    assert download.data == GOLDEN.joinpath("geral-resumo.csv").read_bytes()
+    assert download.data == golden("geral/resumo")
 
 
 @pytest.fixture
 def hostile_client(
     make_simulator: Callable[..., Simulator], make_app: Callable[..., Flask]
 ) -> FlaskClient:
-    platform = SimPlatform(
+    dataset = one_account(
+        SCRIPT,
+        [{"name": HOSTILE_ADS[0], "clicks": 3}, {"name": HOSTILE_ADS[1], "clicks": 1}],
+        labels=[("Ad Name", "name"), ("<b>Clicks</b>", "clicks")],
         text="Ads & <Co>",
-        value="hostile",
-        fields=fields(("Ad Name", "name"), ("<b>Clicks</b>", "clicks")),
-        accounts=[
-            SimAccount(
-                "1",
-                SCRIPT,
-                "t1",
-                [
-                    {"id": 1, "name": '"><img src=x onerror=alert(1)>', "clicks": 3},
-                    {"id": 2, "name": "</td></tr></table><script>alert(2)</script>", "clicks": 1},
-                ],
-            )
-        ],
     )
-    return make_app(make_simulator(Dataset([platform]))).test_client()
-
-
-HOSTILE_ADS = ['"><img src=x onerror=alert(1)>', "</td></tr></table><script>alert(2)</script>"]
+    return make_app(make_simulator(dataset)).test_client()
 
 
 @pytest.mark.parametrize(

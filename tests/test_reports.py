@@ -5,24 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from stract_reports.simulator import Simulator, real_dataset
-
-GOLDEN = Path(__file__).parent / "golden"
-REPORTS = [
-    "geral",
-    "geral/resumo",
-    "meta_ads",
-    "meta_ads/resumo",
-    "ga4",
-    "ga4/resumo",
-    "tiktok_insights",
-    "tiktok_insights/resumo",
-]
+from support import GOLDEN, REPORTS, golden
 
 
 def rows(body: bytes) -> list[dict[str, str]]:
@@ -36,7 +24,7 @@ def test_report_matches_golden_bytes(client: FlaskClient, report: str) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"].startswith("inline;")
-    assert response.data == (GOLDEN / f"{report.replace('/', '-')}.csv").read_bytes()
+    assert response.data == golden(report)
 
 
 @pytest.mark.parametrize("report", REPORTS)

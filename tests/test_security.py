@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 
 from stract_reports import cli
 from stract_reports.simulator import DEFAULT_TOKEN, FAULT_KINDS, FaultRule, Simulator
+from support import REPORTS, closed_port_url, serving
 
-REPORTS = [
-    "geral",
-    "geral/resumo",
-    "meta_ads",
-    "meta_ads/resumo",
-    "ga4",
-    "ga4/resumo",
-    "tiktok_insights",
-    "tiktok_insights/resumo",
-]
 ENDPOINTS = ["/", "/healthz", "/readyz"] + [
     f"/{report}{suffix}" for report in REPORTS for suffix in ("", ".csv", ".json", ".html")
 ]
@@ -64,28 +51,6 @@ def known_tokens(sim: Simulator) -> list[str]:
     accounts = [a.token for p in sim.dataset.platforms for a in p.accounts]
     assert len(accounts) == 19
     return [DEFAULT_TOKEN, WRONG_TOKEN, *accounts]
-
-
-def closed_port_url() -> str:
-    """An API URL on a loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/api"
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """The app behind a real threaded werkzeug server on loopback; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def exchange(url: str) -> str:

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from stract_reports.simulator import Simulator
-
-GOLDEN = Path(__file__).parent / "golden"
-CLI = str(Path(sys.executable).with_name("stract-reports"))
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from support import CLI, free_port, golden
 
 
 @pytest.fixture
@@ -61,7 +49,7 @@ def test_gunicorn_serves_the_golden_reports(server: tuple[str, subprocess.Popen[
         for report in ("geral", "meta_ads/resumo"):
             response = session.get(f"{base}/{report}", timeout=10)
             assert response.status_code == 200
-            assert response.content == (GOLDEN / f"{report.replace('/', '-')}.csv").read_bytes()
+            assert response.content == golden(report)
         assert session.get(f"{base}/readyz", timeout=10).json() == {
             "status": "ready",
             "platforms": 3,

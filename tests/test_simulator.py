@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +24,7 @@ from stract_reports.simulator import (
     synthetic_dataset,
 )
 from stract_reports.simulator.dataset import challenge_text
+from support import CLI, free_port
 
 MakeSimulator = Callable[..., Simulator]
 
@@ -847,15 +845,6 @@ def test_synthetic_insights_paginate_into_every_ad(
 
 
 # -- the command line --------------------------------------------------------------------------
-
-CLI = str(Path(sys.executable).with_name("stract-reports"))
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,59 @@
+"""What several test files share: the report names, free ports, a real HTTP server for an app."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+GOLDEN = Path(__file__).parent / "golden"
+# The console script installed next to this interpreter (the project's virtualenv).
+CLI = str(Path(sys.executable).with_name("stract-reports"))
+# Every report of the real dataset, in the order the index lists them.
+REPORTS = [
+    "geral",
+    "geral/resumo",
+    "meta_ads",
+    "meta_ads/resumo",
+    "ga4",
+    "ga4/resumo",
+    "tiktok_insights",
+    "tiktok_insights/resumo",
+]
+
+
+def golden(report: str) -> bytes:
+    """The expected CSV bytes of a report on the real dataset."""
+    return (GOLDEN / f"{report.replace('/', '-')}.csv").read_bytes()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def closed_port_url() -> str:
+    """An API URL on a loopback port nothing listens on."""
+    return f"http://127.0.0.1:{free_port()}/api"
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app behind a real threaded werkzeug server on loopback; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

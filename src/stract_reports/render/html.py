@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from ..reports.numbers import format_number
 from ..reports.table import Table
 from ..service import GENERAL, SUMMARY
+from .json import iso_utc
 
 _LINK_FORMATS = ("html", "csv", "json")
 
@@ -49,13 +50,6 @@ def report_links(names: Sequence[str]) -> list[ReportLink]:
     return [
         ReportLink(name, {fmt: report_url(name, fmt) for fmt in _LINK_FORMATS}) for name in names
     ]
-
-
-def iso_utc(moment: datetime) -> str:
-    """``moment`` as ISO 8601 UTC to the second, e.g. "2025-02-01T12:00:00Z"; naive means UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_html(table: Table, generated_at: datetime, *, nonce: str | None = None) -> str:

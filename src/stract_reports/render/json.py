@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +16,18 @@ def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
     return {
         "report": table.name,
         "title": table.title,
-        "generated_at": generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": iso_utc(generated_at),
         "row_count": len(table.rows),
         "columns": columns,
         "rows": [dict(zip(columns, row, strict=True)) for row in table.rows],
     }
+
+
+def iso_utc(moment: datetime) -> str:
+    """``moment`` as ISO 8601 UTC to the second, e.g. "2025-02-01T12:00:00Z"; naive means UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _number(value: Any) -> Any:

@@ -173,41 +173,41 @@ def _summarize(
     title: str,
 ) -> Table:
     column_of = {label_key(label): i for i, label in enumerate(ads.columns)}
-    plans = []
-    for index, (label, numeric) in enumerate(zip(ads.columns, ads.numeric, strict=True)):
-        definition = RATIOS.get(label_key(label)) if ratios == "recompute" else None
-        if index < 2 or not numeric:
-            plans.append(None)
-        elif definition is None:
-            plans.append(("sum", index, None, None))
-        else:
-            numerator = column_of.get(definition.numerator or "")
-            denominator = column_of.get(definition.denominator or "")
-            usable = (
-                numerator is not None
-                and denominator is not None
-                and ads.numeric[numerator]
-                and ads.numeric[denominator]
-            )
-            plans.append(("ratio", index, numerator, denominator) if usable else ("empty",) * 4)
-
+    aggregators = [_aggregator(ads, i, ratios, column_of) for i in range(2, len(ads.columns))]
     out: list[list[Cell]] = []
     for prefix, ranges in groups:
         group = [ads.rows[i] for r in ranges for i in r]
-        cells: list[Cell] = list(prefix)
-        for plan in plans[2:]:
-            if plan is None or plan[0] == "empty":
-                cells.append(None)
-            elif plan[0] == "sum":
-                cells.append(_sum(group, plan[1]))
-            elif all(row[plan[1]] is None for row in group):
-                cells.append(None)  # the group's ads have no such ratio: nothing to recompute
-            else:
-                cells.append(ratio(_sum(group, plan[2]), _sum(group, plan[3])))
-        out.append(cells)
+        out.append([*prefix, *(aggregate(group) for aggregate in aggregators)])
     return Table(name, title, list(ads.columns), list(ads.numeric), out)
 
 
-def _sum(rows: list[list[Cell]], column: int) -> Number | None:
+Group = list[list[Cell]]
+
+
+def _aggregator(
+    ads: Table, index: int, ratios: RatioMode, column_of: dict[str, int]
+) -> Callable[[Group], Cell]:
+    """How a summary fills column ``index`` from a group of ad rows."""
+    if not ads.numeric[index]:
+        return lambda group: None  # text: summaries leave it empty
+    definition = RATIOS.get(label_key(ads.columns[index])) if ratios == "recompute" else None
+    if definition is None:
+        return lambda group: _sum(group, index)
+    numerator = column_of.get(definition.numerator or "")
+    denominator = column_of.get(definition.denominator or "")
+    if numerator is None or denominator is None:
+        return lambda group: None  # a ratio with no components in the data
+    if not (ads.numeric[numerator] and ads.numeric[denominator]):
+        return lambda group: None
+
+    def recompute(group: Group) -> Cell:
+        if all(row[index] is None for row in group):
+            return None  # the group's ads have no such ratio: nothing to recompute
+        return ratio(_sum(group, numerator), _sum(group, denominator))
+
+    return recompute
+
+
+def _sum(rows: Group, column: int) -> Number | None:
     values = [row[column] for row in rows if row[column] is not None]
     return sum(values) if values else None  # type: ignore[arg-type]

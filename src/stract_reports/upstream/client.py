@@ -91,7 +91,6 @@ class StractClient:
         self._lock = threading.Lock()
         # (endpoint, params) -> (future, monotonic time it finished or None while running)
         self._reads: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
-        self.calls_started = 0
 
     def close(self) -> None:
         """Stop the worker threads and close pooled connections."""
@@ -117,7 +116,6 @@ class StractClient:
                 self.get_json, endpoint, params, call=call, deadline=deadline
             )
             self._reads[key] = [future, None]
-            self.calls_started += 1
         future.add_done_callback(lambda f: self._finished(key, f))
         return future
 

@@ -106,7 +106,7 @@ def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) ->
     def rows_known(items: list[Any]) -> None:
         # Each row is read by key (insight keys come back sorted, not in field order) and kept
         # as a tuple in field order: a third of the memory of the decoded dict.
-        rows = []
+        rows: list[Row] = []
         for item in items:
             if not isinstance(item, dict):
                 raise UpstreamBadPayload(call, "an insight row is not an object")
@@ -246,4 +246,4 @@ def _account(item: Any, call: str) -> Account:
     )
 
 
-__all__ = ["Row", "fetch_platforms", "fetch_report_data"]
+__all__ = ["Progress", "fetch_platforms", "fetch_report_data"]

@@ -145,7 +145,9 @@ def _settle_column(rows: list[list[Cell]], column: int) -> bool:
             number = parse_number(value)
             if number is None:
                 for r in rows:
-                    r[column] = _as_text(r[column])
+                    text = r[column]
+                    if type(text) is not str or not text:  # most cells are text already
+                        r[column] = _as_text(text)
                 return False
             parsed[index] = number
             found = True

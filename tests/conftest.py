@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from stract_reports import create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
+from support import fixed_upstream
 
 # Fast retries keep failure tests short; the behaviour is the same as in production.
 FAST = {"timeout": 2.0, "deadline": 10.0, "backoff": 0.01, "backoff_max": 0.05}
@@ -64,3 +66,12 @@ def app(make_app: Callable[..., Flask], simulator: Simulator) -> Flask:
 def client(app: Flask) -> FlaskClient:
     """A test client of ``app``."""
     return app.test_client()
+
+
+@pytest.fixture
+def status_upstream() -> Iterator[Callable[..., Any]]:
+    """Start loopback upstreams answering one fixed status (and body) to everything."""
+    with ExitStack() as stack:
+        yield lambda status, body=b'{"detail": "no"}': stack.enter_context(
+            fixed_upstream(status, body)
+        )

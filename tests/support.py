@@ -7,7 +7,10 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import make_server
@@ -53,6 +56,39 @@ def serving(app: Flask) -> Iterator[str]:
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class FixedAnswer(BaseHTTPRequestHandler):
+    """Answers every GET with the server's ``status`` and ``body``, and counts the calls."""
+
+    server: Any
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
+        self.server.calls += 1
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent."""
+
+
+@contextmanager
+def fixed_upstream(status: int, body: bytes = b'{"detail": "no"}') -> Iterator[SimpleNamespace]:
+    """A loopback upstream that answers one status and body to everything: ``.url``, ``.server``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FixedAnswer)
+    server.daemon_threads = True
+    server.status, server.body, server.calls = status, body, 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}/api", server=server)
     finally:
         server.shutdown()
         server.server_close()

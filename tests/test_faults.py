@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -56,47 +55,6 @@ def fault_free(app: Flask, sim: Simulator, path: str = "/geral") -> tuple[bytes,
     response = get(app, path)
     assert response.status_code == 200
     return response.data, sim.stats()["total"]
-
-
-class _FixedStatus(BaseHTTPRequestHandler):
-    """Answers every GET with the server's status and counts the calls."""
-
-    server: Any
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.server.calls += 1
-        data = b'{"detail": "no"}'
-        self.send_response(self.server.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent."""
-
-
-@pytest.fixture
-def status_upstream() -> Iterator[Callable[[int], Any]]:
-    """Start loopback upstreams that answer one fixed HTTP status to everything."""
-    servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
-
-    def start(status: int) -> Any:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _FixedStatus)
-        server.daemon_threads = True
-        server.status, server.calls = status, 0  # type: ignore[attr-defined]
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        servers.append((server, thread))
-        return SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}/api", server=server)
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.mark.parametrize(

@@ -167,3 +167,18 @@ def test_servers_bind_loopback_by_default(command: Any) -> None:
     (host,) = [param for param in command.params if param.name == "host"]
 
     assert host.default == "127.0.0.1"
+
+
+def test_an_upstream_error_that_echoes_our_token_is_redacted(
+    make_app: Callable[..., Flask], status_upstream: Callable[..., Any]
+) -> None:
+    echo = f'{{"error": "token {DEFAULT_TOKEN} is not valid here"}}'.encode()
+    upstream = status_upstream(200, echo)
+    app = make_app(SimpleNamespace(url=upstream.url))
+
+    response = app.test_client().get("/geral")
+
+    assert response.status_code == 502
+    assert response.get_json()["detail"] == (
+        'platform list: upstream answered error "token *** is not valid here"'
+    )

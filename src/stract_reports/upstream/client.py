@@ -38,8 +38,11 @@ log = logging.getLogger(__name__)
 _TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]+", re.IGNORECASE)
 
 
-def redact(text: str) -> str:
-    """``text`` with every ``token=`` query value replaced by ``***``."""
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` with every ``token=`` query value, and each of ``secrets``, replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
     return _TOKEN_IN_TEXT.sub(r"\1***", text)
 
 
@@ -206,7 +209,10 @@ class StractClient:
         except ValueError:
             raise _Retryable(UpstreamBadPayload(call, "response is not valid JSON")) from None
         if isinstance(payload, dict) and "error" in payload:
-            raise UpstreamRejected(call, f"upstream answered error {_describe(payload['error'])}")
+            # The upstream's own words, minus any credential it might echo back.
+            said = json.dumps(payload["error"], default=str, ensure_ascii=False)[:200]
+            said = redact(said, (s.api_token, params.get("token", "")))
+            raise UpstreamRejected(call, f"upstream answered error {said}")
         return payload
 
 
@@ -216,10 +222,6 @@ def _timed_out(exc: requests.RequestException) -> bool:
     if isinstance(exc, requests.Timeout):
         return True
     return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args)
-
-
-def _describe(value: Any) -> str:
-    return redact(json.dumps(value, default=str, ensure_ascii=False)[:200])
 
 
 def _retry_after(header: str | None) -> float | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from typing import Any
 
 from ..reports.numbers import Number, format_number, parse_number
 from ..reports.table import Table
@@ -27,7 +29,10 @@ def render_csv(table: Table, *, excel_br: bool = False) -> str:
     writer = csv.writer(out, delimiter=";" if excel_br else ",", lineterminator="\r\n")
     writer.writerow([neutralise(label) for label in table.columns])
     number = _brazilian_number if excel_br else format_number
-    formats = [number if numeric else neutralise for numeric in table.numeric]
+    # Numeric columns hold numbers, text columns text (reports.build settles each column).
+    formats: list[Callable[[Any], str]] = [
+        number if numeric else neutralise for numeric in table.numeric
+    ]
     writer.writerows(
         ["" if cell is None else f(cell) for f, cell in zip(formats, row)]  # noqa: B905
         for row in table.rows

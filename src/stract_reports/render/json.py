@@ -33,11 +33,9 @@ def iso_utc(moment: datetime) -> str:
 def _number(value: Any) -> Any:
     if isinstance(value, Decimal):
         # Exact decimals print their own digits; float() is only the vehicle for json.
-        return (
-            int(value)
-            if value == value.to_integral_value() and value.as_tuple().exponent >= 0
-            else float(value)
-        )
+        exponent = value.as_tuple().exponent
+        integral = isinstance(exponent, int) and exponent >= 0  # written without decimals
+        return int(value) if integral else float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -31,7 +31,9 @@ def platform_ads(data: PlatformData) -> Table:
 def platform_summary(data: PlatformData, ratios: RatioMode = "recompute") -> Table:
     """``/{platform}/resumo``: one row per account of one platform."""
     ads = _ads([data], data.platform.value, "")
-    groups = [([data.platform.label, span.account], [span.rows]) for span in ads.spans]
+    groups: list[tuple[list[Cell], list[range]]] = [
+        ([data.platform.label, span.account], [span.rows]) for span in ads.spans
+    ]
     name = f"{data.platform.value}/resumo"
     return _summarize(ads.table, groups, ratios, name, f"{data.platform.label}: summary by account")
 
@@ -44,7 +46,7 @@ def general_ads(data: Sequence[PlatformData]) -> Table:
 def general_summary(data: Sequence[PlatformData], ratios: RatioMode = "recompute") -> Table:
     """``/geral/resumo``: one row per platform."""
     ads = _ads(data, "geral", "")
-    groups = [
+    groups: list[tuple[list[Cell], list[range]]] = [
         ([p.platform.label, None], [s.rows for s in ads.spans if s.platform == index])
         for index, p in enumerate(data)
     ]

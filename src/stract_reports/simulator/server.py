@@ -54,6 +54,7 @@ class Simulator:
         self._faults_fired: Counter[str] = Counter()
         self._in_flight = 0
         self._max_in_flight = 0
+        self._host = host
         self._server = _Server((host, port), _Handler)
         self._server.simulator = self
         self._thread: threading.Thread | None = None
@@ -61,13 +62,12 @@ class Simulator:
     @property
     def url(self) -> str:
         """The API root, as the report server's ``STRACT_API_URL`` wants it."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api"
+        return f"http://{self._host}:{self.port}/api"
 
     @property
     def port(self) -> int:
         """The port the simulator listens on."""
-        return int(self._server.server_address[1])
+        return self._server.server_port
 
     def start(self) -> Simulator:
         """Serve in a daemon thread and return at once."""
@@ -187,8 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
         self, sim: Simulator, endpoint: str, query: dict[str, list[str]], fault: FaultRule | None
     ) -> None:
         kind = fault.kind if fault else None
+        delay = fault.delay if fault else 0.0
         if kind in ("429", "500", "502", "503"):
-            headers = {"Retry-After": _seconds(fault.retry_after)} if kind == "429" else {}
+            retry_after = fault.retry_after if fault else 0.0
+            headers = {"Retry-After": _seconds(retry_after)} if kind == "429" else {}
             return self._send_json(int(kind), {"error": f"simulated {kind}"}, headers)
         if kind == "drop":
             self.close_connection = True
@@ -198,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "error":
             return self._send_json(200, INVALID)
         if kind == "slow":
-            sim._sleep(fault.delay)
+            sim._sleep(delay)
 
         if kind == "401" or not _authorized(self.headers.get("Authorization"), sim.token):
             return self._send_json(401, {"error": "invalid authorization token"})
@@ -219,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "truncate":
                 self.close_connection = True
                 return
-            sim._sleep(fault.delay)
+            sim._sleep(delay)
             self.wfile.write(data[len(data) // 2 :])
             return
         self._send_json(200, body)

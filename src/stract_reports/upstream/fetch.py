@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from functools import partial
 from typing import Any
 
 from .client import StractClient
@@ -161,10 +162,10 @@ class _Run:
                     endpoint,
                     {**params, "page": str(number)},
                     f"{call} (page {number})",
-                    lambda b, n=number: later_page(b, n, total),
+                    partial(later_page, number=number, total=total),
                 )
 
-        def later_page(body: Any, number: int, total: int) -> None:
+        def later_page(body: Any, *, number: int, total: int) -> None:
             items, page_total = _page(body, key, number, f"{call} (page {number})")
             if page_total != total:
                 raise UpstreamBadPayload(call, "the number of pages changed while reading")

@@ -636,10 +636,10 @@ def test_first_matching_rule_wins(make_simulator: MakeSimulator, session: reques
     [
         ("", []),
         (
-            "429:first=1:retry_after=2,500:p=0.05:match=insights",
+            "429:first=1:retry_after=2,500:p=0.05:match=/insights",
             [
                 FaultRule("429", first=1, retry_after=2.0),
-                FaultRule("500", probability=0.05, match="insights"),
+                FaultRule("500", probability=0.05, match="/insights"),
             ],
         ),
         ("slow:delay=0.3", [FaultRule("slow", delay=0.3)]),

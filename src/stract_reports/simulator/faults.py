@@ -1,12 +1,13 @@
 """Fault injection for the simulator: which calls fail, and how.
 
 A plan is a list of rules. Each rule names a fault kind, which calls it applies to (a substring of
-the request target, e.g. ``insights`` or ``account=3``), and when: always, with a probability,
+the request target, e.g. ``/insights`` or ``account=3``; a bare ``insights`` would also match
+``platform=tiktok_insights``), and when: always, with a probability,
 or only for the first N calls of each distinct URL. The decision for a probability is a hash of
 (seed, URL, how many times that URL was called), so it does not depend on thread timing.
 
 On the command line a plan is written ``KIND[:OPTION=VALUE...][,KIND...]``, for example
-``429:first=1:retry_after=1,500:p=0.05:match=insights``.
+``429:first=1:retry_after=1,500:p=0.05:match=/insights``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ _OPTIONS = {
 
 
 def parse_faults(spec: str) -> list[FaultRule]:
-    """Parse a command-line fault plan such as ``429:first=1,500:p=0.05:match=insights``."""
+    """Parse a command-line fault plan such as ``429:first=1,500:p=0.05:match=/insights``."""
     rules = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
         kind, *options = part.split(":")

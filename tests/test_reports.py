@@ -98,16 +98,6 @@ def test_ratios_sum_switch_sums_every_numeric_column(client: FlaskClient) -> Non
     assert meta["Clicks"] == "250977"
 
 
-def test_unknown_platform_is_404_naming_the_valid_ones(client: FlaskClient) -> None:
-    response = client.get("/youtube")
-    assert response.status_code == 404
-    assert response.json == {
-        "error": "unknown platform",
-        "detail": "no platform 'youtube'; valid platforms: meta_ads, ga4, tiktok_insights",
-        "status": 404,
-    }
-
-
 @pytest.mark.parametrize("path", ["/geral/x", "/meta_ads/resumo/x", "/meta_ads/detalhe"])
 def test_paths_that_are_no_report_are_404(client: FlaskClient, path: str) -> None:
     response = client.get(path)
@@ -139,7 +129,3 @@ def test_index_names_the_owner_and_links_every_report(client: FlaskClient) -> No
     names = [r["report"] for r in body["reports"]]  # type: ignore[index]
     assert names == REPORTS
     assert body["reports"][3]["csv"] == "http://localhost/meta_ads/resumo.csv"  # type: ignore[index]
-
-
-def test_healthz_answers_without_the_upstream(client: FlaskClient) -> None:
-    assert client.get("/healthz").json == {"status": "ok"}

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .config import Settings, SettingsError
+from .reports.names import RATIO_MODES, RatioMode, report_names
 
 _UPSTREAM_OPTIONS = [
     click.option("--api-url", help="Upstream API root including /api [env STRACT_API_URL]."),
@@ -80,7 +81,7 @@ def demo(port: int, latency_ms: float) -> None:
     base = f"http://127.0.0.1:{port}"
     click.echo(f"Simulated Stract API: {simulator.url}")
     click.echo(f"Reports:  {base}/   (index)")
-    for name in ("geral", "geral/resumo", "meta_ads", "meta_ads/resumo", "ga4", "tiktok_insights"):
+    for name in report_names(p.value for p in simulator.dataset.platforms):
         click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
     click.echo("Press Ctrl+C to stop.")
     run_gunicorn(
@@ -166,14 +167,14 @@ def simulator(
 @click.option("--excel-br", is_flag=True, help="CSV for pt-BR Excel: ';', decimal comma, BOM.")
 @click.option(
     "--ratios",
-    type=click.Choice(["recompute", "sum"]),
+    type=click.Choice(RATIO_MODES),
     default="recompute",
     show_default=True,
     help="Summaries: recompute ratios, or sum every numeric column.",
 )
 @upstream_options
 def export(
-    report: str, output: Path | None, fmt: str, excel_br: bool, ratios: str, **flags: Any
+    report: str, output: Path | None, fmt: str, excel_br: bool, ratios: RatioMode, **flags: Any
 ) -> None:
     """Write one report (geral, geral/resumo, meta_ads, meta_ads/resumo, ...)."""
     from .exporting import export_report

@@ -11,6 +11,7 @@ import math
 from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .render import split_format
 from .render.html import render_error_html
 from .security import csp_nonce
 from .upstream.errors import ReportError, UpstreamRateLimited
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def error_response(status: int, error: str, detail: str) -> Response:
     """The error body every failure is answered with: JSON, or HTML for a ``.html`` report."""
-    if has_request_context() and request.path.endswith(".html"):
+    if has_request_context() and split_format(request.path)[1] == "html":
         page = render_error_html(status, error, detail, nonce=csp_nonce())
         response = Response(page, mimetype="text/html")
     else:

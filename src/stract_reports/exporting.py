@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from .config import Settings
 from .render import render
+from .reports.names import RatioMode
 from .service import build_table, parse_report_name
 from .upstream import StractClient, redact
 from .upstream.errors import ReportError
@@ -22,7 +23,7 @@ def export_report(
     *,
     fmt: str = "csv",
     excel_br: bool = False,
-    ratios: str = "recompute",
+    ratios: RatioMode = "recompute",
     show_progress: bool = False,
 ) -> bytes:
     """Fetch and render one report exactly as the server's ``/{report}.{fmt}`` would."""
@@ -34,7 +35,7 @@ def export_report(
         table = build_table(
             client,
             spec,
-            ratios=ratios,  # type: ignore[arg-type]
+            ratios=ratios,
             progress=_progress_line if show_progress else None,
         )
     finally:

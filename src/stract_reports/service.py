@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .reports import Table, general_ads, general_summary, platform_ads, platform_summary
-from .reports.build import RatioMode
+from .reports.names import GENERAL, SUMMARY, RatioMode
 from .upstream import StractClient, fetch_report_data
 from .upstream.fetch import Progress
-
-GENERAL = "geral"
-SUMMARY = "resumo"
 
 
 @dataclass(frozen=True)
@@ -19,12 +16,6 @@ class ReportSpec:
 
     platform: str | None
     summary: bool
-
-    @property
-    def name(self) -> str:
-        """The report's path without the leading slash, e.g. ``meta_ads/resumo``."""
-        base = self.platform or GENERAL
-        return f"{base}/{SUMMARY}" if self.summary else base
 
 
 def parse_report_name(name: str) -> ReportSpec | None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urljoin
 
-from flask import Flask, Response, abort, current_app, jsonify, request, url_for
+from flask import Flask, Response, abort, current_app, jsonify, request
 
 from .config import Settings
-from .render import FORMATS, MIMETYPES, render
-from .render.html import render_index_html
+from .render import FORMATS, MIMETYPES, render, split_format
+from .render.html import render_index_html, report_links
+from .reports.names import RATIO_MODES, RatioMode, report_names
 from .reports.table import Table
 from .security import csp_nonce
-from .service import GENERAL, SUMMARY, build_table, parse_report_name
+from .service import build_table, parse_report_name
 from .upstream import StractClient, fetch_platforms
 from .upstream.errors import ReportError
 
@@ -34,16 +36,16 @@ def index() -> Response:
         "email": settings().owner_email,
         "linkedin": settings().owner_linkedin,
     }
-    names = [GENERAL, f"{GENERAL}/{SUMMARY}"]
+    platforms: list[str] = []
     platforms_error = None
     try:
-        for platform in fetch_platforms(client()):
-            names += [platform.value, f"{platform.value}/{SUMMARY}"]
+        platforms = [platform.value for platform in fetch_platforms(client())]
     except ReportError as exc:
         platforms_error = exc.detail
+    links = report_links(report_names(platforms))
     if _prefers_html():
         page = render_index_html(
-            **owner, reports=names, platforms_error=platforms_error, nonce=csp_nonce()
+            **owner, reports=links, platforms_error=platforms_error, nonce=csp_nonce()
         )
         response = Response(page, mimetype="text/html")
     else:
@@ -51,7 +53,11 @@ def index() -> Response:
         if platforms_error is not None:
             body["platforms_error"] = platforms_error
         body["reports"] = [
-            {"report": name, **{fmt: _report_url(name, fmt) for fmt in FORMATS}} for name in names
+            {
+                "report": link.name,
+                **{fmt: urljoin(request.url_root, link.urls[fmt]) for fmt in FORMATS},
+            }
+            for link in links
         ]
         response = jsonify(body)
     # The same URL answers two representations: caches must key on Accept.
@@ -63,10 +69,6 @@ def _prefers_html() -> bool:
     # Strictly greater: "*/*" or no Accept at all (curl, scripts) keeps the JSON contract.
     accept = request.accept_mimetypes
     return accept.quality("text/html") > accept.quality("application/json")
-
-
-def _report_url(name: str, fmt: str) -> str:
-    return url_for("report", path=f"{name}.{fmt}", _external=True)
 
 
 def healthz() -> Response:
@@ -87,20 +89,17 @@ def favicon() -> Response:
 
 def report(path: str) -> Response:
     """Any report, as CSV (bare path or ``.csv``), ``.json`` or ``.html``."""
-    name, fmt = path, "csv"
-    stem, dot, suffix = path.rpartition(".")
-    if dot and suffix in FORMATS:
-        name, fmt = stem, suffix
+    name, fmt = split_format(path)
     spec = parse_report_name(name)
     if spec is None:
         abort(404, description=f"no report at /{path}")
-    ratios = request.args.get("ratios", "recompute")
-    if ratios not in ("recompute", "sum"):
-        abort(400, description="ratios must be 'recompute' or 'sum'")
+    ratios = request.args.get("ratios", RATIO_MODES[0])
+    if ratios not in RATIO_MODES:
+        abort(400, description=f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
     excel = request.args.get("excel", "")
     if excel not in ("", "br"):
         abort(400, description="the only Excel preset is excel=br")
-    table = build_table(client(), spec, ratios=ratios)  # type: ignore[arg-type]
+    table = build_table(client(), spec, ratios=cast(RatioMode, ratios))
     return _render(table, fmt, excel_br=excel == "br")
 
 

@@ -12,6 +12,13 @@ FORMATS = ("csv", "json", "html")
 MIMETYPES = {"csv": "text/csv", "json": "application/json", "html": "text/html"}
 
 
+def split_format(path: str) -> tuple[str, str]:
+    """A report path and its format: "geral/resumo.json" -> ("geral/resumo", "json");
+    without a known suffix the format is CSV, the contract's default."""
+    stem, dot, suffix = path.rpartition(".")
+    return (stem, suffix) if dot and suffix in FORMATS else (path, "csv")
+
+
 def render(
     table: Table,
     fmt: str,
@@ -30,4 +37,13 @@ def render(
     return render_csv(table, excel_br=excel_br)
 
 
-__all__ = ["FORMATS", "MIMETYPES", "dumps", "neutralise", "render", "render_csv", "table_document"]
+__all__ = [
+    "split_format",
+    "FORMATS",
+    "MIMETYPES",
+    "dumps",
+    "neutralise",
+    "render",
+    "render_csv",
+    "table_document",
+]

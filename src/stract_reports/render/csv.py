@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from typing import Any
 
 from ..reports.numbers import Number, format_number, parse_number
 from ..reports.table import Table
@@ -28,15 +26,7 @@ def render_csv(table: Table, *, excel_br: bool = False) -> str:
         out.write("\ufeff")
     writer = csv.writer(out, delimiter=";" if excel_br else ",", lineterminator="\r\n")
     writer.writerow([neutralise(label) for label in table.columns])
-    number = _brazilian_number if excel_br else format_number
-    # Numeric columns hold numbers, text columns text (reports.build settles each column).
-    formats: list[Callable[[Any], str]] = [
-        number if numeric else neutralise for numeric in table.numeric
-    ]
-    writer.writerows(
-        ["" if cell is None else f(cell) for f, cell in zip(formats, row)]  # noqa: B905
-        for row in table.rows
-    )
+    writer.writerows(table.text_rows(_brazilian_number if excel_br else format_number, neutralise))
     return out.getvalue()
 
 

@@ -14,9 +14,9 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ..reports.names import GENERAL, report_names
 from ..reports.numbers import format_number
 from ..reports.table import Table
-from ..service import GENERAL, SUMMARY
 from .json import iso_utc
 
 _LINK_FORMATS = ("html", "csv", "json")
@@ -55,17 +55,7 @@ def report_links(names: Sequence[str]) -> list[ReportLink]:
 def render_html(table: Table, generated_at: datetime, *, nonce: str | None = None) -> str:
     """The table as a readable page: sortable, numbers right-aligned, links to other formats."""
     numeric = table.numeric
-    rows = [
-        [
-            ""
-            if cell is None
-            else format_number(cell)  # type: ignore[arg-type]
-            if numeric[i]
-            else str(cell)
-            for i, cell in enumerate(row)
-        ]
-        for row in table.rows
-    ]
+    rows = list(table.text_rows(format_number, str))
     downloads = [
         ("CSV", report_url(table.name, "csv")),
         ("JSON", report_url(table.name, "json")),
@@ -92,7 +82,7 @@ def render_index_html(
     name: str,
     email: str,
     linkedin: str,
-    reports: Sequence[str],
+    reports: Sequence[ReportLink],
     platforms_error: str | None = None,
     nonce: str | None = None,
 ) -> str:
@@ -106,7 +96,7 @@ def render_index_html(
         linkedin=linkedin,
         # Only web addresses become links: a configured "javascript:" URL must stay inert text.
         linkedin_is_web=linkedin.startswith(("https://", "http://")),
-        reports=report_links(reports),
+        reports=reports,
         platforms_error=platforms_error,
     )
 
@@ -126,10 +116,7 @@ def render_error_html(status: int, error: str, detail: str, *, nonce: str | None
 def _related_reports(name: str) -> list[ReportLink]:
     # The table knows only its own name; its platform's pair and the general pair follow from it.
     base = name.split("/")[0]
-    names = [GENERAL, f"{GENERAL}/{SUMMARY}"]
-    if base != GENERAL:
-        names += [base, f"{base}/{SUMMARY}"]
-    return report_links(names)
+    return report_links(report_names([] if base == GENERAL else [base]))
 
 
 def _render(template: str, **context: Any) -> str:

@@ -11,46 +11,48 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any
 
 from ..upstream.models import PlatformData
 from .metrics import DERIVED_PER_AD, RATIOS, label_key
-from .numbers import Number, parse_number, ratio
+from .names import RatioMode, report_name
+from .numbers import Number, format_number, parse_number, ratio
 from .table import Cell, Table
 
 PLATFORM = "Platform"
 ACCOUNT = "Account Name"
-RatioMode = Literal["recompute", "sum"]
+# Per summary row: its first cells (Platform, Account Name), and the ad rows it aggregates.
+Groups = list[tuple[list[Cell], list[range]]]
 
 
 def platform_ads(data: PlatformData) -> Table:
     """``/{platform}``: one row per ad of one platform."""
-    return _ads([data], data.platform.value, f"{data.platform.label}: ads").table
+    name = report_name(data.platform.value, summary=False)
+    return _ads([data], name, f"{data.platform.label}: ads").table
 
 
 def platform_summary(data: PlatformData, ratios: RatioMode = "recompute") -> Table:
     """``/{platform}/resumo``: one row per account of one platform."""
-    ads = _ads([data], data.platform.value, "")
-    groups: list[tuple[list[Cell], list[range]]] = [
-        ([data.platform.label, span.account], [span.rows]) for span in ads.spans
-    ]
-    name = f"{data.platform.value}/resumo"
+    ads = _ads([data], "", "")
+    groups: Groups = [([data.platform.label, span.account], [span.rows]) for span in ads.spans]
+    name = report_name(data.platform.value, summary=True)
     return _summarize(ads.table, groups, ratios, name, f"{data.platform.label}: summary by account")
 
 
 def general_ads(data: Sequence[PlatformData]) -> Table:
     """``/geral``: one row per ad of every platform."""
-    return _ads(data, "geral", "All platforms: ads").table
+    return _ads(data, report_name(None, summary=False), "All platforms: ads").table
 
 
 def general_summary(data: Sequence[PlatformData], ratios: RatioMode = "recompute") -> Table:
     """``/geral/resumo``: one row per platform."""
-    ads = _ads(data, "geral", "")
-    groups: list[tuple[list[Cell], list[range]]] = [
+    ads = _ads(data, "", "")
+    groups: Groups = [
         ([p.platform.label, None], [s.rows for s in ads.spans if s.platform == index])
         for index, p in enumerate(data)
     ]
-    return _summarize(ads.table, groups, ratios, "geral/resumo", "All platforms: summary")
+    name = report_name(None, summary=True)
+    return _summarize(ads.table, groups, ratios, name, "All platforms: summary")
 
 
 @dataclass
@@ -166,12 +168,12 @@ def _as_text(value: object) -> str | None:
     if isinstance(value, bool | dict | list):
         return json.dumps(value, ensure_ascii=False, default=str)
     number = parse_number(value)
-    return str(value) if number is None else format(number, "f")
+    return str(value) if number is None else format_number(number)
 
 
 def _summarize(
     ads: Table,
-    groups: list[tuple[list[Cell], list[range]]],
+    groups: Groups,
     ratios: RatioMode,
     name: str,
     title: str,

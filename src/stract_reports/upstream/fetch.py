@@ -25,13 +25,7 @@ def fetch_platforms(client: StractClient, *, budget: float | None = None) -> lis
     """The upstream's platform list, in its order."""
     run = _Run(client, budget, None)
     found: list[Platform] = []
-    run.paged(
-        "platforms",
-        {},
-        "platforms",
-        "platform list",
-        lambda items: found.extend(_platform(item, "platform list") for item in items),
-    )
+    _read_platforms(run, found.extend)
     run.wait()
     return found
 
@@ -53,8 +47,7 @@ def fetch_report_data(
     run = _Run(client, budget, progress)
     results: list[PlatformData] = []
 
-    def platforms_known(items: list[Any]) -> None:
-        platforms = [_platform(item, "platform list") for item in items]
+    def platforms_known(platforms: list[Platform]) -> None:
         chosen = platforms
         if platform is not None:
             chosen = [p for p in platforms if p.value == platform]
@@ -64,9 +57,14 @@ def fetch_report_data(
             results.append(PlatformData(p, [], []))
             _fetch_platform(run, results[-1])
 
-    run.paged("platforms", {}, "platforms", "platform list", platforms_known)
+    _read_platforms(run, platforms_known)
     run.wait()
     return results
+
+
+def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
+    call = "platform list"
+    run.paged("platforms", {}, call, lambda items: then([_platform(i, call) for i in items]))
 
 
 def _fetch_platform(run: _Run, data: PlatformData) -> None:
@@ -88,33 +86,28 @@ def _fetch_platform(run: _Run, data: PlatformData) -> None:
         data.accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
         part_done("accounts")
 
-    run.paged("fields", params, "fields", f"fields of {label}", fields_known)
-    run.paged("accounts", params, "accounts", f"accounts of {label}", accounts_known)
+    run.paged("fields", params, f"fields of {label}", fields_known)
+    run.paged("accounts", params, f"accounts of {label}", accounts_known)
 
 
 def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) -> None:
     account = account_data.account
     call = f"insights of {data.platform.label} account {account.name!r}"
+    keys = [f.key for f in data.fields]
     params = {
         "platform": data.platform.value,
         "account": account.id,
         "token": account.token,
-        "fields": ",".join(f.key for f in data.fields),
+        "fields": ",".join(keys),
     }
-
-    keys = [f.key for f in data.fields]
 
     def rows_known(items: list[Any]) -> None:
         # Each row is read by key (insight keys come back sorted, not in field order) and kept
         # as a tuple in field order: a third of the memory of the decoded dict.
-        rows: list[Row] = []
-        for item in items:
-            if not isinstance(item, dict):
-                raise UpstreamBadPayload(call, "an insight row is not an object")
-            rows.append(tuple(map(item.get, keys)))
+        rows: list[Row] = [tuple(map(_require_object(item, call).get, keys)) for item in items]
         account_data.rows = rows
 
-    run.paged("insights", params, "insights", call, rows_known)
+    run.paged("insights", params, call, rows_known)
 
 
 class _Run:
@@ -140,11 +133,12 @@ class _Run:
         self,
         endpoint: str,
         params: dict[str, str],
-        key: str,
         call: str,
         then: Callable[[list[Any]], None],
     ) -> None:
         """Read every page of a list resource, then call ``then`` with all items in order.
+
+        The items are the body's list named like the endpoint (``/accounts`` -> ``accounts``).
 
         Page 1 tells how many pages there are; pages 2..total are then read in parallel.
         A body without ``pagination`` is the only page.
@@ -152,7 +146,7 @@ class _Run:
         pages: dict[int, list[Any]] = {}
 
         def first_page(body: Any) -> None:
-            items, total = _page(body, key, 1, call)
+            items, total = _page(body, endpoint, 1, call)
             pages[1] = items
             if total <= 1:
                 then(items)
@@ -166,7 +160,7 @@ class _Run:
                 )
 
         def later_page(body: Any, *, number: int, total: int) -> None:
-            items, page_total = _page(body, key, number, f"{call} (page {number})")
+            items, page_total = _page(body, endpoint, number, f"{call} (page {number})")
             if page_total != total:
                 raise UpstreamBadPayload(call, "the number of pages changed while reading")
             pages[number] = items

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from stract_reports import create_app
+from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
 from support import fixed_upstream
@@ -53,7 +53,7 @@ def make_app() -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in apps:
-        app.extensions["stract_client"].close()
+        close_app(app)
 
 
 @pytest.fixture

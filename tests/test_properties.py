@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datasets import edge_dataset, fields
-from stract_reports import create_app
+from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Dataset, SimAccount, SimPlatform, Simulator, real_dataset
 
@@ -32,7 +32,7 @@ def sim() -> Iterator[Simulator]:
 def http(sim: Simulator) -> Iterator[FlaskClient]:
     app = create_app(settings=Settings(api_url=sim.url, backoff=0.01))
     yield app.test_client()
-    app.extensions["stract_client"].close()
+    close_app(app)
 
 
 def _serve(sim: Simulator, dataset: Dataset, http: FlaskClient, path: str) -> bytes:

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from .config import Settings
+from .redaction import install_log_redaction
 from .upstream import StractClient
 
 
@@ -14,18 +15,24 @@ def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
     """Build the report server: settings, one upstream client per process, views, errors."""
-    from . import errors, security, views
+    from . import handlers, security, views
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # column order is the contract
     app.config.from_mapping(test_config or {})
     settings = settings or app.config.get("STRACT_SETTINGS") or Settings.from_env()
+    install_log_redaction(settings.secrets)
     app.extensions["stract_settings"] = settings
     app.extensions["stract_client"] = StractClient(settings)
     views.init_app(app)
-    errors.init_app(app)
+    handlers.init_app(app)
     security.init_app(app)
     return app
 
 
-__all__ = ["Settings", "create_app"]
+def close_app(app: Flask) -> None:
+    """Release what ``create_app`` opened: the upstream client's threads and connections."""
+    app.extensions["stract_client"].close()
+
+
+__all__ = ["Settings", "close_app", "create_app"]

@@ -4,36 +4,47 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .config import Settings, SettingsError
+from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
+from .redaction import install_log_redaction
 from .reports.names import RATIO_MODES, RatioMode, report_names
 
-_UPSTREAM_OPTIONS = [
-    click.option("--api-url", help="Upstream API root including /api [env STRACT_API_URL]."),
-    click.option("--api-token", help="Upstream bearer token; prefer env STRACT_API_TOKEN."),
-    click.option("--timeout", type=float, help="Seconds per upstream call [STRACT_API_TIMEOUT]."),
-    click.option("--deadline", type=float, help="Seconds per report [STRACT_REPORT_DEADLINE]."),
-    click.option("--concurrency", type=int, help="Upstream calls in flight [STRACT_CONCURRENCY]."),
-    click.option("--retries", type=int, help="Retries per failed call [STRACT_RETRIES]."),
-]
+_CLICK_TYPES: dict[Any, Any] = {int: int, "int": int, float: float, "float": float}
 
 
-def upstream_options(command: Any) -> Any:
-    """Add the flags that configure the upstream client."""
-    for option in reversed(_UPSTREAM_OPTIONS):
-        command = option(command)
-    return command
+def setting_options(command_name: str) -> Callable[[Any], Any]:
+    """Add a ``--flag`` for every setting declared for ``command_name`` (see config.py)."""
+
+    def decorate(command: Any) -> Any:
+        for f in reversed(list(declared())):
+            if command_name not in f.metadata["commands"]:
+                continue
+            flag = flag_name(f)
+            help = f"{f.metadata['help'].capitalize()} [{f.metadata['env']}]."
+            if f.type in (bool, "bool"):
+                negative = "--no-" + flag[2:]
+                option = click.option(f"{flag}/{negative}", f.name, default=None, help=help)
+            else:
+                kind = _CLICK_TYPES.get(f.type, str)
+                option = click.option(flag, f.name, type=kind, default=None, help=help)
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def _settings(**flags: Any) -> Settings:
     try:
-        return Settings.from_env(**flags)
+        settings = Settings.from_env(**flags)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    install_log_redaction(settings.secrets)
+    return settings
 
 
 @click.group()
@@ -49,8 +60,7 @@ def main() -> None:
 @click.option("--port", default=5000, show_default=True)
 @click.option("--workers", default=1, show_default=True, help="gunicorn worker processes.")
 @click.option("--threads", default=16, show_default=True, help="Threads per worker.")
-@click.option("--cache-ttl", type=float, help="Reuse upstream reads this long [STRACT_CACHE_TTL].")
-@upstream_options
+@setting_options(SERVE)
 def serve(host: str, port: int, workers: int, threads: int, **flags: Any) -> None:
     """Serve the reports with gunicorn."""
     from . import create_app
@@ -70,14 +80,15 @@ def serve(host: str, port: int, workers: int, threads: int, **flags: Any) -> Non
 @main.command()
 @click.option("--port", default=5000, show_default=True, help="Report server port.")
 @click.option("--latency-ms", default=50.0, show_default=True, help="Simulated upstream latency.")
-def demo(port: int, latency_ms: float) -> None:
+@setting_options(DEMO)
+def demo(port: int, latency_ms: float, **flags: Any) -> None:
     """Run the Stract API simulator and the report server together, offline."""
     from . import create_app
     from .serving import run_gunicorn
     from .simulator import DEFAULT_TOKEN, Simulator
 
     simulator = Simulator(latency=latency_ms / 1000).start()
-    settings = _settings(api_url=simulator.url, api_token=DEFAULT_TOKEN)
+    settings = _settings(api_url=simulator.url, api_token=DEFAULT_TOKEN, **flags)
     base = f"http://127.0.0.1:{port}"
     click.echo(f"Simulated Stract API: {simulator.url}")
     click.echo(f"Reports:  {base}/   (index)")
@@ -172,7 +183,7 @@ def simulator(
     show_default=True,
     help="Summaries: recompute ratios, or sum every numeric column.",
 )
-@upstream_options
+@setting_options(EXPORT)
 def export(
     report: str, output: Path | None, fmt: str, excel_br: bool, ratios: RatioMode, **flags: Any
 ) -> None:

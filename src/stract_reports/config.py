@@ -1,76 +1,187 @@
-"""One settings object for the whole program, read from the environment and flags."""
+"""One settings object for the whole program, read from defaults, the environment and flags.
+
+Each setting is declared once, as a field of ``Settings`` with its environment variable, help
+text and the commands that take it as a flag (``setting(...)``). The environment parser, the
+command-line options (``cli.py``) and the README's configuration table are derived from these
+declarations.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 PUBLIC_API_URL = "https://sidebar.stract.to/api"
 # The token the Stract challenge published for everyone; a real one comes from the environment.
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
-# Environment variable -> setting name.
-ENVIRONMENT = {
-    "STRACT_API_URL": "api_url",
-    "STRACT_API_TOKEN": "api_token",
-    "STRACT_API_TIMEOUT": "timeout",
-    "STRACT_REPORT_DEADLINE": "deadline",
-    "STRACT_CONCURRENCY": "concurrency",
-    "STRACT_RETRIES": "retries",
-    "STRACT_CACHE_TTL": "cache_ttl",
-    "STRACT_OWNER_NAME": "owner_name",
-    "STRACT_OWNER_EMAIL": "owner_email",
-    "STRACT_OWNER_LINKEDIN": "owner_linkedin",
-}
+SERVE, DEMO, EXPORT = "serve", "demo", "export"
+_UPSTREAM = (SERVE, EXPORT)
+_SERVER = (SERVE, DEMO)
 
 
 class SettingsError(ValueError):
     """A setting has a value the program cannot run with."""
 
 
+def setting(
+    default: Any,
+    help: str,
+    *,
+    env: str | None = None,
+    commands: tuple[str, ...] = (),
+    secret: bool = False,
+) -> Any:
+    """Declare a setting: its default, what it means, its ``STRACT_*`` variable (None: not
+    configurable from outside), and the commands that offer it as a ``--flag``."""
+    metadata = {"help": help, "env": env, "commands": commands, "secret": secret}
+    return dataclasses.field(default=default, repr=not secret, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Upstream location and credentials, time budgets, fan-out width and report owner."""
+    """Upstream location and credentials, limits, time budgets, access and report owner."""
 
-    api_url: str = PUBLIC_API_URL
-    api_token: str = field(default=PUBLIC_API_TOKEN, repr=False)
-    timeout: float = 10.0  # seconds to wait for one upstream response
-    connect_timeout: float = 3.0
-    deadline: float = 30.0  # seconds for a whole report, retries included
-    concurrency: int = 32  # upstream calls in flight at once, per process
-    retries: int = 3  # further attempts after a failed call
-    backoff: float = 0.1  # first retry waits about this long, doubling each time
-    backoff_max: float = 2.0
-    retry_after_cap: float = 5.0  # a longer Retry-After is not waited for: 503 at once
-    cache_ttl: float = 0.0  # reuse finished upstream reads this long; 0 = always read afresh
-    owner_name: str = "Stract Reports"
-    owner_email: str = "reports@stract-reports.example"
-    owner_linkedin: str = "https://www.linkedin.com/company/stract"
+    api_url: str = setting(
+        PUBLIC_API_URL, "the API root, including /api", env="STRACT_API_URL", commands=_UPSTREAM
+    )
+    api_token: str = setting(
+        PUBLIC_API_TOKEN,
+        "bearer token; keep real ones in the environment",
+        env="STRACT_API_TOKEN",
+        commands=_UPSTREAM,
+        secret=True,
+    )
+    timeout: float = setting(
+        10.0,
+        "seconds for one upstream response, the whole body included",
+        env="STRACT_API_TIMEOUT",
+        commands=_UPSTREAM,
+    )
+    connect_timeout: float = setting(3.0, "seconds to open one upstream connection")
+    deadline: float = setting(
+        30.0,
+        "seconds for a whole report, retries included",
+        env="STRACT_REPORT_DEADLINE",
+        commands=_UPSTREAM,
+    )
+    concurrency: int = setting(
+        32,
+        "upstream calls in flight at once, per process",
+        env="STRACT_CONCURRENCY",
+        commands=_UPSTREAM,
+    )
+    retries: int = setting(
+        3, "further attempts after a failed call", env="STRACT_RETRIES", commands=_UPSTREAM
+    )
+    backoff: float = setting(0.1, "first retry waits about this long, doubling each time")
+    backoff_max: float = setting(2.0, "the longest wait between two attempts")
+    retry_after_cap: float = setting(5.0, "a longer Retry-After is not waited for: 503 at once")
+    cache_ttl: float = setting(
+        0.0,
+        "reuse finished upstream reads this many seconds (0: always read afresh)",
+        env="STRACT_CACHE_TTL",
+        commands=_UPSTREAM,
+    )
+    max_pages: int = setting(
+        1000,
+        "pages read at most of one list (accounts, fields, insights of one account)",
+        env="STRACT_MAX_PAGES",
+        commands=_UPSTREAM,
+    )
+    max_body_bytes: int = setting(
+        64 * 1024 * 1024,
+        "bytes of one upstream body at most, counted after decompression",
+        env="STRACT_MAX_BODY_BYTES",
+        commands=_UPSTREAM,
+    )
+    max_builds: int = setting(
+        4,
+        "distinct reports built at once per process; more answer 503 with Retry-After",
+        env="STRACT_MAX_BUILDS",
+        commands=(SERVE,),
+    )
+    speculate: bool = setting(
+        True,
+        "warm reports: issue the remembered upstream calls at once, then check them",
+        env="STRACT_SPECULATE",
+        commands=_UPSTREAM,
+    )
+    access_keys: tuple[str, ...] = setting(
+        (),
+        "comma-separated keys a client must present (Bearer or ?key=); none: no check",
+        env="STRACT_ACCESS_KEYS",
+        commands=(SERVE,),
+        secret=True,
+    )
+    public: bool = setting(
+        False,
+        "allow serving a non-loopback address without access keys",
+        env="STRACT_PUBLIC",
+        commands=(SERVE,),
+    )
+    shared_url: str = setting(
+        "",
+        "redis://host:port/db shared by every process and host (empty: in-process only)",
+        env="STRACT_SHARED_URL",
+        commands=(SERVE,),
+    )
+    upstream_rps: float = setting(
+        0.0,
+        "upstream calls per second for the whole fleet (0: no limit)",
+        env="STRACT_UPSTREAM_RPS",
+        commands=(SERVE,),
+    )
+    owner_name: str = setting(
+        "Stract Reports",
+        "the report owner's name on /",
+        env="STRACT_OWNER_NAME",
+        commands=_SERVER,
+    )
+    owner_email: str = setting(
+        "reports@stract-reports.example",
+        "the owner's e-mail on /",
+        env="STRACT_OWNER_EMAIL",
+        commands=_SERVER,
+    )
+    owner_linkedin: str = setting(
+        "https://www.linkedin.com/company/stract",
+        "the owner's LinkedIn URL on /",
+        env="STRACT_OWNER_LINKEDIN",
+        commands=_SERVER,
+    )
 
     def __post_init__(self) -> None:
         if not self.api_url.startswith(("http://", "https://")):
             raise SettingsError("the upstream URL must start with http:// or https://")
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
+        if isinstance(self.access_keys, str):
+            object.__setattr__(self, "access_keys", _keys(self.access_keys))
         for name in ("timeout", "connect_timeout", "deadline"):
-            if getattr(self, name) <= 0:
+            if not getattr(self, name) > 0:
                 raise SettingsError(f"{name} must be a positive number of seconds")
-        if self.concurrency < 1:
-            raise SettingsError("concurrency must be at least 1")
-        if self.retries < 0 or self.cache_ttl < 0:
-            raise SettingsError("retries and cache_ttl cannot be negative")
+        for name in ("concurrency", "max_pages", "max_body_bytes", "max_builds"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
+        for name in ("retries", "cache_ttl", "upstream_rps", "backoff", "backoff_max"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} cannot be negative")
+        if self.shared_url and not self.shared_url.startswith(("redis://", "rediss://")):
+            raise SettingsError("the shared URL must start with redis:// or rediss://")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``STRACT_*`` environment variables, then explicit overrides (flags)."""
         environ = os.environ if environ is None else environ
-        types = {f.name: f.type for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
-        for variable, name in ENVIRONMENT.items():
-            if environ.get(variable, "") != "":
-                values[name] = _convert(variable, environ[variable], types[name])
+        for f in declared():
+            raw = environ.get(f.metadata["env"] or "", "")
+            if raw != "":
+                values[f.name] = _convert(f.metadata["env"], raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -78,13 +189,82 @@ class Settings:
         """A copy with some settings changed."""
         return dataclasses.replace(self, **changes)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured credential: what must never be echoed anywhere."""
+        return tuple(s for s in (self.api_token, *self.access_keys) if s)
+
+
+def declared() -> Iterator[dataclasses.Field[Any]]:
+    """The settings that can be set from outside (environment and flags), in declared order."""
+    return (f for f in dataclasses.fields(Settings) if f.metadata.get("env"))
+
+
+def flag_name(f: dataclasses.Field[Any]) -> str:
+    """A setting's command-line flag: ``max_pages`` -> ``--max-pages``."""
+    return "--" + f.name.replace("_", "-")
+
+
+def settings_table() -> str:
+    """The README's configuration table, derived from the declarations."""
+    lines = ["| variable | flag | default | meaning |", "|---|---|---|---|"]
+    for f in declared():
+        default = "the public challenge token" if f.metadata["secret"] and f.default else f.default
+        if isinstance(default, tuple):
+            default = ",".join(default) or "none"
+        elif isinstance(default, bool):
+            default = "1" if default else "0"
+        elif isinstance(default, float):
+            default = f"{default:g}"
+        elif default == "":
+            default = "empty"
+        flag = flag_name(f)
+        if f.type in (bool, "bool"):
+            flag = f"{flag}/--no-{flag[2:]}"
+        flags = f"`{flag}` ({', '.join(f.metadata['commands'])})"
+        meaning = f.metadata["help"]
+        lines.append(f"| `{f.metadata['env']}` | {flags} | `{default}` | {meaning} |")
+    return "\n".join(lines)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _keys(raw: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+
+def parse_bool(raw: str) -> bool | None:
+    """``1/true/yes/on`` -> True, ``0/false/no/off`` (and empty) -> False, else None."""
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE or word == "":
+        return False
+    return None
+
 
 def _convert(variable: str, raw: str, kind: Any) -> Any:
-    try:
-        if kind in ("int", int):
-            return int(raw)
-        if kind in ("float", float):
-            return float(raw)
-    except ValueError:
-        raise SettingsError(f"{variable} must be a number, not {raw!r}") from None
+    """An environment value as its setting's type, or a message a person can act on."""
+    if kind in ("int", int):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{variable} must be a whole number, not {raw!r}") from None
+    if kind in ("float", float):
+        try:
+            number = float(raw.strip())
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise SettingsError(f"{variable} must be a number, not {raw!r}")
+        return number
+    if kind in ("bool", bool):
+        value = parse_bool(raw)
+        if value is None:
+            raise SettingsError(f"{variable} must be 1 or 0 (true or false), not {raw!r}")
+        return value
+    if kind in ("tuple[str, ...]", tuple[str, ...]):
+        return _keys(raw)
     return raw

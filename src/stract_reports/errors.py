@@ -1,54 +1,105 @@
-"""One error shape for every failure: ``{"error", "detail", "status"}``, never a token.
+"""Everything that can go wrong while answering for a report, as one exception tree.
 
-A failed ``.html`` report answers the same three values as an HTML page; everything else JSON.
+    ReportError                       status
+    ├── InvalidRequest                  400  an option, value or format the report cannot take
+    ├── UnknownPlatform                 404  the path names no upstream platform
+    ├── Overloaded                      503  too many reports being built at once (Retry-After)
+    └── UpstreamError                        an upstream call failed (after retries)
+        ├── UpstreamTimeout             504  no answer in time
+        │   └── DeadlineExceeded        504  the whole report ran out of time
+        ├── UpstreamUnavailable         502  connection refused or dropped, 5xx
+        ├── UpstreamRateLimited         503  429 for longer than the retry budget
+        ├── UpstreamBadPayload          502  truncated, not JSON, wrong shape, bad pagination
+        └── UpstreamRejected            502  an ``{"error": ...}`` body or another 4xx
+            └── TokenRefused            502  401/403: the configured token was refused
+
+Messages name the call (platform, account name), never a URL with a token in it.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 
-from flask import Flask, Response, has_request_context, jsonify, request
-from werkzeug.exceptions import HTTPException
+class ReportError(Exception):
+    """A report cannot be produced; ``status`` is the HTTP status to answer with."""
 
-from .render import split_format
-from .render.html import render_error_html
-from .security import csp_nonce
-from .upstream.errors import ReportError, UpstreamRateLimited
+    status = 500
+    title = "report failed"
 
-log = logging.getLogger(__name__)
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
-def error_response(status: int, error: str, detail: str) -> Response:
-    """The error body every failure is answered with: JSON, or HTML for a ``.html`` report."""
-    if has_request_context() and split_format(request.path)[1] == "html":
-        page = render_error_html(status, error, detail, nonce=csp_nonce())
-        response = Response(page, mimetype="text/html")
-    else:
-        response = jsonify({"error": error, "detail": detail, "status": status})
-    response.status_code = status
-    return response
+class InvalidRequest(ReportError):
+    """The request asks for something no report can give (an unknown option or column)."""
+
+    status = 400
+    title = "bad request"
 
 
-def _report_error(exc: ReportError) -> Response:
-    log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.detail)
-    response = error_response(exc.status, exc.title, exc.detail)
-    if isinstance(exc, UpstreamRateLimited):
-        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    return response
+class Overloaded(ReportError):
+    """This process builds as many reports as it may; the client should come back shortly."""
+
+    status = 503
+    title = "too many reports at once"
+
+    def __init__(self, detail: str, retry_after: float = 1.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
-def _http_error(exc: HTTPException) -> Response:
-    return error_response(exc.code or 500, (exc.name or "error").lower(), exc.description or "")
+class UnknownPlatform(ReportError):
+    """The requested platform is not one the upstream lists."""
+
+    status = 404
+    title = "unknown platform"
+
+    def __init__(self, platform: str, valid: list[str]) -> None:
+        super().__init__(f"no platform {platform!r}; valid platforms: {', '.join(valid)}")
+        self.valid = valid
 
 
-def _unexpected(exc: Exception) -> Response:
-    log.error("unexpected %s on %s", type(exc).__name__, request.path, exc_info=exc)
-    return error_response(500, "internal error", "the report could not be produced; see the log")
+class UpstreamError(ReportError):
+    """An upstream call failed; ``call`` says which one, in words."""
+
+    status = 502
+    title = "upstream failed"
+
+    def __init__(self, call: str, reason: str) -> None:
+        super().__init__(f"{call}: {reason}")
+        self.call = call
+        self.reason = reason
 
 
-def init_app(app: Flask) -> None:
-    """Register the handlers that turn exceptions into the error shape."""
-    app.register_error_handler(ReportError, _report_error)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    title = "upstream timed out"
+
+
+class DeadlineExceeded(UpstreamTimeout):
+    title = "report deadline exceeded"
+
+
+class UpstreamUnavailable(UpstreamError):
+    title = "upstream unavailable"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 503
+    title = "upstream rate limit"
+
+    def __init__(self, call: str, reason: str, retry_after: float) -> None:
+        super().__init__(call, reason)
+        self.retry_after = retry_after
+
+
+class UpstreamBadPayload(UpstreamError):
+    title = "invalid upstream payload"
+
+
+class UpstreamRejected(UpstreamError):
+    title = "upstream rejected the request"
+
+
+class TokenRefused(UpstreamRejected):
+    title = "upstream refused the configured token"

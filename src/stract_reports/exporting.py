@@ -6,11 +6,12 @@ import sys
 from datetime import UTC, datetime
 
 from .config import Settings
+from .errors import ReportError
+from .redaction import redact
 from .render import render
 from .reports.names import RatioMode
 from .service import build_table, parse_report_name
-from .upstream import StractClient, redact
-from .upstream.errors import ReportError
+from .upstream import StractClient
 
 
 class UnknownReport(ValueError):

@@ -9,6 +9,7 @@ from urllib.parse import urljoin
 from flask import Flask, Response, abort, current_app, jsonify, request
 
 from .config import Settings
+from .errors import ReportError
 from .render import FORMATS, MIMETYPES, render, split_format
 from .render.html import render_index_html, report_links
 from .reports.names import RATIO_MODES, RatioMode, report_names
@@ -16,7 +17,6 @@ from .reports.table import Table
 from .security import csp_nonce
 from .service import build_table, parse_report_name
 from .upstream import StractClient, fetch_platforms
-from .upstream.errors import ReportError
 
 
 def client() -> StractClient:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from ..upstream.models import PlatformData
+from ..records import PlatformData
 from .metrics import DERIVED_PER_AD, RATIOS, label_key
 from .names import RatioMode, report_name
 from .numbers import Number, format_number, parse_number, ratio

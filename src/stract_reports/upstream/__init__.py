@@ -1,8 +1,8 @@
 """The Stract API as this program sees it: client, fetch orchestration, records, errors."""
 
-from .client import StractClient, redact
+from ..records import Account, AccountData, Field, Platform, PlatformData
+from .client import StractClient
 from .fetch import fetch_platforms, fetch_report_data
-from .models import Account, AccountData, Field, Platform, PlatformData
 
 __all__ = [
     "Account",
@@ -13,5 +13,4 @@ __all__ = [
     "StractClient",
     "fetch_platforms",
     "fetch_report_data",
-    "redact",
 ]

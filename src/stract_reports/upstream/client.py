@@ -10,7 +10,6 @@ import email.utils
 import json
 import logging
 import random
-import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +21,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from ..config import Settings
-from .errors import (
+from ..errors import (
     DeadlineExceeded,
     TokenRefused,
     UpstreamBadPayload,
@@ -32,31 +31,9 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ..redaction import redact
 
 log = logging.getLogger(__name__)
-
-_TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]+", re.IGNORECASE)
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with every ``token=`` query value, and each of ``secrets``, replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return _TOKEN_IN_TEXT.sub(r"\1***", text)
-
-
-class _RedactTokens(logging.Filter):
-    """Rewrites log records that would carry a URL with an account token (urllib3 debug)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "token=" in message.lower():
-            record.msg, record.args = redact(message), None
-        return True
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_RedactTokens())
 
 
 def _reject_constant(name: str) -> Any:

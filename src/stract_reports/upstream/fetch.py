@@ -14,9 +14,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from functools import partial
 from typing import Any
 
+from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
+from ..records import Account, AccountData, Field, Platform, PlatformData, Row
 from .client import StractClient
-from .errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
-from .models import Account, AccountData, Field, Platform, PlatformData, Row
 
 Progress = Callable[[int, int], None]
 

@@ -328,7 +328,7 @@ def test_wrong_bearer_token_is_502_saying_the_configured_token_was_refused(
     assert simulator.stats()["total"] == 1
 
 
-@pytest.mark.parametrize("path", REPORTS + ["/readyz", "/meta_ads.json"])
+@pytest.mark.parametrize("path", REPORTS + ["/meta_ads.json"])
 def test_unreachable_upstream_is_502(make_app: Callable[..., Flask], path: str) -> None:
     app = make_app(SimpleNamespace(url=closed_port_url()))
 
@@ -597,7 +597,7 @@ def test_readyz_is_200_when_the_upstream_answers(client: Any) -> None:
         (FaultRule("malformed"), None, "invalid upstream payload"),
     ],
 )
-def test_readyz_is_502_when_the_upstream_is_down(
+def test_readyz_is_503_when_the_upstream_is_down(
     make_app: Callable[..., Flask],
     simulator: Simulator,
     rule: FaultRule | None,
@@ -609,5 +609,6 @@ def test_readyz_is_502_when_the_upstream_is_down(
 
     response = get(app, "/readyz")
 
-    assert response.status_code == 502
-    assert problem(response)["error"] == error
+    assert response.status_code == 503
+    assert problem(response)["error"] == "not ready"
+    assert problem(response)["detail"].startswith(f"{error}: platform list")

@@ -30,8 +30,10 @@ def test_json_download_is_named_json(client: FlaskClient) -> None:
     assert re.fullmatch(r'attachment; filename="stract-meta_ads-\d{8}T\d{4}Z\.json"', disposition)
 
 
-def test_reports_are_never_cached(client: FlaskClient) -> None:
-    assert client.get("/geral").headers["Cache-Control"] == "no-store"
+def test_reports_are_revalidated_on_every_use_and_kept_by_no_shared_cache(
+    client: FlaskClient,
+) -> None:
+    assert client.get("/geral").headers["Cache-Control"] == "private, no-cache"
 
 
 def test_excel_br_preset_uses_semicolons_decimal_commas_and_a_bom(client: FlaskClient) -> None:

@@ -351,12 +351,3 @@ def test_upstream_failure_on_an_html_report_keeps_its_status_and_hides_tokens(
     tokens = [DEFAULT_TOKEN] + [a.token for p in simulator.dataset.platforms for a in p.accounts]
     assert not [token for token in tokens if token in page]
     assert "Traceback" not in page
-
-
-def test_favicon_is_answered_without_asking_the_upstream(
-    make_app: Callable[..., Flask], simulator: Simulator
-) -> None:
-    response = make_app(simulator).test_client().get("/favicon.ico")
-
-    assert response.status_code == 204
-    assert simulator.stats()["total"] == 0

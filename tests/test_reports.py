@@ -128,4 +128,4 @@ def test_index_names_the_owner_and_links_every_report(client: FlaskClient) -> No
     assert list(body)[:3] == ["name", "email", "linkedin"]  # type: ignore[arg-type]
     names = [r["report"] for r in body["reports"]]  # type: ignore[index]
     assert names == REPORTS
-    assert body["reports"][3]["csv"] == "http://localhost/meta_ads/resumo.csv"  # type: ignore[index]
+    assert body["reports"][3]["csv"] == "/meta_ads/resumo.csv"  # type: ignore[index]

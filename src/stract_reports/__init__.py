@@ -17,7 +17,8 @@ def create_app(
     """Build the report server: settings, one upstream client per process, views, errors."""
     from . import handlers, security, views
 
-    app = Flask(__name__)
+    # No static folder: /static/... would answer Flask's own 404, outside our error shape.
+    app = Flask(__name__, static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # column order is the contract
     app.config.from_mapping(test_config or {})
     settings = settings or app.config.get("STRACT_SETTINGS") or Settings.from_env()

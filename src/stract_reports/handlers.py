@@ -1,6 +1,8 @@
 """One error shape for every failure: ``{"error", "detail", "status"}``, never a token.
 
 A failed ``.html`` report answers the same three values as an HTML page; everything else JSON.
+Unknown paths, wrong methods (with ``Allow``), over-long URLs and Flask's own errors take the
+same shape. Log lines quote the request path with control characters escaped.
 """
 
 from __future__ import annotations
@@ -9,29 +11,49 @@ import logging
 import math
 
 from flask import Flask, Response, has_request_context, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from .errors import Overloaded, ReportError, UpstreamRateLimited
-from .render import split_format
 from .render.html import render_error_html
 from .security import csp_nonce
 
 log = logging.getLogger(__name__)
 
+# The longest request target (path and query) the app answers; a longer one is 414. Keep the
+# server's own limit above it (gunicorn's limit_request_line), so the app is the one to say it.
+MAX_URL_LENGTH = 4000
+# Headers of werkzeug's own error responses worth keeping: 405's Allow (RFC 9110).
+_KEPT_HEADERS = ("Allow",)
+
 
 def error_response(status: int, error: str, detail: str) -> Response:
     """The error body every failure is answered with: JSON, or HTML for a ``.html`` report."""
-    if has_request_context() and split_format(request.path)[1] == "html":
+    if has_request_context() and (request.view_args or {}).get("fmt") == "html":
         page = render_error_html(status, error, detail, nonce=csp_nonce())
         response = Response(page, mimetype="text/html")
     else:
         response = jsonify({"error": error, "detail": detail, "status": status})
     response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
+def printable(text: str) -> str:
+    """``text`` safe for one log line: control characters (NUL, CR, LF, ESC, ...) as escapes."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def _report_error(exc: ReportError) -> Response:
-    log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.detail)
+    # A client's mistake (404, 400) is routine, not a warning: bots probe for paths all day.
+    level = logging.WARNING if exc.status >= 500 else logging.INFO
+    log.log(
+        level,
+        "%s %s -> %d: %s",
+        request.method,
+        printable(request.path),
+        exc.status,
+        printable(exc.detail),
+    )
     response = error_response(exc.status, exc.title, exc.detail)
     if isinstance(exc, UpstreamRateLimited | Overloaded):
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
@@ -39,16 +61,29 @@ def _report_error(exc: ReportError) -> Response:
 
 
 def _http_error(exc: HTTPException) -> Response:
-    return error_response(exc.code or 500, (exc.name or "error").lower(), exc.description or "")
+    response = error_response(exc.code or 500, (exc.name or "error").lower(), exc.description or "")
+    for name, value in exc.get_headers():
+        if name in _KEPT_HEADERS:
+            response.headers[name] = value
+    return response
 
 
 def _unexpected(exc: Exception) -> Response:
-    log.error("unexpected %s on %s", type(exc).__name__, request.path, exc_info=exc)
+    log.error("unexpected %s on %s", type(exc).__name__, printable(request.path), exc_info=exc)
     return error_response(500, "internal error", "the report could not be produced; see the log")
 
 
+def _limit_url_length() -> None:
+    target = request.environ.get("RAW_URI") or request.full_path
+    if len(target) > MAX_URL_LENGTH:
+        raise RequestURITooLarge(
+            f"the URL has {len(target)} characters; the limit is {MAX_URL_LENGTH}"
+        )
+
+
 def init_app(app: Flask) -> None:
-    """Register the handlers that turn exceptions into the error shape."""
+    """Register the handlers that turn exceptions into the error shape, and the URL limit."""
+    app.before_request(_limit_url_length)
     app.register_error_handler(ReportError, _report_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

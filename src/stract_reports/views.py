@@ -1,22 +1,45 @@
-"""Thin HTTP handlers: parse the request, build the table, pick a renderer."""
+"""Thin handlers: the routes, the request's options, one place that builds a report's table and
+one that answers it. What a report is and which formats exist is ``catalog``'s business."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
-from urllib.parse import urljoin
 
-from flask import Flask, Response, abort, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 
+from .catalog import (
+    CONVERTERS,
+    FORMATS,
+    ROUTES,
+    Rendering,
+    ReportSpec,
+    all_reports,
+    check_excel,
+    download_name,
+    negotiate,
+    prefers_html,
+    render,
+    report_links,
+    resolve,
+)
 from .config import Settings
-from .errors import ReportError
-from .render import FORMATS, MIMETYPES, render, split_format
-from .render.html import render_index_html, report_links
-from .reports.names import RATIO_MODES, RatioMode, report_names
+from .errors import InvalidRequest, ReportError
+from .handlers import error_response
+from .render.html import render_index_html
+from .reports.names import RATIO_MODES, RatioMode
 from .reports.table import Table
 from .security import csp_nonce
-from .service import build_table, parse_report_name
+from .service import build_table
+from .transfer import deliver, entity_tag
 from .upstream import StractClient, fetch_platforms
+
+# The words ?download= (and other switches) take, lower-cased; a bare ?download means yes.
+TRUE_WORDS = ("", "1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+# Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
+READY_BUDGET = 2.0
 
 
 def client() -> StractClient:
@@ -30,7 +53,11 @@ def settings() -> Settings:
 
 
 def index() -> Response:
-    """The report owner and a link to every report in every format: JSON, or HTML for browsers."""
+    """The report owner and a link to every report in every format: JSON, or HTML for browsers.
+
+    One upstream call (the platform list); links are root-relative and escaped, built from the
+    platform values, never from the request's Host header.
+    """
     owner = {
         "name": settings().owner_name,
         "email": settings().owner_email,
@@ -42,8 +69,8 @@ def index() -> Response:
         platforms = [platform.value for platform in fetch_platforms(client())]
     except ReportError as exc:
         platforms_error = exc.detail
-    links = report_links(report_names(platforms))
-    if _prefers_html():
+    links = report_links(all_reports(platforms))
+    if prefers_html(request.accept_mimetypes.quality):
         page = render_index_html(
             **owner, reports=links, platforms_error=platforms_error, nonce=csp_nonce()
         )
@@ -52,75 +79,109 @@ def index() -> Response:
         body: dict[str, Any] = dict(owner)
         if platforms_error is not None:
             body["platforms_error"] = platforms_error
-        body["reports"] = [
-            {
-                "report": link.name,
-                **{fmt: urljoin(request.url_root, link.urls[fmt]) for fmt in FORMATS},
-            }
-            for link in links
-        ]
+        body["reports"] = [{"report": link.name, **link.urls} for link in links]
         response = jsonify(body)
     # The same URL answers two representations: caches must key on Accept.
     response.vary.add("Accept")
-    return response
-
-
-def _prefers_html() -> bool:
-    # Strictly greater: "*/*" or no Accept at all (curl, scripts) keeps the JSON contract.
-    accept = request.accept_mimetypes
-    return accept.quality("text/html") > accept.quality("application/json")
-
-
-def healthz() -> Response:
-    """Liveness: the process answers."""
-    return jsonify({"status": "ok"})
-
-
-def readyz() -> Response:
-    """Readiness: the upstream answers its platform list."""
-    platforms = fetch_platforms(client(), budget=min(settings().deadline, 5.0))
-    return jsonify({"status": "ready", "platforms": len(platforms)})
-
-
-def favicon() -> Response:
-    """No icon: browsers ask on every page view, and the catch-all route would ask the upstream."""
-    return Response(status=204)
-
-
-def report(path: str) -> Response:
-    """Any report, as CSV (bare path or ``.csv``), ``.json`` or ``.html``."""
-    name, fmt = split_format(path)
-    spec = parse_report_name(name)
-    if spec is None:
-        abort(404, description=f"no report at /{path}")
-    ratios = request.args.get("ratios", RATIO_MODES[0])
-    if ratios not in RATIO_MODES:
-        abort(400, description=f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
-    excel = request.args.get("excel", "")
-    if excel not in ("", "br"):
-        abort(400, description="the only Excel preset is excel=br")
-    table = build_table(client(), spec, ratios=cast(RatioMode, ratios))
-    return _render(table, fmt, excel_br=excel == "br")
-
-
-def _render(table: Table, fmt: str, *, excel_br: bool) -> Response:
-    generated_at = datetime.now(UTC)
-    nonce = csp_nonce() if fmt == "html" else None
-    body = render(table, fmt, generated_at=generated_at, excel_br=excel_br, nonce=nonce)
-    response = Response(body, mimetype=MIMETYPES[fmt])
-    if fmt != "html":
-        download = request.args.get("download", "") not in ("", "0", "false")
-        filename = f"stract-{table.slug}-{generated_at:%Y%m%dT%H%MZ}.{fmt}"
-        disposition = "attachment" if download else "inline"
-        response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
+def healthz() -> Response:
+    """Liveness: the process answers (no upstream call)."""
+    return jsonify({"status": "ok"})
+
+
+def readyz() -> Response:
+    """Readiness: the upstream answers its platform list in time; else 503, whatever failed
+    (down, refusing, or our pool too busy to ask it), so an orchestrator routes elsewhere."""
+    try:
+        platforms = fetch_platforms(client(), budget=min(settings().deadline, READY_BUDGET))
+    except ReportError as exc:
+        response = error_response(503, "not ready", f"{exc.title}: {exc.detail}")
+        response.headers["Retry-After"] = "1"
+        return response
+    return jsonify({"status": "ready", "platforms": len(platforms)})
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """The query options every report takes, read before any upstream call."""
+
+    ratios: RatioMode
+    excel: str
+    download: bool
+
+
+def report(platform: str, fmt: str, summary: bool) -> Response:
+    """A report in a format: ``/{platform|geral}[/resumo][.csv|.json|.html]``."""
+    spec, fmt = resolve(platform, fmt, summary)
+    options = report_options(fmt)
+    table = build_report(spec, options)
+    return answer_report(table, spec, fmt, options)
+
+
+def report_options(fmt: str) -> ReportOptions:
+    """``?ratios=``, ``?excel=``, ``?download=`` checked; a bad value is a 400 naming the good."""
+    args = request.args
+    ratios = args.get("ratios", RATIO_MODES[0])
+    if ratios not in RATIO_MODES:
+        raise InvalidRequest(f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
+    excel = check_excel(args.get("excel", ""), fmt)
+    return ReportOptions(cast(RatioMode, ratios), excel, _switch("download"))
+
+
+def _switch(name: str) -> bool:
+    value = request.args.get(name)
+    if value is None:
+        return False
+    if value.lower() in TRUE_WORDS:
+        return True
+    if value.lower() in FALSE_WORDS:
+        return False
+    words = ", ".join(w for w in TRUE_WORDS + FALSE_WORDS if w)
+    raise InvalidRequest(f"{name} must be one of {words} (or bare ?{name}), not {value!r}")
+
+
+def build_report(spec: ReportSpec, options: ReportOptions) -> Table:
+    """The one place a report's table is built (from the upstream, now)."""
+    return build_table(client(), spec, ratios=options.ratios)
+
+
+def answer_report(table: Table, spec: ReportSpec, fmt: str, options: ReportOptions) -> Response:
+    """The one place a table becomes the answer: render, label, validate, compress."""
+    answer = negotiate(
+        fmt, prefers_html=prefers_html(request.accept_mimetypes.quality), download=options.download
+    )
+    generated_at = datetime.now(UTC)
+    nonce = csp_nonce() if fmt == "html" else None
+    body = render(table, fmt, Rendering(generated_at, excel=options.excel, nonce=nonce))
+    response = Response(body, mimetype=answer.mimetype)
+    if FORMATS[fmt].downloadable:
+        filename = download_name(spec, fmt, options.excel, generated_at)
+        disposition = "attachment" if answer.download else "inline"
+        response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    if answer.varies_on_accept:
+        response.vary.add("Accept")
+    return deliver(request, response, _etag(table, body, answer.mimetype, fmt, options))
+
+
+def _etag(table: Table, body: bytes, mimetype: str, fmt: str, options: ReportOptions) -> str:
+    """Strong over the bytes where the format is deterministic; else weak over what the body
+    shows (the table and the options), leaving out the generation time (see transfer.py)."""
+    if FORMATS[fmt].deterministic:
+        return entity_tag(mimetype, body, weak=False)
+    shown = repr((table.name, table.title, table.columns, table.numeric, table.rows))
+    return entity_tag(mimetype, fmt, options.excel, shown, weak=True)
+
+
 def init_app(app: Flask) -> None:
-    """Register the routes."""
+    """Register the routes: the index, the probes, and the report URLs of ``catalog``."""
+    # "//geral" is no report: merging slashes would redirect it (Location from the Host header).
+    app.url_map.merge_slashes = False
+    app.url_map.converters.update(CONVERTERS)
     app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)
-    app.add_url_rule("/favicon.ico", view_func=favicon)
-    app.add_url_rule("/<path:path>", endpoint="report", view_func=report)
+    for rule, endpoint, summary in ROUTES:
+        app.add_url_rule(rule, endpoint, view_func=report, defaults={"summary": summary})

@@ -7,19 +7,16 @@ No Flask here, so the CLI renders the same pages as the server. A page's only in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ..catalog import ReportLink, report_links, report_url
 from ..reports.names import GENERAL, report_names
 from ..reports.numbers import format_number
 from ..reports.table import Table
 from .json import iso_utc
-
-_LINK_FORMATS = ("html", "csv", "json")
 
 # autoescape=True, not select_autoescape(): every template here is HTML, whatever its name.
 _ENV = Environment(
@@ -29,27 +26,6 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-@dataclass(frozen=True)
-class ReportLink:
-    """One report and its root-relative URL in each format."""
-
-    name: str
-    urls: dict[str, str]
-
-
-def report_url(name: str, fmt: str, query: str = "") -> str:
-    """Root-relative URL of report ``name`` in ``fmt``: "geral/resumo" -> "/geral/resumo.csv"."""
-    url = f"/{quote(name, safe='/')}.{fmt}"
-    return f"{url}?{query}" if query else url
-
-
-def report_links(names: Sequence[str]) -> list[ReportLink]:
-    """Each report of ``names`` with its URL in every format."""
-    return [
-        ReportLink(name, {fmt: report_url(name, fmt) for fmt in _LINK_FORMATS}) for name in names
-    ]
 
 
 def render_html(table: Table, generated_at: datetime, *, nonce: str | None = None) -> str:

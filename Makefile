@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# make demo PORT=8000 serves there; without PORT, 5000 or a free port if 5000 is taken.
 demo: setup
-	$(BIN)/stract-reports demo
+	$(BIN)/stract-reports demo $(if $(PORT),--port $(PORT))
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from stract_reports.cli import main
+from stract_reports.cli import DEMO_PORT, main
 from stract_reports.simulator import Simulator
-from support import closed_port_url
+from support import CLI, closed_port_url, golden
 
 REPORTS = ["geral", "geral/resumo", "meta_ads", "meta_ads/resumo", "ga4/resumo", "tiktok_insights"]
 
@@ -60,15 +67,122 @@ def test_unknown_platform_fails_with_one_line(simulator: Simulator) -> None:
     )
 
 
-def test_unknown_report_name_fails(simulator: Simulator) -> None:
-    code, _, err = export(simulator.url, "geral/detalhe")
-    assert code == 1 and err.startswith("stract-reports: UnknownReport: no report 'geral/detalhe'")
+@pytest.mark.parametrize("name", ["geral/detalhe", "geral/resumo/x", ".env", "a/b/c"])
+def test_an_unknown_report_name_fails_in_words_before_any_fetch(
+    simulator: Simulator, name: str
+) -> None:
+    code, out, err = export(simulator.url, name)
+    assert (code, out) == (1, b"")
+    assert err == (
+        f"stract-reports: unknown report: {name!r} is not a report; the reports are geral, "
+        "geral/resumo, PLATFORM and PLATFORM/resumo, each with an optional format suffix: "
+        ".csv (the default), .json or .html\n"
+    )
+    assert simulator.stats()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("report", "served"),
+    [("geral.csv", "/geral"), ("meta_ads/resumo.json", "/meta_ads/resumo.json")],
+)
+def test_a_format_suffix_in_the_name_sets_the_format(
+    simulator: Simulator, client: FlaskClient, report: str, served: str
+) -> None:
+    code, out, err = export(simulator.url, report)
+    assert (code, err) == (0, "")
+    assert _without_time(out) == _without_time(client.get(served).data)
+
+
+@pytest.mark.parametrize("report", ["geral.txt", "geral.CSV", "geral/resumo.xlsx"])
+def test_an_unsupported_format_suffix_fails_naming_the_formats(
+    simulator: Simulator, report: str
+) -> None:
+    code, _, err = export(simulator.url, report)
+    suffix = report.rpartition(".")[2]
+    assert code == 1
+    assert err == (
+        f"stract-reports: unsupported format: no format {suffix!r}; "
+        "use .csv (the default), .json or .html\n"
+    )
+    assert simulator.stats()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["geral.json", "--format", "csv"], "'geral.json' names .json but --format is csv"),
+        (["geral", "--format", "json", "--excel-br"], "excel=br applies to .csv only, not .json"),
+    ],
+)
+def test_contradicting_options_fail_before_any_fetch(
+    simulator: Simulator, args: list[str], message: str
+) -> None:
+    code, _, err = export(simulator.url, *args)
+    assert (code, err) == (1, f"stract-reports: bad request: {message}\n")
+    assert simulator.stats()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("/nonexistent/x.csv", "no directory /nonexistent"),
+        ("{tmp}/missing/x.csv", "no directory {tmp}/missing"),
+    ],
+)
+def test_an_output_that_cannot_be_written_fails_before_any_fetch(
+    simulator: Simulator, tmp_path: Path, target: str, reason: str
+) -> None:
+    target, reason = target.format(tmp=tmp_path), reason.format(tmp=tmp_path)
+    code, out, err = export(simulator.url, "geral", "-o", target)
+    assert (code, out) == (1, b"")
+    assert err == f"stract-reports: cannot write {target}: {reason}\n"
+    assert simulator.stats()["total"] == 0
+
+
+def test_a_read_only_output_fails_before_any_fetch(simulator: Simulator, tmp_path: Path) -> None:
+    target = tmp_path / "x.csv"
+    target.write_bytes(b"keep")
+    target.chmod(0o444)
+    if os.access(target, os.W_OK):
+        pytest.skip("running as a user who may write anything (root)")
+    code, _, err = export(simulator.url, "geral", "-o", str(target))
+    assert (code, err) == (1, f"stract-reports: cannot write {target}: permission denied\n")
+    assert target.read_bytes() == b"keep"
+    assert simulator.stats()["total"] == 0
+
+
+def test_export_from_the_embedded_simulator_needs_no_api() -> None:
+    result = CliRunner().invoke(
+        main, ["export", "geral/resumo", "--simulator"], env={"STRACT_API_URL": closed_port_url()}
+    )
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout_bytes == golden("geral/resumo")
+
+
+def test_simulator_and_api_url_together_are_a_usage_error() -> None:
+    result = CliRunner().invoke(
+        main, ["export", "geral", "--simulator", "--api-url", closed_port_url()]
+    )
+    assert result.exit_code == 2
+    assert "--simulator and --api-url are two different upstreams: pick one" in result.stderr
 
 
 def test_unreachable_upstream_fails_with_one_line_and_no_traceback() -> None:
     code, _, err = export(closed_port_url(), "geral")
     assert code == 1
     assert err == "stract-reports: upstream unavailable: platform list: connection failed\n"
+
+
+def test_retries_print_no_warning_lines_before_the_message() -> None:
+    # A real process: the CLI's logging setup is what is tested (CliRunner shares pytest's).
+    env = {**os.environ, "STRACT_API_URL": closed_port_url(), "STRACT_RETRIES": "2"}
+    done = subprocess.run(
+        [CLI, "export", "geral"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "stract-reports: upstream unavailable: platform list: connection failed\n"
+    )
 
 
 def test_bad_setting_is_a_usage_error(simulator: Simulator) -> None:
@@ -89,3 +203,94 @@ def test_progress_is_drawn_on_stderr_when_asked(
     err = capsys.readouterr().err
     assert err.endswith("] 30/30 calls\n")  # every upstream call of /geral, done
     assert err.count("\r") == 30
+
+
+def _without_time(body: bytes) -> bytes:
+    return re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b"", body)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port something listens on for the test's duration."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def test_simulator_on_a_taken_port_fails_in_one_line(taken_port: int) -> None:
+    result = CliRunner().invoke(main, ["simulator", "--port", str(taken_port)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stract-reports: port {taken_port} on 127.0.0.1 is in use; choose another with --port\n"
+    )
+
+
+def test_demo_on_a_taken_port_it_was_told_fails_in_one_line(taken_port: int) -> None:
+    result = CliRunner().invoke(main, ["demo", "--port", str(taken_port)])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"stract-reports: port {taken_port} is in use; "
+        "choose another with --port (make demo PORT=...)\n"
+    )
+
+
+@pytest.mark.parametrize("value", ["10", "a,b", "1,2,3", "10,", "-1,5", "0,5"])
+def test_a_bad_synthetic_size_is_a_usage_error_in_words(value: str) -> None:
+    result = CliRunner().invoke(main, ["simulator", "--synthetic", value])
+    assert result.exit_code == 2
+    message = result.stderr.splitlines()[-1]
+    if value == "0,5":
+        assert (
+            message == "Error: Invalid value for '--synthetic': ACCOUNTS must be at least 1, not 0"
+        )
+    else:
+        assert message == (
+            "Error: Invalid value for '--synthetic': give two whole numbers, ACCOUNTS,ADS "
+            f"(e.g. 100,1000), not {value!r}"
+        )
+    assert "Traceback" not in result.output
+
+
+def test_demo_picks_a_free_port_when_its_default_is_taken() -> None:
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", DEMO_PORT))
+            holder.listen()
+        except OSError:
+            pass  # something else holds it: taken all the same
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        demo = subprocess.Popen(
+            [CLI, "demo", "--latency-ms", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert demo.stdout is not None
+            first = demo.stdout.readline()
+            found = re.fullmatch(
+                rf"Port {DEMO_PORT} is in use; serving on port (\d+) \(choose with --port\)\.\n",
+                first,
+            )
+            assert found, first
+            port = int(found.group(1))
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                    break
+                except requests.ConnectionError:
+                    assert time.monotonic() < deadline, "the demo never answered"
+                    time.sleep(0.1)
+            assert answer.json() == {"status": "ok"}
+        finally:
+            demo.terminate()
+            try:
+                demo.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait(timeout=5)
+            assert demo.stdout is not None
+            demo.stdout.close()

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from .catalog import DEFAULT_FORMAT, FORMATS
 from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
 from .redaction import install_log_redaction
 from .reports.names import RATIO_MODES, RatioMode, report_names
+
+DEMO_PORT = 5000
 
 _CLICK_TYPES: dict[Any, Any] = {int: int, "int": int, float: float, "float": float}
 
@@ -36,6 +42,33 @@ def setting_options(command_name: str) -> Callable[[Any], Any]:
         return command
 
     return decorate
+
+
+def fail(message: str) -> NoReturn:
+    """End the command with one line on stderr and exit status 1 (never a traceback)."""
+    click.echo(f"stract-reports: {message}", err=True)
+    sys.exit(1)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether binding ``host:port`` fails as a server would bind it (SO_REUSEADDR, as
+    gunicorn does: a port whose old connections linger in TIME_WAIT counts as free)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return True
+            raise
+    return False
+
+
+def free_port(host: str) -> int:
+    """A port on ``host`` that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _settings(**flags: Any) -> Settings:
@@ -78,18 +111,31 @@ def serve(host: str, port: int, workers: int, threads: int, **flags: Any) -> Non
 
 
 @main.command()
-@click.option("--port", default=5000, show_default=True, help="Report server port.")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help=f"Report server port [default: {DEMO_PORT}, or a free one if it is taken].",
+)
 @click.option("--latency-ms", default=50.0, show_default=True, help="Simulated upstream latency.")
 @setting_options(DEMO)
-def demo(port: int, latency_ms: float, **flags: Any) -> None:
+def demo(port: int | None, latency_ms: float, **flags: Any) -> None:
     """Run the Stract API simulator and the report server together, offline."""
     from . import create_app
     from .serving import run_gunicorn
     from .simulator import DEFAULT_TOKEN, Simulator
 
+    host = "127.0.0.1"
+    if port is not None and port_in_use(host, port):
+        fail(f"port {port} is in use; choose another with --port (make demo PORT=...)")
+    if port is None:
+        port = DEMO_PORT
+        if port_in_use(host, port):
+            port = free_port(host)
+            click.echo(f"Port {DEMO_PORT} is in use; serving on port {port} (choose with --port).")
     simulator = Simulator(latency=latency_ms / 1000).start()
     settings = _settings(api_url=simulator.url, api_token=DEFAULT_TOKEN, **flags)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{host}:{port}"
     click.echo(f"Simulated Stract API: {simulator.url}")
     click.echo(f"Reports:  {base}/   (index)")
     for name in report_names(p.value for p in simulator.dataset.platforms):
@@ -97,13 +143,28 @@ def demo(port: int, latency_ms: float, **flags: Any) -> None:
     click.echo("Press Ctrl+C to stop.")
     run_gunicorn(
         lambda: create_app(settings=settings),
-        host="127.0.0.1",
+        host=host,
         port=port,
         workers=1,
         threads=16,
         deadline=settings.deadline,
         log_level="warning",
     )
+
+
+def _synthetic(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """``ACCOUNTS,ADS`` as two whole numbers, or a message a person can act on."""
+    if value is None:
+        return None
+    parts = value.split(",")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise click.BadParameter(
+            f"give two whole numbers, ACCOUNTS,ADS (e.g. 100,1000), not {value!r}"
+        )
+    accounts, ads = (int(part) for part in parts)
+    if accounts < 1:
+        raise click.BadParameter(f"ACCOUNTS must be at least 1, not {accounts}")
+    return accounts, ads
 
 
 @main.command()
@@ -115,6 +176,7 @@ def demo(port: int, latency_ms: float, **flags: Any) -> None:
 @click.option(
     "--synthetic",
     metavar="ACCOUNTS,ADS",
+    callback=_synthetic,
     help="Generated data: accounts per platform, ads per account.",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of synthetic data and faults.")
@@ -126,7 +188,7 @@ def simulator(
     latency_ms: float,
     jitter_ms: float,
     faults: str,
-    synthetic: str | None,
+    synthetic: tuple[int, int] | None,
     seed: int,
     insights_page_size: int | None,
     token: str | None,
@@ -137,7 +199,7 @@ def simulator(
     try:
         plan = parse_faults(faults)
         if synthetic:
-            accounts, ads = (int(n) for n in synthetic.split(","))
+            accounts, ads = synthetic
             dataset = synthetic_dataset(
                 accounts, ads, seed=seed, insights_page_size=insights_page_size
             )
@@ -145,16 +207,22 @@ def simulator(
             dataset = real_dataset()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    sim = Simulator(
-        dataset,
-        token=token or DEFAULT_TOKEN,
-        latency=latency_ms / 1000,
-        jitter=jitter_ms / 1000,
-        faults=plan,
-        seed=seed,
-        host=host,
-        port=port,
-    )
+    try:
+        sim = Simulator(
+            dataset,
+            token=token or DEFAULT_TOKEN,
+            latency=latency_ms / 1000,
+            jitter=jitter_ms / 1000,
+            faults=plan,
+            seed=seed,
+            host=host,
+            port=port,
+        )
+    except OSError as exc:
+        reason = (
+            "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        )
+        fail(f"port {port} on {host} {reason}; choose another with --port")
     click.echo(f"Simulated Stract API on {sim.url} (stats: http://{host}:{sim.port}/_sim/stats)")
     try:
         sim.serve_forever()
@@ -173,7 +241,11 @@ def simulator(
     help="File to write (default: standard output).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json", "html"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default=None,
+    help=f"Output format [default: the report name's suffix, else {DEFAULT_FORMAT}].",
 )
 @click.option("--excel-br", is_flag=True, help="CSV for pt-BR Excel: ';', decimal comma, BOM.")
 @click.option(
@@ -183,29 +255,53 @@ def simulator(
     show_default=True,
     help="Summaries: recompute ratios, or sum every numeric column.",
 )
+@click.option(
+    "--simulator",
+    "use_simulator",
+    is_flag=True,
+    help="Export from the embedded simulator (offline), not the API.",
+)
 @setting_options(EXPORT)
 def export(
-    report: str, output: Path | None, fmt: str, excel_br: bool, ratios: RatioMode, **flags: Any
+    report: str,
+    output: Path | None,
+    fmt: str | None,
+    excel_br: bool,
+    ratios: RatioMode,
+    use_simulator: bool,
+    **flags: Any,
 ) -> None:
-    """Write one report (geral, geral/resumo, meta_ads, meta_ads/resumo, ...)."""
-    from .exporting import export_report
+    """Write one report (geral, geral/resumo, meta_ads, meta_ads/resumo.json, ...)."""
+    from .exporting import check_output, describe, export_report, plan_export, write_output
 
-    settings = _settings(**flags)
+    # The one line below is the whole story: no retry warnings before it.
+    logging.getLogger().setLevel(logging.ERROR)
+    if use_simulator and flags.get("api_url"):
+        raise click.UsageError("--simulator and --api-url are two different upstreams: pick one")
     try:
-        data = export_report(
-            settings,
-            report,
-            fmt=fmt,
-            excel_br=excel_br,
-            ratios=ratios,
-            show_progress=sys.stderr.isatty(),
-        )
+        plan = plan_export(report, fmt=fmt, excel="br" if excel_br else "", ratios=ratios)
+        if output is not None:
+            check_output(output)
+        with _upstream(use_simulator) as upstream:
+            settings = _settings(**{**flags, **upstream})
+            data = export_report(settings, plan, show_progress=sys.stderr.isatty())
+        if output is None:
+            sys.stdout.buffer.write(data)
+        else:
+            write_output(output, data)
+    except click.ClickException:
+        raise
     except Exception as exc:  # one line, never a traceback: see exporting.describe
-        from .exporting import describe
+        fail(describe(exc))
 
-        click.echo(f"stract-reports: {describe(exc)}", err=True)
-        sys.exit(1)
-    if output is None:
-        sys.stdout.buffer.write(data)
-    else:
-        output.write_bytes(data)
+
+@contextmanager
+def _upstream(use_simulator: bool) -> Iterator[dict[str, str]]:
+    """Settings that point at the embedded simulator while it runs, or none (the API)."""
+    if not use_simulator:
+        yield {}
+        return
+    from .simulator import DEFAULT_TOKEN, Simulator
+
+    with Simulator() as sim:
+        yield {"api_url": sim.url, "api_token": DEFAULT_TOKEN}

@@ -23,7 +23,8 @@ from flask import Request, Response
 CACHE_CONTROL = "private, no-cache"
 # Below this many bytes gzip's header and the client's work cost more than they save.
 GZIP_MIN_BYTES = 1024
-# zlib level 5: about 2x the speed of the default 6, 5% more bytes (measured on /geral's CSV).
+# zlib level 5 rather than the default 6: 1.8x faster for 2-7% more bytes (300,000-row /geral:
+# CSV 24 MB -> 5.3 MB in 0.39 s instead of 5.2 MB in 0.70 s; JSON 74 MB -> 6.9 MB in 0.45 s).
 GZIP_LEVEL = 5
 _GZIP_SUFFIX = "-gz"
 

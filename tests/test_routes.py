@@ -65,10 +65,7 @@ def test_a_path_that_is_no_report_is_a_json_404_without_an_upstream_call(
     assert response.mimetype == "application/json"
     assert response.get_json() == {
         "error": "not found",
-        "detail": (
-            "The requested URL was not found on the server. If you entered the URL manually "
-            "please check your spelling and try again."
-        ),
+        "detail": "no report or page at this path; / lists every report",
         "status": 404,
     }
     assert no_calls(simulator)

@@ -13,12 +13,12 @@ No Flask here (werkzeug's routing only), so the CLI and the renderers can use it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, Map, Rule
 
 from .errors import InvalidRequest, ReportError
@@ -183,7 +183,7 @@ class ReportLink:
     """One report and its root-relative URL in each format."""
 
     name: str
-    urls: dict[str, str] = field(default_factory=dict)
+    urls: dict[str, str]
 
 
 def report_url(name: str, fmt: str, query: str = "") -> str:
@@ -271,7 +271,7 @@ def parse_report(name: str) -> tuple[ReportSpec, str]:
     server's own rules: the report and its format (the default without a suffix)."""
     try:
         endpoint, args = _MAP.bind("localhost").match("/" + name.lstrip("/"), method="GET")
-    except (HTTPException, MethodNotAllowed):
+    except HTTPException:
         raise UnknownReport(name) from None
     return resolve(args["platform"], args["fmt"], _SUMMARY_ENDPOINTS[str(endpoint)])
 

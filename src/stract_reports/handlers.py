@@ -11,7 +11,7 @@ import logging
 import math
 
 from flask import Flask, Response, has_request_context, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestURITooLarge
+from werkzeug.exceptions import HTTPException, NotFound, RequestURITooLarge
 
 from .errors import Overloaded, ReportError, UpstreamRateLimited
 from .render.html import render_error_html
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # The longest request target (path and query) the app answers; a longer one is 414. Keep the
 # server's own limit above it (gunicorn's limit_request_line), so the app is the one to say it.
 MAX_URL_LENGTH = 4000
+NO_ROUTE = "no report or page at this path; / lists every report"
 # Headers of werkzeug's own error responses worth keeping: 405's Allow (RFC 9110).
 _KEPT_HEADERS = ("Allow",)
 
@@ -61,7 +62,10 @@ def _report_error(exc: ReportError) -> Response:
 
 
 def _http_error(exc: HTTPException) -> Response:
-    response = error_response(exc.code or 500, (exc.name or "error").lower(), exc.description or "")
+    detail = exc.description or ""
+    if isinstance(exc, NotFound) and request.routing_exception is exc:
+        detail = NO_ROUTE
+    response = error_response(exc.code or 500, (exc.name or "error").lower(), detail)
     for name, value in exc.get_headers():
         if name in _KEPT_HEADERS:
             response.headers[name] = value

@@ -543,6 +543,21 @@ def test_index_links_lead_to_the_reports(client: FlaskClient) -> None:
             assert client.get(report[fmt]).status_code == 200
 
 
+def test_a_platform_value_cannot_break_the_download_header(
+    make_app: Callable[..., Flask], make_simulator: Callable[..., Simulator]
+) -> None:
+    client = make_app(make_simulator(_dataset(['a"b\r\nSet-Cookie: x=1']))).test_client()
+
+    response = client.get("/a%22b%0D%0ASet-Cookie%3A%20x%3D1/resumo?download=1")
+
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert re.fullmatch(
+        r'attachment; filename="stract-a_b__Set-Cookie__x_1-resumo-\d{8}T\d{4}Z\.csv"',
+        _disposition(response),
+    )
+
+
 def _hrefs(page: str) -> list[str]:
     found: list[str] = []
 

@@ -12,6 +12,7 @@ No Flask here (werkzeug's routing only), so the CLI and the renderers can use it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,7 +116,9 @@ def check_excel(preset: str, fmt: str) -> str:
 def download_name(spec: ReportSpec, fmt: str, excel: str, generated_at: datetime) -> str:
     """The file name of a download: "stract-geral-resumo-excel-br-20250201T1200Z.csv"."""
     preset = f"-{EXCEL_PRESETS[excel]}" if excel else ""
-    return f"stract-{spec.slug}{preset}-{generated_at:%Y%m%dT%H%MZ}.{fmt}"
+    # Only safe characters: an upstream's platform value may hold quotes or line breaks.
+    slug = re.sub(r"[^A-Za-z0-9_-]", "_", spec.slug)
+    return f"stract-{slug}{preset}-{generated_at:%Y%m%dT%H%MZ}.{fmt}"
 
 
 def render(table: Table, fmt: str, rendering: Rendering) -> bytes:

@@ -15,7 +15,7 @@ def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
     """Build the report server: settings, one upstream client per process, views, errors."""
-    from . import handlers, security, views
+    from . import access, handlers, security, views
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # column order is the contract
@@ -27,6 +27,7 @@ def create_app(
     views.init_app(app)
     handlers.init_app(app)
     security.init_app(app)
+    access.init_app(app)
     return app
 
 

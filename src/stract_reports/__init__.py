@@ -15,7 +15,7 @@ def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
     """Build the report server: settings, one upstream client per process, views, errors."""
-    from . import access, handlers, security, views
+    from . import access, builds, handlers, security, views
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # column order is the contract
@@ -24,6 +24,7 @@ def create_app(
     install_log_redaction(settings.secrets)
     app.extensions["stract_settings"] = settings
     app.extensions["stract_client"] = StractClient(settings)
+    builds.init_app(app)
     views.init_app(app)
     handlers.init_app(app)
     security.init_app(app)

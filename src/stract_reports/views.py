@@ -8,6 +8,7 @@ from urllib.parse import urljoin
 
 from flask import Flask, Response, abort, current_app, jsonify, request
 
+from .builds import shared_build
 from .config import Settings
 from .errors import ReportError
 from .render import FORMATS, MIMETYPES, render, split_format
@@ -99,7 +100,8 @@ def report(path: str) -> Response:
     excel = request.args.get("excel", "")
     if excel not in ("", "br"):
         abort(400, description="the only Excel preset is excel=br")
-    table = build_table(client(), spec, ratios=cast(RatioMode, ratios))
+    build = lambda: build_table(client(), spec, ratios=cast(RatioMode, ratios))  # noqa: E731
+    table = shared_build((spec, ratios), build)
     return _render(table, fmt, excel_br=excel == "br")
 
 

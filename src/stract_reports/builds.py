@@ -73,8 +73,8 @@ class BuildGate:
                     return cast(T, finished.result)
                 if len(self._running) >= self.max_builds:
                     raise Overloaded(
-                        f"{len(self._running)} reports are being built, the most this server "
-                        "builds at once; try again in a moment",
+                        f"this server is building {len(self._running)} report(s), as many as "
+                        "it builds at once; try again in a moment",
                         retry_after=1.0,
                     )
                 mine: _Build[T] = _Build(started=now)

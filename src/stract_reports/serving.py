@@ -156,16 +156,23 @@ class _AccessLog:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         begun = time.monotonic()
         status: list[str] = []
+        # Read now: the app may rewrite the query (access.py takes ?key= out of it).
+        query = environ.get("QUERY_STRING", "")
 
         def start(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             status[:] = [code.split(" ", 1)[0]]
             return start_response(code, headers, exc_info)
 
         body = self.app(environ, start)
-        return self._logged(environ, body, status, begun)
+        return self._logged(environ, query, body, status, begun)
 
     def _logged(
-        self, environ: dict[str, Any], body: Iterable[bytes], status: list[str], begun: float
+        self,
+        environ: dict[str, Any],
+        query: str,
+        body: Iterable[bytes],
+        status: list[str],
+        begun: float,
     ) -> Iterator[bytes]:
         sent = 0
         try:
@@ -176,7 +183,6 @@ class _AccessLog:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            query = environ.get("QUERY_STRING", "")
             target = environ.get("PATH_INFO", "") + (f"?{redact(query)}" if query else "")
             access_log.info(
                 '%s "%s %s %s" %s %d %.3fs',

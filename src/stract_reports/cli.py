@@ -74,7 +74,7 @@ def serve(host: str, port: int, workers: int, threads: int, grace: float, **flag
     """Serve the reports (waitress worker processes; SIGTERM finishes requests in flight)."""
     from . import create_app
     from .access import is_loopback
-    from .serving import run_server
+    from .serving import ListenError, run_server
 
     settings = _settings(**flags)
     if not is_loopback(host) and not settings.access_keys and not settings.public:
@@ -84,14 +84,18 @@ def serve(host: str, port: int, workers: int, threads: int, grace: float, **flag
             err=True,
         )
         sys.exit(2)
-    run_server(
-        lambda: create_app(settings=settings),
-        host=host,
-        port=port,
-        workers=workers,
-        threads=threads,
-        grace=grace,
-    )
+    try:
+        run_server(
+            lambda: create_app(settings=settings),
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            grace=grace,
+        )
+    except ListenError as exc:
+        click.echo(f"stract-reports: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -47,13 +47,17 @@ access_log = logging.getLogger("stract_reports.access")
 
 ARRIVED = "stract.arrived"  # WSGI environ key: monotonic time the request was fully received
 GRACE = 20.0  # seconds requests in flight may take to finish after SIGTERM
-FLUSH = 3.0  # seconds for the answers of cut requests to go out
+FLUSH = 2.0  # seconds for the answers of cut requests to go out
 REQUEST_READ_TIMEOUT = 20.0  # seconds a client has to send one whole request
 IDLE_TIMEOUT = 60  # seconds a kept-alive connection may stay silent
 CONNECTION_LIMIT = 2000  # open connections per process; beyond, the backlog waits
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024  # every endpoint is a GET; a body is never needed
 _LOOP_TIMEOUT = 0.25  # seconds one event-loop pass may wait: how soon a signal is noticed
+
+
+class ListenError(Exception):
+    """The address cannot be listened on (taken, not ours, no permission)."""
 
 
 def request_arrival(environ: dict[str, Any]) -> float:
@@ -226,7 +230,8 @@ def _serve_process(
         while not stop.is_set():
             wasyncore.loop(_LOOP_TIMEOUT, True, sockets, count=1)
         log.info("Shutting down: finishing %d request(s) in flight", dispatcher.pending)
-        server.del_channel()  # no more accepting; the socket itself stays open for siblings
+        server.del_channel()
+        sock.close()  # this process's copy: new connections are refused, or go to a sibling
         _drain(sockets, dispatcher, grace)
         if dispatcher.pending:
             log.warning("%d request(s) still running after %gs: cut", dispatcher.pending, grace)
@@ -280,7 +285,10 @@ def run_server(
     logging.getLogger("waitress").setLevel(
         max(logging.WARNING, logging.getLevelName(log_level.upper()))
     )
-    sock = listening_socket(host, port)
+    try:
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound_host, bound_port = sock.getsockname()[:2]
     log.info(
         "Listening at: http://%s:%d (%d worker(s), %d thread(s) each)",
@@ -295,6 +303,7 @@ def run_server(
         finally:
             sock.close()
         log.info("Stopped")
+        _exit_if_stuck()
         return
     _supervise(factory, sock, workers=workers, threads=threads, grace=grace)
 
@@ -351,6 +360,18 @@ def _supervise(
         _signal(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     log.info("Stopped")
+
+
+def _exit_if_stuck() -> None:
+    """Exit now if threads are still running (reads stuck on the upstream): the interpreter
+    would wait for them at exit, past any orchestrator's stop timeout (it joins executor
+    threads even when they are daemons)."""
+    main = threading.main_thread()
+    stuck = [t for t in threading.enumerate() if t is not main and t.is_alive()]
+    if stuck:
+        log.info("Exiting with %d thread(s) still running", len(stuck))
+        logging.shutdown()
+        os._exit(0)
 
 
 def _reap() -> tuple[int, int]:

@@ -4,7 +4,6 @@ SIGTERM that finishes requests in flight yet exits in time when the upstream is 
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -146,16 +145,3 @@ def test_serve_on_a_taken_port_fails_with_one_line(simulator: Simulator) -> None
         result.stderr
         == f"stract-reports: cannot listen on 127.0.0.1:{port}: Address already in use\n"
     )
-
-
-def test_threads_are_not_held_by_a_client_that_reads_slowly(simulator: Simulator) -> None:
-    """One thread: a client that never reads its (large) answer does not block the next one."""
-    with (
-        serve(simulator.url, "--threads", "1") as served,
-        socket.create_connection(("127.0.0.1", int(served.base.rsplit(":", 1)[1]))) as slow,
-    ):
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.sendall(b"GET /geral.html HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
-        time.sleep(1)
-        response = requests.get(f"{served.base}/healthz", timeout=5)
-        assert response.status_code == 200

@@ -36,6 +36,26 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM")
 
 
+def burst(base: str, paths: Sequence[str]) -> Counter[int]:
+    """GET every path at once; the answers by status."""
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(paths))
+
+    def get(path: str) -> None:
+        barrier.wait(30)
+        status = requests.get(base + path, timeout=600).status_code
+        with lock:
+            statuses[status] += 1
+
+    threads = [threading.Thread(target=get, args=(p,)) for p in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(900)
+    return statuses
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """One line per cap."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,22 +71,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             serve = [CLI, "serve", "--host", HOST, "--port", str(port), "--api-url", sim.api_url]
             serve += ["--max-builds", str(cap), "--deadline", "300", "--timeout", "120"]
             with started(serve, f"{base}/healthz", name="report server") as proc:
-                statuses: Counter[int] = Counter()
-                lock = threading.Lock()
-                barrier = threading.Barrier(len(paths))
-
-                def get(path: str) -> None:
-                    barrier.wait(30)
-                    status = requests.get(base + path, timeout=600).status_code
-                    with lock:
-                        statuses[status] += 1
-
                 start = time.perf_counter()
-                threads = [threading.Thread(target=get, args=(p,)) for p in paths]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join(900)
+                statuses = burst(base, paths)
                 wall = time.perf_counter() - start
                 print(
                     f"max_builds {cap:2}: {len(paths)} distinct reports at once -> peak RSS "

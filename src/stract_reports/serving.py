@@ -30,9 +30,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
@@ -41,6 +40,9 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from .redaction import redact
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger("stract_reports.serving")
 access_log = logging.getLogger("stract_reports.access")

@@ -15,7 +15,7 @@ def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
     """Build the report server: settings, one upstream client per process, views, errors."""
-    from . import handlers, security, views
+    from . import access, builds, handlers, security, views
 
     # No static folder: /static/... would answer Flask's own 404, outside our error shape.
     app = Flask(__name__, static_folder=None)
@@ -25,9 +25,11 @@ def create_app(
     install_log_redaction(settings.secrets)
     app.extensions["stract_settings"] = settings
     app.extensions["stract_client"] = StractClient(settings)
+    builds.init_app(app)
     views.init_app(app)
     handlers.init_app(app)
     security.init_app(app)
+    access.init_app(app)
     return app
 
 

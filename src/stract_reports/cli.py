@@ -17,6 +17,7 @@ from .catalog import DEFAULT_FORMAT, FORMATS
 from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
 from .redaction import install_log_redaction
 from .reports.names import RATIO_MODES, RatioMode, report_names
+from .serving import GRACE
 
 DEMO_PORT = 5000
 
@@ -91,23 +92,43 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
-@click.option("--workers", default=1, show_default=True, help="gunicorn worker processes.")
+@click.option(
+    "--workers", default=1, show_default=True, help="Worker processes sharing the socket."
+)
 @click.option("--threads", default=16, show_default=True, help="Threads per worker.")
+@click.option(
+    "--grace",
+    default=GRACE,
+    show_default=True,
+    help="Seconds requests in flight may take to finish after SIGTERM.",
+)
 @setting_options(SERVE)
-def serve(host: str, port: int, workers: int, threads: int, **flags: Any) -> None:
-    """Serve the reports with gunicorn."""
+def serve(host: str, port: int, workers: int, threads: int, grace: float, **flags: Any) -> None:
+    """Serve the reports (waitress worker processes; SIGTERM finishes requests in flight)."""
     from . import create_app
-    from .serving import run_gunicorn
+    from .access import is_loopback
+    from .serving import ListenError, run_server
 
     settings = _settings(**flags)
-    run_gunicorn(
-        lambda: create_app(settings=settings),
-        host=host,
-        port=port,
-        workers=workers,
-        threads=threads,
-        deadline=settings.deadline,
-    )
+    if not is_loopback(host) and not settings.access_keys and not settings.public:
+        click.echo(
+            f"stract-reports: refusing to serve {host} without access keys: set "
+            "STRACT_ACCESS_KEYS (or --access-keys), or pass --public to serve it open",
+            err=True,
+        )
+        sys.exit(2)
+    try:
+        run_server(
+            lambda: create_app(settings=settings),
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            grace=grace,
+        )
+    except ListenError as exc:
+        click.echo(f"stract-reports: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -122,7 +143,7 @@ def serve(host: str, port: int, workers: int, threads: int, **flags: Any) -> Non
 def demo(port: int | None, latency_ms: float, **flags: Any) -> None:
     """Run the Stract API simulator and the report server together, offline."""
     from . import create_app
-    from .serving import run_gunicorn
+    from .serving import run_server
     from .simulator import DEFAULT_TOKEN, Simulator
 
     host = "127.0.0.1"
@@ -141,13 +162,12 @@ def demo(port: int | None, latency_ms: float, **flags: Any) -> None:
     for name in report_names(p.value for p in simulator.dataset.platforms):
         click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
     click.echo("Press Ctrl+C to stop.")
-    run_gunicorn(
+    run_server(
         lambda: create_app(settings=settings),
         host=host,
         port=port,
         workers=1,
         threads=16,
-        deadline=settings.deadline,
         log_level="warning",
     )
 

@@ -1,8 +1,10 @@
 """Response headers that limit what a browser does with our answers.
 
 Every response: ``X-Content-Type-Options: nosniff``, so a CSV or JSON body is never run as
-HTML or script. HTML responses: a Content-Security-Policy that allows nothing but the page's
-own inline ``<style>`` and ``<script>``, identified by a nonce drawn afresh for each response.
+HTML or script; ``Referrer-Policy: no-referrer``, so a page opened with ``?key=`` never sends
+its address (and the key in it) to another site. HTML responses: a Content-Security-Policy
+that allows nothing but the page's own inline ``<style>`` and ``<script>``, identified by a
+nonce drawn afresh for each response.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def content_security_policy(nonce: str) -> str:
 
 def _secure_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = content_security_policy(csp_nonce())
     return response

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from flask import Flask, Response, current_app, jsonify, request
 
+from .builds import shared_build
 from .catalog import (
     CONVERTERS,
     FORMATS,
@@ -144,8 +145,10 @@ def _switch(name: str) -> bool:
 
 
 def build_report(spec: ReportSpec, options: ReportOptions) -> Table:
-    """The one place a report's table is built (from the upstream, now)."""
-    return build_table(client(), spec, ratios=options.ratios)
+    """The one place a report's table is built (from the upstream, now), shared by the
+    requests that overlap it (``builds.py``): the key holds every option that changes it."""
+    key = (spec, options.ratios)
+    return shared_build(key, lambda: build_table(client(), spec, ratios=options.ratios))
 
 
 def answer_report(table: Table, spec: ReportSpec, fmt: str, options: ReportOptions) -> Response:

@@ -1,0 +1,117 @@
+"""Report builds shared among requests, and a cap on how many run at once.
+
+``BuildGate.get(key, arrived, build)`` answers a request that was fully received at
+``arrived`` (monotonic seconds) with the result of ``build()`` for ``key`` — a report and its
+options, never its output format: CSV, JSON and HTML of one report share one build.
+
+- A build of ``key`` in flight is joined: every request waiting for it gets its result (or
+  its error). Nothing is read twice for requests that overlap.
+- A finished build is reused by a request that arrived before the build finished
+  (``arrived <= finished``): either the build was in flight when the request arrived, which
+  is what the request would have joined had a thread been free at once; or it started after
+  the request arrived, so everything in it was read after the request. A request never gets
+  data read before a build that had already finished when it arrived: reports stay read at
+  request time. Finished builds are kept ``keep`` seconds for this, failed ones not at all.
+- At most ``max_builds`` distinct builds run at once; a request that would start one more
+  raises ``Overloaded`` (503 with Retry-After) at once instead of queueing: memory stays
+  bounded by what ``max_builds`` reports take.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast
+
+from flask import Flask, current_app, request
+
+from .errors import Overloaded
+from .serving import request_arrival
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Build(Generic[T]):
+    started: float
+    finished: float = float("inf")
+    done: threading.Event = field(default_factory=threading.Event)
+    result: T | None = None
+    error: BaseException | None = None
+
+
+class BuildGate:
+    """Single-flight report builds, reused by requests that overlap them, ``max_builds`` at
+    once; see the module's docstring for the rule."""
+
+    def __init__(
+        self,
+        max_builds: int,
+        keep: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_builds = max_builds
+        self.keep = keep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._running: dict[Hashable, _Build[Any]] = {}
+        self._finished: dict[Hashable, _Build[Any]] = {}
+        self.builds_started = 0  # how many times ``build`` was called: for tests and stats
+
+    def get(self, key: Hashable, arrived: float, build: Callable[[], T]) -> T:
+        """``build()``'s result for ``key``, shared as the module says; raises what it raised,
+        or ``Overloaded`` when ``max_builds`` other builds are running."""
+        with self._lock:
+            now = self._clock()
+            self._forget(now)
+            running = self._running.get(key)
+            if running is None:
+                finished = self._finished.get(key)
+                if finished is not None and arrived <= finished.finished:
+                    return cast(T, finished.result)
+                if len(self._running) >= self.max_builds:
+                    raise Overloaded(
+                        f"this server is building {len(self._running)} report(s), as many as "
+                        "it builds at once; try again in a moment",
+                        retry_after=1.0,
+                    )
+                mine: _Build[T] = _Build(started=now)
+                self._running[key] = mine
+                self.builds_started += 1
+        if running is not None:
+            running.done.wait()
+            if running.error is not None:
+                raise running.error
+            return cast(T, running.result)
+        try:
+            mine.result = build()
+        except BaseException as exc:
+            mine.error = exc
+            raise
+        finally:
+            with self._lock:
+                mine.finished = self._clock()
+                del self._running[key]
+                if mine.error is None:
+                    self._finished[key] = mine
+            mine.done.set()
+        return cast(T, mine.result)
+
+    def _forget(self, now: float) -> None:
+        expired = [k for k, b in self._finished.items() if b.finished < now - self.keep]
+        for key in expired:
+            del self._finished[key]
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` its gate, sized by ``settings.max_builds``."""
+    app.extensions["stract_builds"] = BuildGate(app.extensions["stract_settings"].max_builds)
+
+
+def shared_build(key: Hashable, build: Callable[[], T]) -> T:
+    """In a request of an app set up by ``init_app``: ``build()`` through the app's gate,
+    for a request arrived when the server says (``serving.request_arrival``)."""
+    gate: BuildGate = current_app.extensions["stract_builds"]
+    return gate.get(key, request_arrival(request.environ), build)

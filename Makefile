@@ -29,7 +29,7 @@ bench: setup
 	$(BIN)/python bench/run.py
 
 load: setup
-	$(BIN)/python bench/load.py
+	$(BIN)/python bench/run.py load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -34,21 +34,12 @@ class Floor(NamedTuple):
     csv: float
 
 
-class PlainClient:
-    """The plain client: ``threads`` threads, each with its own kept-alive connection."""
+class PlainClient(ThreadPoolExecutor):
+    """The plain client: a pool of threads, each with its own kept-alive connection."""
 
     def __init__(self, api_url: str, threads: int) -> None:
-        self.api_url, self.pool, self.local = (
-            api_url,
-            ThreadPoolExecutor(threads),
-            threading.local(),
-        )
-
-    def __enter__(self) -> PlainClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(cancel_futures=True)
+        super().__init__(threads)
+        self.api_url, self.local = api_url, threading.local()
 
     def get(self, endpoint: str, query: dict[str, str]) -> dict[str, Any]:
         """One API call, parsed."""
@@ -59,57 +50,50 @@ class PlainClient:
         response.raise_for_status()
         return dict(response.json())
 
-    def pages(
-        self, calls: list[Call], keep: Callable[[int, list[Any]], list[Any]]
-    ) -> list[list[Any]]:
-        """The items of every page of every call, ``keep(call index, items)`` applied in the
-        threads: page 1 of all calls at once, then all their other pages at once."""
+    def pages(self, calls: list[Call], keep: Callable[[int, list[Any]], Any]) -> list[list[Any]]:
+        """``keep(call index, items)`` of every page of every call, run in the threads: page 1
+        of all calls at once, then all their other pages at once."""
 
-        def one(job: tuple[int, str, dict[str, str]]) -> tuple[int, list[Any], int]:
+        def one(job: tuple[int, str, dict[str, str]]) -> tuple[int, Any, int]:
             index, endpoint, query = job
             body = self.get(endpoint, query)
             pages = int((body.get("pagination") or {}).get("total", 1))
             return index, keep(index, body[endpoint]), pages
 
-        firsts = list(self.pool.map(one, [(i, *call) for i, call in enumerate(calls)]))
-        found = [items for _, items, _ in firsts]
+        firsts = list(self.map(one, [(i, *call) for i, call in enumerate(calls)]))
+        found = [[kept] for _, kept, _ in firsts]
         later = [
             (i, calls[i][0], calls[i][1] | {"page": str(n)})
             for i, _, pages in firsts
             for n in range(2, pages + 1)
         ]
-        for index, items, _ in self.pool.map(one, later):
-            found[index] += items
+        for index, kept, _ in self.map(one, later):
+            found[index].append(kept)
         return found
 
     def read(self) -> Floor:
         """Read every row; time it, and writing their CSV."""
         start = time.perf_counter()
         platforms = [p["value"] for p in self.get("platforms", {})["platforms"]]
-        found = self.pages(
-            [(k, {"platform": p}) for p in platforms for k in ("accounts", "fields")],
-            lambda _, items: items,
-        )
+        listing = [(kind, {"platform": p}) for p in platforms for kind in ("accounts", "fields")]
+        found = [
+            [x for page in pages for x in page] for pages in self.pages(listing, lambda _, i: i)
+        ]
         insights: list[Call] = []
         where: list[tuple[str, str, list[str]]] = []
         for n, p in enumerate(platforms):
             keys = [f["value"] for f in found[2 * n + 1]]
             for a in found[2 * n]:
-                query = {
-                    "platform": p,
-                    "account": a["id"],
-                    "token": a["token"],
-                    "fields": ",".join(keys),
-                }
+                query = dict(platform=p, account=a["id"], token=a["token"], fields=",".join(keys))
                 insights.append(("insights", query))
                 where.append((p, a["name"], keys))
         sample: list[list[Any]] = []
 
-        def keep(index: int, rows: list[dict[str, Any]]) -> list[Any]:
+        def keep(index: int, rows: list[dict[str, Any]]) -> int:
             platform, name, keys = where[index]
             if len(sample) < SAMPLE_ROWS:  # threads may interleave rows: harmless in a sample
                 sample.extend([platform, name, *(r.get(k) for k in keys)] for r in rows)
-            return [len(rows)]
+            return len(rows)
 
         rows = sum(sum(counts) for counts in self.pages(insights, keep))
         fetch, start = time.perf_counter() - start, time.perf_counter()

@@ -1,11 +1,11 @@
 """What every measure shares: the product's commands as subprocesses, HTTP, /proc, the output.
 
 The product is driven only through its public surfaces: ``stract-reports simulator`` and
-``stract-reports serve`` (its defaults, what ships; settings only by ``STRACT_*`` environment
-variables), HTTP to 127.0.0.1, and the simulator's ``/_sim/stats`` and ``/_sim/reset``. Each
-process runs in its own process group, stopped when its ``with`` block ends, on error or Ctrl+C
-too. A measure of several servers (e.g. with and without Redis) opens several ``serve`` blocks
-with ``env``/``args`` of its own and adds up their ``cpu()``.
+``stract-reports serve`` (with its defaults, what ships; settings only by ``STRACT_*``
+environment variables), HTTP to 127.0.0.1, and the simulator's ``/_sim/stats`` and
+``/_sim/reset``. Each process runs in its own process group, stopped when its ``with`` block
+ends, on error or Ctrl+C too. A measure of several servers (with and without Redis, say) opens
+several ``serve`` blocks with ``env``/``args`` of its own and adds up their ``cpu()``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Out:
     """Lines printed as they come and kept for results.md, and one row per goal."""
 
     lines: list[str] = field(default_factory=list)
-    goals: list[list[str]] = field(default_factory=list)
+    goals: list[str] = field(default_factory=list)
 
     def __call__(self, *lines: str) -> None:
         print(*lines, sep="\n", flush=True)
@@ -64,15 +64,15 @@ class Out:
         """Record ``value`` against a target such as "≤ 1.05" or "≥ 150 req/s" (the value is
         shown with the target's decimals and unit) and what it is measured against."""
         sign, limit, unit = re.fullmatch(r"([≤≥]) ([\d.]+)(.*)", target).groups()
-        ok = value <= float(limit) if sign == "≤" else value >= float(limit)
+        mark = "✓" if (value <= float(limit) if sign == "≤" else value >= float(limit)) else "✗"
         shown = f"{value:,.{len(limit.partition('.')[2])}f}{unit}"
-        self.goals.append([name, shown, against, target, "✓" if ok else "✗"])
-        self(f"**{name}: {shown}** (against {against}; goal {target}) {'✓' if ok else '✗'}", "")
+        self.goals.append(f"{name} | {shown} | {against} | {target} | {mark}")
+        self(f"**{name}: {shown}** (against {against}; goal {target}) {mark}", "")
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        """A Markdown table."""
-        self("| " + " | ".join(header) + " |", "|" + "---|" * len(header))
-        self(*("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows), "")
+    def table(self, header: str, rows: Sequence[str]) -> None:
+        """A Markdown table; the header and each row are cells joined by " | "."""
+        self(f"| {header} |", "|" + "---|" * len(header.split(" | ")))
+        self(*(f"| {row} |" for row in rows), "")
 
 
 @contextlib.contextmanager
@@ -105,11 +105,10 @@ def _answers(url: str) -> bool:
     return False
 
 
-def free_port() -> int:
-    """A loopback port that was free a moment ago."""
+def _port() -> str:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
+        return str(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,11 @@ class Simulator:
     """A ``stract-reports simulator`` process: its API root and its counters."""
 
     root: str
-    api_url: str
+
+    @property
+    def api_url(self) -> str:
+        """What ``STRACT_API_URL`` is set to."""
+        return f"{self.root}/api"
 
     def stats(self) -> dict[str, Any]:
         """The counters since the last reset."""
@@ -135,11 +138,10 @@ class Simulator:
 @contextlib.contextmanager
 def simulator(*flags: str, latency_ms: float = 0) -> Iterator[Simulator]:
     """``stract-reports simulator FLAGS`` on a free port, ``latency_ms`` per call."""
-    port = str(free_port())
+    port = _port()
     args = [CLI, "simulator", "--host", HOST, "--port", port, "--latency-ms", f"{latency_ms:g}"]
-    root = f"http://{HOST}:{port}"
-    with process([*args, *flags], f"{root}/_sim/stats", {}):
-        yield Simulator(root, f"{root}/api")
+    with process([*args, *flags], f"http://{HOST}:{port}/_sim/stats", {}):
+        yield Simulator(f"http://{HOST}:{port}")
 
 
 @dataclass(frozen=True)
@@ -149,28 +151,22 @@ class Server:
     base: str
     pgid: int
 
-    def _pids(self) -> list[str]:
-        found = []
+    def _stats(self) -> Iterator[tuple[list[str], str]]:
         for pid in filter(str.isdigit, os.listdir("/proc")):
-            with contextlib.suppress(OSError, IndexError):
-                if int(_stat(pid)[2]) == self.pgid:
-                    found.append(pid)
-        return found
+            with contextlib.suppress(OSError):
+                # The fields after "(command)"; the first of them is field 3 of proc(5).
+                stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                if int(stat[2]) == self.pgid:
+                    yield stat, Path(f"/proc/{pid}/status").read_text()
 
     def cpu(self) -> float:
         """User + system CPU seconds its live processes have used so far."""
-        ticks = sum(int(_stat(p)[11]) + int(_stat(p)[12]) for p in self._pids())
+        ticks = sum(int(stat[11]) + int(stat[12]) for stat, _ in self._stats())
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mb(self) -> float:
         """The largest peak resident set (VmHWM) among its processes, in MB."""
-        status = [Path(f"/proc/{p}/status").read_text() for p in self._pids()]
-        return max(int(re.search(r"VmHWM:\s+(\d+)", s)[1]) / 1024 for s in status)
-
-
-def _stat(pid: str) -> list[str]:
-    # The fields after "(command)"; the first of them is field 3 of proc(5).
-    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return max(int(re.search(r"VmHWM:\s+(\d+)", s)[1]) / 1024 for _, s in self._stats())
 
 
 @contextlib.contextmanager
@@ -178,13 +174,11 @@ def serve(
     api_url: str, env: dict[str, str] | None = None, args: Sequence[str] = ()
 ) -> Iterator[Server]:
     """``stract-reports serve`` with its defaults, pointed at ``api_url``."""
-    port = free_port()
+    port = _port()
     env = {"STRACT_API_URL": api_url, "STRACT_API_TOKEN": DEFAULT_TOKEN, **(env or {})}
-    base = f"http://{HOST}:{port}"
-    with process(
-        [CLI, "serve", "--host", HOST, "--port", str(port), *args], f"{base}/healthz", env
-    ) as pid:
-        yield Server(base, pid)
+    ready = f"http://{HOST}:{port}/healthz"
+    with process([CLI, "serve", "--host", HOST, "--port", port, *args], ready, env) as pid:
+        yield Server(f"http://{HOST}:{port}", pid)
 
 
 def session() -> requests.Session:

@@ -14,38 +14,34 @@ from statistics import median, quantiles
 from harness import BenchError, Out, get, hammer, serve, session, simulator
 from stract_reports.simulator import DEFAULT_TOKEN, real_dataset
 
-# The mixes: (simulator fault kind, its options); the first rule that fires on a call wins.
-ORDINARY = [
-    ("500", "p=0.02"),
-    ("429", "p=0.01:retry_after=0"),
-    ("truncate", "p=0.01"),
-    ("malformed", "p=0.01"),
-]
-HOSTILE = [
-    ("stall", "p=0.01:delay=15"),  # half a body, then silence past STRACT_API_TIMEOUT
-    ("slow", "p=0.02:delay=2"),
-    ("drop", "p=0.02"),
-    ("502", "p=0.01"),
-    ("503", "p=0.01"),
-    ("429", "p=0.01:retry_after=1"),
-    ("error", "p=0.005"),  # a 200 saying {"error": ...}: the report fails, never a partial 200
-    ("401", "p=0.002"),
-    ("no-total", "p=0.01"),
-    ("zero-total", "p=0.01"),
-    ("text-total", "p=0.01"),
-]
-MIXES = {"ordinary": ORDINARY, "hostile": HOSTILE}
+# The fault mixes, one simulator fault rule a line: mix, kind, options (then why). On each call
+# the first rule that fires wins. The hostile mix grows with the simulator's fault kinds.
+FAULTS = """
+ordinary  500         p=0.02
+ordinary  429         p=0.01:retry_after=0
+ordinary  truncate    p=0.01
+ordinary  malformed   p=0.01
+hostile   stall       p=0.005:delay=12   half a body, then silence past STRACT_API_TIMEOUT
+hostile   slow        p=0.02:delay=2
+hostile   drop        p=0.02             the connection closes before any answer
+hostile   502         p=0.01
+hostile   503         p=0.01
+hostile   429         p=0.01:retry_after=1
+hostile   error       p=0.005            a 200 saying {"error": ...}: the report fails
+hostile   401         p=0.002            the bearer refused
+hostile   no-total    p=0.01             pagination without its total
+hostile   zero-total  p=0.01
+hostile   text-total  p=0.01             pagination total "many"
+"""
+MIXES: dict[str, list[str]] = {}
+for mix, kind, options, *_ in (line.split(maxsplit=3) for line in FAULTS.strip().splitlines()):
+    MIXES.setdefault(mix, []).append(f"{kind}:{options}")
 CLIENTS, LATENCY_MS = 8, 20
 TITLE = f"7. Load: {CLIENTS} clients, {LATENCY_MS} ms per upstream call, injected faults"
 DATA = real_dataset()
 TOKENS = [DEFAULT_TOKEN.encode()] + [a.token.encode() for p in DATA.platforms for a in p.accounts]
 NAMES = ["geral", *(p.value for p in DATA.platforms)]
-PATHS = [
-    f"/{n}{summary}{suffix}"
-    for n in NAMES
-    for summary in ("", "/resumo")
-    for suffix in ("", ".json")
-]
+PATHS = [f"/{n}{r}{x}" for n in NAMES for r in ("", "/resumo") for x in ("", ".json")]
 GENERATED_AT = re.compile(rb'"generated_at":\s*"[^"]*",?')
 
 
@@ -67,8 +63,8 @@ def run(out: Out, quick: bool) -> None:
             p: fingerprint(p, 200, get(http, server.base + p)[1].content)[0] for p in PATHS
         }
     failures = 0
-    for name, mix in MIXES.items():
-        spec = ",".join(f"{kind}:{options}" for kind, options in mix)
+    for name, rules in MIXES.items():
+        spec = ",".join(rules)
         with (
             simulator("--faults", spec, latency_ms=LATENCY_MS) as sim,
             serve(sim.api_url) as server,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from statistics import median, quantiles
 
 from harness import Out, hammer, serve, simulator
@@ -20,16 +19,17 @@ def run(out: Out, quick: bool) -> None:
         cpu = server.cpu()
         samples = hammer(server.base, ["/geral/resumo"], 64, seconds)
         cpu, calls, count = server.cpu() - cpu, sim.calls(), len(samples)
-    statuses = Counter(s.status for s in samples)
     walls = [s.seconds * 1000 for s in samples]
-    ceiling = sum(s.status == 200 for s in health) / (seconds / 2)
+    ok, ceiling = sum(s.status == 200 for s in samples), len(health) / (seconds / 2)
     out(
-        f"{count} requests in {seconds} s: p50 {median(walls):.0f} ms, p95"
+        f"{count} requests in {seconds} s, {ok} of them 200: p50 {median(walls):.0f} ms, p95"
         f" {quantiles(walls, n=20)[18]:.0f} ms; per request {calls / count:.1f} upstream calls"
-        f" and {cpu / count * 1000:.1f} ms of server CPU; statuses {dict(statuses)}.",
+        f" and {cpu / count * 1000:.1f} ms of server CPU.",
         "",
     )
-    rate = statuses[200] / seconds
     out.goal(
-        "/geral/resumo, 64 clients, 50 ms", rate, "≥ 150 req/s", f"/healthz {ceiling:.0f} req/s"
+        "/geral/resumo, 64 clients, 50 ms",
+        ok / seconds,
+        "≥ 150 req/s",
+        f"/healthz {ceiling:.0f} req/s",
     )

@@ -91,7 +91,7 @@ def process(args: Sequence[str], ready: str, env: dict[str, str]) -> Iterator[in
                 raise BenchError(f"{args[1]} did not start:\n{log.read()[-1500:].decode()}")
             yield proc.pid
         finally:
-            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, sig)
                 with contextlib.suppress(subprocess.TimeoutExpired):

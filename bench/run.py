@@ -38,9 +38,13 @@ SEPARATE = {"load": load}
 
 def main() -> int:
     """Run the named measures (by default all but the separate ones)."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: every process stops
+    # Both unwind the `with` blocks, which stop every process (even when started with SIGINT
+    # ignored, as a shell does for background jobs).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for development")
+    # [] among the choices: argparse checks the empty default against them too.
     parser.add_argument("measures", nargs="*", choices=[*MEASURES, *SEPARATE, []])
     args = parser.parse_args()
     out, start, failed = Out(), time.monotonic(), 0
@@ -63,4 +67,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted; every process started here has been stopped")

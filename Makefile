@@ -25,8 +25,9 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
+# make bench BENCH='--quick scale': quick sizes, one measure.
 bench: setup
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 load: setup
 	$(BIN)/python bench/run.py load

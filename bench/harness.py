@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import requests
 
@@ -35,6 +35,11 @@ HOST = "127.0.0.1"
 CLI = str(Path(sys.executable).with_name("stract-reports"))
 TIMEOUT = 600.0  # seconds: no request of a benchmark waits longer
 PLAIN = {"Accept-Encoding": "identity"}  # as a program reading CSV asks; browsers ask for gzip
+
+
+def p95(values: Sequence[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    return sorted(values)[int(0.95 * (len(values) - 1))]
 
 
 class BenchError(RuntimeError):
@@ -76,8 +81,11 @@ class Out:
 
 
 @contextlib.contextmanager
-def process(args: Sequence[str], ready: str, env: dict[str, str]) -> Iterator[int]:
-    """Run ``args`` in a new process group; yield its pid once ``ready`` answers 200; stop it."""
+def process(
+    args: Sequence[str], ready: str, env: dict[str, str]
+) -> Iterator[tuple[int, IO[bytes]]]:
+    """Run ``args`` in a new process group; once ``ready`` answers 200 yield its pid and its
+    output (a file); then stop it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRACT_")} | env
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(args, stdout=log, stderr=log, env=env, start_new_session=True)
@@ -88,8 +96,9 @@ def process(args: Sequence[str], ready: str, env: dict[str, str]) -> Iterator[in
                 time.sleep(0.1)
             if proc.poll() is not None or not _answers(ready):
                 log.seek(0)
-                raise BenchError(f"{args[1]} did not start:\n{log.read()[-1500:].decode()}")
-            yield proc.pid
+                tail = log.read()[-1500:].decode(errors="replace")
+                raise BenchError(f"{args[1]} did not start:\n{tail}")
+            yield proc.pid, log
         finally:
             for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
                 with contextlib.suppress(ProcessLookupError):
@@ -150,6 +159,12 @@ class Server:
 
     base: str
     pgid: int
+    log: IO[bytes]
+
+    def output(self) -> bytes:
+        """Everything it has written to stdout and stderr so far (its log)."""
+        fd = self.log.fileno()  # pread: the offset is shared with the server's own writes
+        return os.pread(fd, os.fstat(fd).st_size, 0)
 
     def _stats(self) -> Iterator[tuple[list[str], str]]:
         for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -177,8 +192,8 @@ def serve(
     port = _port()
     env = {"STRACT_API_URL": api_url, "STRACT_API_TOKEN": DEFAULT_TOKEN, **(env or {})}
     ready = f"http://{HOST}:{port}/healthz"
-    with process([CLI, "serve", "--host", HOST, "--port", port, *args], ready, env) as pid:
-        yield Server(f"http://{HOST}:{port}", pid)
+    with process([CLI, "serve", "--host", HOST, "--port", port, *args], ready, env) as (pid, log):
+        yield Server(f"http://{HOST}:{port}", pid, log)
 
 
 def session() -> requests.Session:

@@ -25,10 +25,8 @@ def run(out: Out, quick: bool) -> None:
         wall, cpu = time.perf_counter() - start, server.cpu() - cpu
         if response.status_code != 200:
             raise BenchError(f"/geral.html answered {response.status_code}")
-    rows, encoding = (
-        f"{3 * accounts * ads:,} rows",
-        response.headers.get("Content-Encoding", "identity"),
-    )
+    rows, encoding = f"{3 * accounts * ads:,} rows", response.headers.get("Content-Encoding")
+    encoding = encoding or "identity"
     out(f"{rows}: wall {wall:.2f} s; {sent / 1000:,.0f} kB sent, Content-Encoding {encoding}.", "")
     out.goal(f"/geral.html at {rows}: server CPU", cpu, "≤ 1.00 s", f"wall {wall:.2f} s")
     out.goal(f"/geral.html at {rows}: bytes sent", sent / 1000, "≤ 500 kB", encoding)

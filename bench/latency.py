@@ -19,11 +19,11 @@ ROUND_TRIPS = 4
 
 def round_trip(api_url: str) -> float:
     """Median seconds of one API call on a kept-alive connection: the latency and the rest."""
-    walls = []
+    walls, auth = [], {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
     with requests.Session() as http:
         for _ in range(6):
             start = time.perf_counter()
-            http.get(f"{api_url}/platforms", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"})
+            http.get(f"{api_url}/platforms", headers=auth, timeout=10).raise_for_status()
             walls.append(time.perf_counter() - start)
     return median(walls[1:])  # the first one opens the connection
 
@@ -48,11 +48,14 @@ def run(out: Out, quick: bool) -> None:
         f" {len(cold)} fresh servers).",
         "",
     )
+    path = f"{ROUND_TRIPS} × {ms:.0f} ms"
     out.goal(
-        "cold /geral / dependent round trips",
-        cold_s / trip / ROUND_TRIPS,
-        "≤ 1.05",
-        f"{ROUND_TRIPS} × {ms:.0f} ms",
+        "cold /geral at 200 ms / dependent round trips", cold_s / trip / ROUND_TRIPS, "≤ 1.05", path
     )
-    out.goal("warm /geral / one round trip", warm_s / trip, "≤ 1.30", f"{ms:.0f} ms")
-    out.goal("sequential / parallel cold /geral", seq_s / cold_s, "≥ 5.0×", "STRACT_CONCURRENCY=1")
+    out.goal("warm /geral at 200 ms / one round trip", warm_s / trip, "≤ 1.30", f"{ms:.0f} ms")
+    out.goal(
+        "cold /geral at 200 ms: STRACT_CONCURRENCY=1 / default",
+        seq_s / cold_s,
+        "≥ 5.0×",
+        f"default {cold_s:.2f} s",
+    )

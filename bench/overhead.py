@@ -20,7 +20,8 @@ def run(out: Out, quick: bool) -> None:
         session() as http,
         PlainClient(sim.api_url, 32) as plain,
     ):
-        get(http, f"{server.base}/geral"), plain.read()  # connections open, shape known
+        get(http, f"{server.base}/geral")  # connections open, the shape known
+        plain.read()
         for _ in range(repeat):
             walls.append(get(http, f"{server.base}/geral")[0])
             floors.append(plain.read().fetch)
@@ -31,9 +32,5 @@ def run(out: Out, quick: bool) -> None:
         " time (one process, the GIL), so both wait mostly for its own time.",
         "",
     )
-    out.goal(
-        "/geral at 0 ms: our time above the simulator's",
-        wall - floor,
-        "≤ 10.0 ms",
-        f"plain client {floor:.1f} ms",
-    )
+    name = "/geral at 0 ms: our time above the simulator's"
+    out.goal(name, wall - floor, "≤ 10.0 ms", f"plain client {floor:.1f} ms")

@@ -12,7 +12,7 @@ TITLE = "2. Our overhead on /geral at 0 ms latency"
 
 def run(out: Out, quick: bool) -> None:
     """Warm /geral and the plain client's read of the same calls, alternated."""
-    repeat = 5 if quick else 21
+    repeat = 11 if quick else 41
     walls, floors = [], []
     with (
         simulator() as sim,

@@ -26,11 +26,12 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
+# make bench BENCH='--quick scale': quick sizes, one measure.
 bench: setup
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 load: setup
-	$(BIN)/python bench/load.py
+	$(BIN)/python bench/run.py load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -1,142 +1,94 @@
-"""Load with upstream faults (issue 5, ``make load``): are 200s always the right report?
+"""7. Load (``make load``): clients under injected upstream faults, ordinary then hostile.
 
-Starts two simulators of the same real data, one fault-free and one with injected faults, and
-``stract-reports serve`` (gunicorn) pointed at the faulty one. Every report is first fetched
-fault-free (the same app in this process, pointed at the fault-free simulator) as reference
-bytes. Then N clients request a mix of reports, CSV and JSON, for S seconds.
-
-Non-200 answers are allowed (an honest 502/503/504 when retries run out) and are printed. The
-key figure is the number of 200 answers whose body differs from the fault-free report: it must
-be 0. CSV bodies are compared byte for byte, JSON bodies after dropping ``generated_at``.
+Every 200 must be the fault-free report (CSV byte for byte, JSON without ``generated_at``), no
+body or log line may carry a token; other statuses are counted (an honest 502/503/504 is fine).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
-import sys
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from statistics import median
 
-from common import (
-    BenchError,
-    Sample,
-    gunicorn_server,
-    machine,
-    mark,
-    percentile,
-    run_clients,
-    simulator_process,
-)
-from stract_reports import create_app
-from stract_reports.config import Settings
-from stract_reports.simulator import real_dataset
+from harness import BenchError, Out, get, hammer, p95, serve, session, simulator
+from stract_reports.simulator import DEFAULT_TOKEN, real_dataset
 
-DEFAULT_FAULTS = "500:p=0.02,429:p=0.01:retry_after=0,truncate:p=0.01,malformed:p=0.01"
-_GENERATED_AT = re.compile(rb'"generated_at":"[^"]*",?')
+# The fault mixes, one simulator fault rule a line: mix, kind, options (then why). On each call
+# the first rule that fires wins. The hostile mix grows with the simulator's fault kinds.
+FAULTS = """
+ordinary  500         p=0.02
+ordinary  429         p=0.01:retry_after=0
+ordinary  truncate    p=0.01
+ordinary  malformed   p=0.01
+hostile   stall       p=0.002:delay=12   half a body, then silence past STRACT_API_TIMEOUT
+hostile   slow        p=0.02:delay=2
+hostile   drop        p=0.02             the connection closes before any answer
+hostile   502         p=0.01
+hostile   503         p=0.01
+hostile   429         p=0.01:retry_after=1
+hostile   error       p=0.005            a 200 saying {"error": ...}: the report fails
+hostile   401         p=0.002            the bearer refused
+hostile   no-total    p=0.01             pagination without its total
+hostile   zero-total  p=0.01
+hostile   text-total  p=0.01             pagination total "many"
+"""
+MIXES: dict[str, list[str]] = {}
+for mix, kind, options, *_ in (line.split(maxsplit=3) for line in FAULTS.strip().splitlines()):
+    MIXES.setdefault(mix, []).append(f"{kind}:{options}")
+CLIENTS, LATENCY_MS = 8, 20
+TITLE = f"7. Load: {CLIENTS} clients, {LATENCY_MS} ms per upstream call, injected faults"
+DATA = real_dataset()
+TOKENS = [DEFAULT_TOKEN.encode()] + [a.token.encode() for p in DATA.platforms for a in p.accounts]
+NAMES = ["geral", *(p.value for p in DATA.platforms)]
+PATHS = [f"/{n}{r}{x}" for n in NAMES for r in ("", "/resumo") for x in ("", ".json")]
+GENERATED_AT = re.compile(rb'"generated_at":\s*"[^"]*",?')
 
 
-def report_paths(platforms: Sequence[str]) -> list[str]:
-    """Every report (general and per platform, ads and summary), as CSV and as JSON."""
-    names = ["geral", *platforms]
-    return [f"/{n}{s}{x}" for n in names for s in ("", "/resumo") for x in ("", ".json")]
-
-
-def fingerprint(path: str, status: int, body: bytes) -> bytes:
-    """A 200's digest (JSON without its timestamp); the start of any other answer's body."""
+def fingerprint(path: str, status: int, body: bytes) -> tuple[bytes, bool]:
+    """A 200's digest (JSON without its timestamp) or another answer's start; a token in it?"""
+    leaked = any(token in body for token in TOKENS)
     if status != 200:
-        return body[:300]
+        return body[:200], leaked
     if path.endswith(".json"):
-        body = _GENERATED_AT.sub(b"", body, count=1)
-    return hashlib.sha256(body).digest()
+        body = GENERATED_AT.sub(b"", body, count=1)
+    return hashlib.sha256(body).digest(), leaked
 
 
-def references(api_url: str, paths: Sequence[str]) -> dict[str, bytes]:
-    """The fingerprint of every report, served by this code from a fault-free upstream."""
-    app = create_app(settings=Settings(api_url=api_url))
-    try:
-        http = app.test_client()
-        found = {}
-        for path in paths:
-            response = http.get(path)
-            if response.status_code != 200:
-                raise BenchError(f"fault-free {path} answered {response.status_code}")
-            found[path] = fingerprint(path, 200, response.get_data())
-        return found
-    finally:
-        app.extensions["stract_client"].close()
-
-
-def summary(
-    samples: list[Sample], reference: dict[str, bytes], seconds: float, upstream: dict[str, Any]
-) -> tuple[list[str], int]:
-    """The lines to print, and how many 200s differ from the reference."""
-    if not samples:
-        raise BenchError("no request finished")
-    statuses = Counter(s.status for s in samples)
-    wrong = Counter(s.path for s in samples if s.status == 200 and s.kept != reference[s.path])
-    latencies = [s.seconds for s in samples]
-    lines = [
-        f"requests            {len(samples)} ({len(samples) / seconds:.1f}/s)",
-        "statuses            " + ", ".join(f"{k}: {n}" for k, n in sorted(statuses.items())),
-        f"latency             p50 {percentile(latencies, 50) * 1000:.0f} ms, "
-        f"p95 {percentile(latencies, 95) * 1000:.0f} ms, "
-        f"max {max(latencies) * 1000:.0f} ms",
-        f"upstream calls      {upstream['total']} "
-        f"({upstream['total'] / len(samples):.1f} per request)",
-        "faults injected     "
-        + (", ".join(f"{k}: {n}" for k, n in sorted(upstream["faults"].items())) or "none"),
-    ]
-    failures = {s.status: s for s in samples if s.status != 200}
-    for status, sample in sorted(failures.items()):
-        detail = (sample.kept or b"").decode(errors="replace").replace("\n", " ")
-        lines.append(f"  e.g. {status} on {sample.path}: {detail[:200]}")
-    lines.append(
-        f"200s whose body differs from the fault-free report: {sum(wrong.values())} "
-        f"(must be 0) {mark(not wrong)}"
-    )
-    lines += [f"  {path}: {n}" for path, n in sorted(wrong.items())]
-    return lines, sum(wrong.values())
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=8, help="Client threads.")
-    parser.add_argument("--seconds", type=float, default=30.0, help="Duration of the load.")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
-    parser.add_argument("--threads", type=int, default=8, help="Threads per worker.")
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="Upstream latency.")
-    parser.add_argument("--faults", default=DEFAULT_FAULTS, help="Simulator fault plan.")
-    args = parser.parse_args(argv)
-    if not (1 <= args.clients <= 64 and 0 < args.seconds <= 600):
-        parser.error("--clients must be 1..64 and --seconds 0..600")
-
-    platforms = [p.value for p in real_dataset().platforms]
-    paths = report_paths(platforms)
-    latency = args.latency_ms / 1000
-    print(
-        f"load: {args.clients} clients × {args.seconds:g} s over {len(paths)} reports; "
-        f"gunicorn {args.workers} workers × {args.threads} threads; upstream "
-        f"{args.latency_ms:g} ms with faults {args.faults!r}; {machine()}",
-        flush=True,
-    )
-    with simulator_process(latency=latency) as clean:
-        reference = references(clean.api_url, paths)
-    with (
-        simulator_process("--faults", args.faults, latency=latency) as faulty,
-        gunicorn_server(faulty.api_url, workers=args.workers, threads=args.threads) as server,
-    ):
-        faulty.reset()
-        samples = run_clients(
-            server.base, paths, clients=args.clients, seconds=args.seconds, keep=fingerprint
+def run(out: Out, quick: bool) -> None:
+    """The reference bytes from a fault-free upstream, then each mix on a fresh server."""
+    seconds = 10 if quick else 30
+    with simulator(latency_ms=LATENCY_MS) as sim, serve(sim.api_url) as server, session() as http:
+        reference = {
+            p: fingerprint(p, 200, get(http, server.base + p)[1].content)[0] for p in PATHS
+        }
+    failures = 0
+    for name, rules in MIXES.items():
+        spec = ",".join(rules)
+        with simulator("--faults", spec, latency_ms=LATENCY_MS) as sim, serve(sim.api_url) as srv:
+            samples = hammer(srv.base, PATHS, CLIENTS, seconds, fingerprint)
+            faults, log = sim.stats()["faults"], srv.output()
+        statuses = dict(sorted(Counter(s.status for s in samples).items()))
+        walls = [s.seconds for s in samples]
+        examples = {s.status: s for s in samples if s.status != 200}
+        out(
+            f"**{name}** `{spec}`: {len(samples)} requests in {seconds} s, statuses {statuses};"
+            f" p50 {median(walls):.2f} s, p95 {p95(walls):.2f} s, max {max(walls):.2f} s;"
+            f" faults fired {faults}",
+            "",
+            *(
+                f"- e.g. {c} on {s.path}: {s.kept[0].decode(errors='replace')[:160]}"
+                for c, s in sorted(examples.items())
+            ),
+            *([""] if examples else []),
         )
-        upstream = faulty.stats()
-    lines, wrong = summary(samples, reference, args.seconds, upstream)
-    print("\n".join(lines))
-    return 1 if wrong else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        wrong = sum(s.status == 200 and s.kept[0] != reference[s.path] for s in samples)
+        leaks = sum(s.kept[1] for s in samples)
+        ok = f"{statuses.get(200, 0)} 200s"
+        out.goal(f"load, {name}: 200s unlike the fault-free report", wrong, "≤ 0", ok)
+        out.goal(f"load, {name}: bodies carrying a token", leaks, "≤ 0", f"{len(samples)} bodies")
+        logged = sum(log.count(token) for token in TOKENS)
+        out.goal(f"load, {name}: tokens in the server's log", logged, "≤ 0", f"{len(log):,} bytes")
+        failures += wrong + leaks + logged
+    if failures:
+        raise BenchError(f"{failures} wrong or leaking answers under load")

@@ -1,0 +1,31 @@
+"""5. Throughput: /geral/resumo at 64 clients, 50 ms per upstream call, serve's defaults."""
+
+from __future__ import annotations
+
+from statistics import median
+
+from harness import Out, hammer, p95, serve, simulator
+
+TITLE = "5. Throughput: /geral/resumo, 64 clients, 50 ms per upstream call"
+
+
+def run(out: Out, quick: bool) -> None:
+    """A warm-up, then /healthz (the serving layer alone) and the report, each for a while."""
+    seconds = 3 if quick else 10
+    with simulator(latency_ms=50) as sim, serve(sim.api_url) as server:
+        hammer(server.base, ["/geral/resumo"], 64, 2)
+        health = hammer(server.base, ["/healthz"], 64, seconds / 2)
+        sim.reset()
+        cpu = server.cpu()
+        samples = hammer(server.base, ["/geral/resumo"], 64, seconds)
+        cpu, calls, count = server.cpu() - cpu, sim.calls(), len(samples)
+    walls = [s.seconds * 1000 for s in samples]
+    ok, ceiling = sum(s.status == 200 for s in samples), len(health) / (seconds / 2)
+    out(
+        f"{count} requests in {seconds} s, {ok} of them 200: p50 {median(walls):.0f} ms, p95"
+        f" {p95(walls):.0f} ms; per request {calls / count:.1f} upstream calls"
+        f" and {cpu / count * 1000:.1f} ms of server CPU.",
+        "",
+    )
+    against = f"/healthz {ceiling:.0f} req/s"
+    out.goal("/geral/resumo, 64 clients, 50 ms", ok / seconds, "≥ 150 req/s", against)

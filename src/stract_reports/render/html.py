@@ -6,20 +6,31 @@ No Flask here, so the CLI renders the same pages as the server. A page's only in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
-from ..reports.names import GENERAL, report_names
+from ..reports.metrics import label_key
+from ..reports.names import GENERAL, SUMMARY, RatioMode, report_name, report_names
 from ..reports.numbers import format_number
-from ..reports.table import Table
+from ..reports.slicing import TABLE_OPTIONS, Page, query_with
+from ..reports.table import Cell, Table
+from .chart import render_chart_svg
 from .json import iso_utc
+from .kinds import Kind, column_kind, display_number
 
-_LINK_FORMATS = ("html", "csv", "json")
+_LINK_FORMATS = ("html", "csv", "json", "xlsx")
+# Options that belong to one format's response: links to other formats set their own.
+_FORMAT_ONLY = frozenset({"excel", "download", "_shape"})
+# Options of the whole site, carried even to the index (the access key).
+_SITE_OPTIONS = frozenset({"key"})
+# What a browser is given per page unless ``_size`` says otherwise.
+HTML_PAGE_SIZE = 500
 
 # autoescape=True, not select_autoescape(): every template here is HTML, whatever its name.
 _ENV = Environment(
@@ -52,28 +63,62 @@ def report_links(names: Sequence[str]) -> list[ReportLink]:
     ]
 
 
-def render_html(table: Table, generated_at: datetime, *, nonce: str | None = None) -> str:
-    """The table as a readable page: sortable, numbers right-aligned, links to other formats."""
-    numeric = table.numeric
-    rows = list(table.text_rows(format_number, str))
-    downloads = [
-        ("CSV", report_url(table.name, "csv")),
-        ("JSON", report_url(table.name, "json")),
-        ("Download CSV", report_url(table.name, "csv", "download=1")),
-        ("Download JSON", report_url(table.name, "json", "download=1")),
-        ("Download CSV for Excel (pt-BR)", report_url(table.name, "csv", "excel=br&download=1")),
+def render_html(
+    table: Table,
+    generated_at: datetime,
+    *,
+    nonce: str | None = None,
+    query: Iterable[tuple[str, str]] = (),
+    page: Page | None = None,
+    ratios: RatioMode = "recompute",
+) -> str:
+    """The table as a readable page. ``query``: the request's options, carried by every link
+    (formats, sort headers, paging, related reports); ``page``: where this page sits in the
+    sliced table (None: it is the whole table); ``ratios``: the summary mode, shown."""
+    pairs = [(name, value) for name, value in query if name not in _FORMAT_ONLY]
+    summary = table.name.rpartition("/")[2] == SUMMARY
+    paged = page is not None and (page.next is not None or page.offset > 0)
+    sort_key, descending = _sort_state(pairs)
+    visible = list(range(len(table.columns)))
+    hidden: list[str] = []
+    if summary and not any(name == "_col" for name, _ in pairs):
+        # Summaries leave text empty: columns empty in every row only widen the page.
+        empty = [all(row[c] is None for row in table.rows) for c in visible]
+        hidden = [table.columns[c] for c in visible if empty[c] and table.rows]
+        visible = [c for c in visible if not (empty[c] and table.rows)]
+    kinds = [column_kind(label, n) for label, n in zip(table.columns, table.numeric, strict=True)]
+    columns = [
+        _header(table.name, pairs, table.columns[c], kinds[c], sort_key, descending)
+        for c in visible
     ]
+    rows = [[_cell(row[c], kinds[c]) for c in visible] for row in table.rows]
+    totals = None
+    if not summary and page is not None and page.totals is not None:
+        totals = [_cell(page.totals[c], kinds[c]) for c in visible]
+    chart = render_chart_svg(table) if summary else None
     return _render(
         "report.html",
         nonce=nonce,
         title=table.title or table.name,
         name=table.name,
-        columns=list(zip(table.columns, numeric, strict=True)),
+        columns=columns,
         rows=rows,
-        numeric=numeric,
+        totals=totals,
+        total_rows=page.total if page is not None else len(table.rows),
+        paged=paged,
+        first_row=(page.offset if page is not None else 0) + 1,
         generated_at=iso_utc(generated_at),
-        downloads=downloads,
-        others=_related_reports(table.name),
+        formats=_format_links(table.name, pairs, explicit_size=_given(pairs, "_size")),
+        paging=_paging_links(table.name, pairs, page) if paged else [],
+        hidden=hidden,
+        summary=summary,
+        ratios=ratios,
+        ratios_switch=report_url(
+            table.name, "html", query_with(pairs, {"ratios": None if ratios == "sum" else "sum"})
+        ),
+        chart=Markup(chart) if chart else None,
+        others=_related_reports(table.name, pairs),
+        home=_home_url(pairs),
     )
 
 
@@ -85,8 +130,10 @@ def render_index_html(
     reports: Sequence[ReportLink],
     platforms_error: str | None = None,
     nonce: str | None = None,
+    chart: str | None = None,
 ) -> str:
-    """The index page: the report owner and every report in every format."""
+    """The index page: the report owner, every report in every format, and ``chart`` (the
+    SVG that ``render_chart_svg`` draws of the ``/geral/resumo`` table) when given."""
     return _render(
         "index.html",
         nonce=nonce,
@@ -98,6 +145,8 @@ def render_index_html(
         linkedin_is_web=linkedin.startswith(("https://", "http://")),
         reports=reports,
         platforms_error=platforms_error,
+        chart=Markup(chart) if chart else None,
+        chart_url=report_url(report_name(None, summary=True), "html"),
     )
 
 
@@ -113,10 +162,107 @@ def render_error_html(status: int, error: str, detail: str, *, nonce: str | None
     )
 
 
-def _related_reports(name: str) -> list[ReportLink]:
+def _related_reports(name: str, pairs: list[tuple[str, str]]) -> list[ReportLink]:
     # The table knows only its own name; its platform's pair and the general pair follow from it.
+    # They share the ad columns, so the filters carry over; the output options do not.
     base = name.split("/")[0]
-    return report_links(report_names([] if base == GENERAL else [base]))
+    query = urlencode([(n, v) for n, v in pairs if n not in TABLE_OPTIONS])
+    return [
+        ReportLink(link.name, {fmt: report_url(link.name, fmt, query) for fmt in _LINK_FORMATS})
+        for link in report_links(report_names([] if base == GENERAL else [base]))
+    ]
+
+
+def _home_url(pairs: list[tuple[str, str]]) -> str:
+    query = urlencode([(n, v) for n, v in pairs if n in _SITE_OPTIONS])
+    return f"/?{query}" if query else "/"
+
+
+def _given(pairs: list[tuple[str, str]], name: str) -> bool:
+    return any(n == name and v for n, v in pairs)
+
+
+def _sort_state(pairs: list[tuple[str, str]]) -> tuple[str | None, bool]:
+    for name, value in pairs:
+        if name in ("_sort", "_sort_desc") and value:
+            return label_key(value), name == "_sort_desc"
+    return None, False
+
+
+@dataclass(frozen=True)
+class _Column:
+    label: str
+    numeric: bool
+    sort_url: str
+    aria_sort: str | None  # "ascending" / "descending" for the column the rows are sorted by
+
+
+def _header(
+    name: str,
+    pairs: list[tuple[str, str]],
+    label: str,
+    kind: Kind,
+    sort_key: str | None,
+    descending: bool,
+) -> _Column:
+    """A column header: a link that sorts by it (reversing the current order), from page one."""
+    current = label_key(label) == sort_key
+    option = "_sort_desc" if current and not descending else "_sort"
+    changes: dict[str, str | None] = {"_sort": None, "_sort_desc": None, "_next": None}
+    changes[option] = label
+    aria = ("descending" if descending else "ascending") if current else None
+    url = report_url(name, "html", query_with(pairs, changes))
+    return _Column(label, kind != "text", url, aria)
+
+
+def _cell(value: Cell, kind: Kind) -> tuple[str, str | None]:
+    """A cell as shown, and its raw value (numbers only) for copying and sorting."""
+    if value is None:
+        return "", None
+    if kind == "text":
+        return str(value), None
+    return display_number(value, kind), format_number(value)  # type: ignore[arg-type]
+
+
+def _format_links(
+    name: str, pairs: list[tuple[str, str]], *, explicit_size: bool
+) -> list[tuple[str, str]]:
+    """This view in the other formats. Without an asked ``_size`` they give every row (the
+    page size is the browser's), so the page position goes too."""
+    base = pairs if explicit_size else [(n, v) for n, v in pairs if n != "_next"]
+
+    def url(fmt: str, **changes: str) -> str:
+        return report_url(name, fmt, query_with(base, changes))
+
+    return [
+        ("CSV", url("csv")),
+        ("JSON", url("json")),
+        ("Excel (.xlsx)", url("xlsx")),
+        ("Download CSV", url("csv", download="1")),
+        ("Download JSON", url("json", download="1")),
+        ("Download Excel (.xlsx)", url("xlsx", download="1")),
+        ("Download CSV for Excel", url("csv", excel="1", download="1")),
+        ("Download CSV for Excel (pt-BR)", url("csv", excel="br", download="1")),
+    ]
+
+
+def _paging_links(
+    name: str, pairs: list[tuple[str, str]], page: Page | None
+) -> list[tuple[str, str, str]]:
+    """(label, url, rel) of the paging links: next, first, and every row as CSV."""
+    assert page is not None
+    links = []
+    if page.next is not None:
+        links.append(
+            ("Next page", report_url(name, "html", query_with(pairs, {"_next": page.next})), "next")
+        )
+    if page.offset > 0:
+        links.append(
+            ("First page", report_url(name, "html", query_with(pairs, {"_next": None})), "first")
+        )
+    every = query_with(pairs, {"_next": None, "_size": None})
+    links.append((f"All {page.total:,} rows as CSV", report_url(name, "csv", every), "alternate"))
+    return links
 
 
 def _render(template: str, **context: Any) -> str:

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from ..reports.metrics import label_key
 from ..reports.names import GENERAL, SUMMARY, RatioMode, report_name, report_names
 from ..reports.numbers import format_number
-from ..reports.slicing import TABLE_OPTIONS, Page, query_with
+from ..reports.slicing import OTHER_OPTIONS, TABLE_OPTIONS, Page, query_with
 from ..reports.table import Cell, Table
 from .chart import render_chart_svg
 from .json import iso_utc
@@ -117,6 +117,7 @@ def render_html(
             table.name, "html", query_with(pairs, {"ratios": None if ratios == "sum" else "sum"})
         ),
         chart=Markup(chart) if chart else None,
+        filters=_filter_links(table.name, pairs),
         others=_related_reports(table.name, pairs),
         home=_home_url(pairs),
     )
@@ -171,6 +172,17 @@ def _related_reports(name: str, pairs: list[tuple[str, str]]) -> list[ReportLink
         ReportLink(link.name, {fmt: report_url(link.name, fmt, query) for fmt in _LINK_FORMATS})
         for link in report_links(report_names([] if base == GENERAL else [base]))
     ]
+
+
+def _filter_links(name: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(label, value, URL of this page without that filter) of each filter in force."""
+    links = []
+    for index, (label, value) in enumerate(pairs):
+        if label.startswith("_") or label in OTHER_OPTIONS:
+            continue
+        rest = [pair for i, pair in enumerate(pairs) if i != index and pair[0] != "_next"]
+        links.append((label, value, report_url(name, "html", urlencode(rest))))
+    return links
 
 
 def _home_url(pairs: list[tuple[str, str]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from collections.abc import Callable
@@ -16,7 +17,10 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from datasets import one_account
-from stract_reports.render.html import render_html
+from stract_reports.render.chart import render_chart_svg
+from stract_reports.render.html import HTML_PAGE_SIZE, render_html, render_index_html
+from stract_reports.reports.names import RatioMode
+from stract_reports.reports.slicing import parse_slice, slice_report
 from stract_reports.reports.table import Table
 from stract_reports.simulator import (
     DEFAULT_TOKEN,
@@ -24,6 +28,7 @@ from stract_reports.simulator import (
     Simulator,
 )
 from support import GOLDEN, REPORTS, golden
+from tables import general, general_summary, platform
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 NONCE = re.compile(r"'nonce-([A-Za-z0-9_-]{22,})'")
@@ -379,3 +384,205 @@ def test_favicon_is_answered_without_asking_the_upstream(
 
     assert response.status_code == 204
     assert simulator.stats()["total"] == 0
+
+
+# Pure rendering of sliced tables: what the views hand the renderer (query, page, ratio mode).
+
+MOMENT = datetime(2025, 2, 1, 12, 30, tzinfo=UTC)
+
+
+def sliced_page(
+    report: str,
+    query: list[tuple[str, str]],
+    *,
+    ratios: RatioMode = "recompute",
+    page_size: int | None = HTML_PAGE_SIZE,
+) -> str:
+    """``report`` of the real dataset sliced by ``query`` and rendered as its HTML page."""
+    base, _, rest = report.partition("/")
+    ads, summary = (general(), general_summary()) if base == "geral" else platform(base)
+    table, page = slice_report(
+        ads,
+        parse_slice(query),
+        summary=summary if rest else None,
+        ratios=ratios,
+        page_size=page_size,
+        totals=not rest,
+    )
+    return render_html(table, MOMENT, query=query, page=page, ratios=ratios)
+
+
+def hrefs(page: str) -> list[str]:
+    """Every link target of a page, unescaped."""
+    return [html.unescape(href) for href in re.findall(r'href="([^"]*)"', page)]
+
+
+def test_numbers_are_formatted_by_kind_and_keep_their_raw_value() -> None:
+    table = parse_table(sliced_page("geral", []))
+    first = dict(zip([label for label, _ in table.headers], table.rows[0], strict=True))
+    raw = dict(zip([label for label, _ in table.headers], table.raw[0], strict=True))
+
+    assert {label: text for label, (text, _) in first.items()} == {
+        "Platform": "Facebook Ads",
+        "Account Name": "Jorginho",
+        "Clicks": "886",
+        "Impressions": "2,777",
+        "Spend": "6,915.93",
+        "Cost Per Click": "0.34",
+        "Clickthrough Rate": "38.60%",
+        "Ad Name": "Anúncio 9",
+        "Status": "PAUSED",
+        "Objective": "Conversion",
+        "Country": "BR",
+        "Unique CTR": "49.20%",
+    }
+    assert raw == dict(zip(golden_rows("geral")[0], golden_rows("geral")[1], strict=True))
+    second = dict(zip([label for label, _ in table.headers], table.rows[1], strict=True))
+    assert (second["Spend"][0], second["Clicks"][0]) == ("19.70", "8,829")
+
+
+def test_ad_pages_end_with_a_totals_row_of_every_selected_ad() -> None:
+    table = parse_table(sliced_page("geral", [("_size", "5")]))
+    tiktok = parse_table(sliced_page("geral", [("Platform", "TikTok")]))
+
+    assert len(table.rows) == 5
+    assert [text for text, _ in table.totals] == [
+        "Total of 66 rows",
+        "",
+        "363,059",
+        "346,806",
+        "292,890.22",
+        "0.81",  # 292,890.22 / 363,059, recomputed, not a sum of the ads' CPCs
+        "104.69%",  # Σ Clicks / Σ Impressions of the ads: 363,059 / 346,806
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
+    assert [text for text, _ in tiktok.totals][:5] == ["Total", "", "41,717", "53,125", "45,602.28"]
+
+
+def test_summary_pages_hide_columns_empty_in_every_row_and_say_so() -> None:
+    page = sliced_page("geral/resumo", [])
+    asked = parse_table(sliced_page("geral/resumo", [("_col", "Platform,Ad Name,Spend")]))
+
+    assert [label for label, _ in parse_table(page).headers] == [
+        "Platform",
+        "Clicks",
+        "Impressions",
+        "Spend",
+        "Cost Per Click",
+        "Clickthrough Rate",
+    ]
+    assert (
+        "Not shown, empty in every row: Account Name, Ad Name, Status, Objective, Country, "
+        "Unique CTR. The CSV, JSON and Excel files keep them."
+    ) in page
+    assert [label for label, _ in asked.headers] == ["Platform", "Ad Name", "Spend"]
+    assert "<tfoot>" not in page
+
+
+def test_every_link_carries_the_current_options() -> None:
+    query = [
+        ("key", "k&1"),
+        ("ratios", "sum"),
+        ("Country", "BR"),
+        ("_sort", "Spend"),
+        ("_size", "10"),
+        ("_next", "10"),
+    ]
+    page = sliced_page("meta_ads", query)
+    links = hrefs(page)
+
+    assert all("key=k%261" in link for link in links), links
+    assert "/meta_ads.html?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10&_next=20" in links
+    assert "/meta_ads.html?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10" in links
+    assert "/meta_ads.csv?key=k%261&ratios=sum&Country=BR&_sort=Spend" in links  # all rows
+    # Formats show this very page: an asked size and position carry over.
+    assert "/meta_ads.csv?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
+    assert (
+        "/meta_ads.csv?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10"
+        "&excel=1&download=1"
+    ) in links
+    assert "/meta_ads.xlsx?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
+    # Headers sort from the first page; the sorted column's link reverses it.
+    assert "/meta_ads.html?key=k%261&ratios=sum&Country=BR&_size=10&_sort_desc=Spend" in links
+    assert "/meta_ads.html?key=k%261&ratios=sum&Country=BR&_sort=Clicks&_size=10" in links
+    # Related reports keep the selection (they share the ad columns), not the table options.
+    assert "/meta_ads/resumo.html?key=k%261&ratios=sum&Country=BR" in links
+    assert "/geral.html?key=k%261&ratios=sum&Country=BR" in links
+    assert "/?key=k%261" in links
+    assert "/meta_ads.html?key=k%261&ratios=sum&_sort=Spend&_size=10" in links  # drop the filter
+    assert '<th scope="col" class="num" aria-sort="ascending"><a href=' in page
+    assert '<span id="row-count">rows 11–20 of 34</span>' in page
+
+
+def test_a_default_sized_page_links_its_formats_to_every_row() -> None:
+    page = sliced_page("geral", [("_next", "20")], page_size=20)
+    links = hrefs(page)
+
+    assert "/geral.csv" in links and "/geral.json" in links and "/geral.xlsx" in links
+    assert "/geral.csv?download=1" in links
+    assert "/geral.csv?excel=br&download=1" in links
+    assert "/geral.html?_next=40" in links and "/geral.html" in links  # next, first
+    assert 'rel="next"' in page and "All 66 rows as CSV" in page
+    assert '<span id="row-count">rows 21–40 of 66</span>' in page
+
+
+def test_a_whole_table_has_no_paging_links() -> None:
+    page = sliced_page("geral", [])
+
+    assert 'id="paging"' not in page and 'rel="next"' not in page
+    assert '<span id="row-count">66 rows</span>' in page
+
+
+@pytest.mark.parametrize(
+    ("ratios", "says", "switch"),
+    [
+        (
+            "recompute",
+            "Ratios are recomputed from the summed columns",
+            "/geral/resumo.html?ratios=sum",
+        ),
+        ("sum", "Ratio columns are summed like the others", "/geral/resumo.html"),
+    ],
+)
+def test_summary_pages_show_the_ratio_mode_and_a_switch(
+    ratios: RatioMode, says: str, switch: str
+) -> None:
+    query = [("ratios", "sum")] if ratios == "sum" else []
+    page = sliced_page("geral/resumo", query, ratios=ratios)
+
+    assert says in page
+    assert switch in hrefs(page)
+    assert "Ratios are" not in sliced_page("geral", [])
+
+
+def test_summary_pages_show_the_chart_and_ad_pages_do_not() -> None:
+    page = sliced_page("geral/resumo", [("_by", "Country")])
+
+    assert page.count("<svg") == 1
+    assert "<title>BR: Spend 239,268.14</title>" in page
+    assert "<svg" not in sliced_page("geral", [])
+    assert "style=" not in page  # a strict CSP blocks style attributes
+
+
+def test_filters_in_force_are_shown_escaped_with_a_way_out() -> None:
+    page = sliced_page("geral", [("Ad Name", '<img src=x onerror="alert(1)">')])
+
+    assert "<img" not in page
+    assert "Rows where Ad Name = “&lt;img src=x onerror=&#34;alert(1)&#34;&gt;”" in page
+    assert "/geral.html" in hrefs(page)
+    assert '<span id="row-count">0 rows</span>' in page
+
+
+def test_index_page_embeds_the_general_summary_chart() -> None:
+    table, _ = slice_report(general(), parse_slice([]), summary=general_summary())
+    page = render_index_html(
+        name="A", email="a@example.com", linkedin="", reports=[], chart=render_chart_svg(table)
+    )
+
+    assert page.count("<svg") == 1 and "<title>TikTok: Clicks 41,717</title>" in page
+    assert '<a href="/geral/resumo.html"><svg' in page
+    assert "<svg" not in render_index_html(name="A", email="a@example.com", linkedin="", reports=[])

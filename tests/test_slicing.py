@@ -362,3 +362,23 @@ def test_query_with_replaces_in_place_removes_and_appends() -> None:
         query_with(pairs, {"_next": None, "_sort": "Spend"}) == "Country=BR&key=a+b%26c&_sort=Spend"
     )
     assert query_with([], {}) == ""
+
+
+@pytest.mark.parametrize("sort", [("_sort_desc", "Country"), ("_sort", "Objective")])
+def test_pages_of_a_sorted_report_are_the_slices_of_the_whole_sort(sort: tuple[str, str]) -> None:
+    whole = csv_dicts(sliced("geral", [sort])[0])
+    pages = [
+        csv_dicts(sliced("geral", [sort, ("_size", "7"), ("_next", str(offset))])[0])
+        for offset in range(0, 66, 7)
+    ]
+
+    assert [row for page in pages for row in page] == whole
+    # Ties keep the report's order.
+    label = sort[1]
+    original = golden_dicts("geral")
+    for key in {row[label] for row in whole}:
+        assert [r for r in whole if r[label] == key] == [r for r in original if r[label] == key]
+    assert [row[label] for row in whole if row[label]][:1] == [
+        "US" if "desc" in sort[0] else "Conversion"
+    ]
+    assert whole[-1][label] == ("BR" if "desc" in sort[0] else "")

@@ -19,8 +19,11 @@ data, raise ``BadOption`` (a 400) naming what is valid.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from operator import itemgetter
+from typing import Any
 from urllib.parse import urlencode
 
 from .build import Ads, Group, summarize
@@ -159,19 +162,27 @@ def slice_report(
             kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
             groups = [(prefix, rows) for prefix, rows in kept if rows]
         table = summarize(source, groups, ratios, name=summary.name, title=summary.title())
-    if sl.sort is not None:
-        table = _sorted(table, _column(table, sl.sort, "_sort"), sl.descending)
-    if sl.columns:
-        table = _project(table, _columns(table, sl.columns))
+    # Every label is checked before any work, so a bad one costs nothing.
+    sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
+    chosen = _columns(table, sl.columns) if sl.columns else None
     total = len(table.rows)
     row_totals = _totals(table) if totals else None
     size = sl.size or page_size
     start = min(sl.offset, total)
     end = total if size is None else min(start + size, total)
+    rows = table.rows
+    if sort_column is not None:
+        rows = _sorted(table, sort_column, sl.descending, limit=end)
     page = Page(total, start, size, str(end) if end < total else None, row_totals)
-    if start == 0 and end == total:
-        return table, page
-    return _with_rows(table, table.rows[start:end]), page
+    if start != 0 or end != len(rows):
+        rows = rows[start:end]
+    if rows is not table.rows:
+        table = _with_rows(table, rows)
+    if chosen is not None:
+        table = _project(table, chosen)
+        if row_totals is not None:
+            page = replace(page, totals=[row_totals[c] for c in chosen])
+    return table, page
 
 
 def query_with(pairs: Iterable[tuple[str, str]], changes: Mapping[str, str | None]) -> str:
@@ -265,18 +276,25 @@ def _summary_by(
     )
 
 
-def _sorted(table: Table, column: int, descending: bool) -> Table:
+def _sorted(table: Table, column: int, descending: bool, *, limit: int) -> list[list[Cell]]:
+    """The rows ordered by ``column``, empty cells last; only the first ``limit`` are needed,
+    so a page of a large table is picked from a heap rather than by sorting it all."""
     filled = [row for row in table.rows if row[column] is not None]
     empty = [row for row in table.rows if row[column] is None]
+    key: Callable[[list[Cell]], Any]
     if table.numeric[column]:
-        filled.sort(key=lambda row: row[column], reverse=descending)  # type: ignore[arg-type,return-value]
+        key = itemgetter(column)
     else:
         # Case does not split the order; ties between "a" and "A" keep a fixed order.
-        filled.sort(
-            key=lambda row: (str(row[column]).casefold(), str(row[column])), reverse=descending
-        )
-    # Python's sort is stable in both directions: equal keys keep their report order.
-    return _with_rows(table, filled + empty)
+        def key(row: list[Cell]) -> tuple[str, str]:
+            return (str(row[column]).casefold(), str(row[column]))
+
+    # Both ways are stable (heapq's n-smallest/largest are documented as the sorted prefix):
+    # equal keys keep their report order.
+    if limit < len(filled):
+        pick = heapq.nlargest if descending else heapq.nsmallest
+        return pick(limit, filled, key=key)
+    return sorted(filled, key=key, reverse=descending) + empty
 
 
 def _project(table: Table, columns: list[int]) -> Table:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import cache
 
 from stract_reports.config import Settings
-from stract_reports.reports.build import Ads, ads_table
-from stract_reports.reports.slicing import Summary
+from stract_reports.reports.build import Ads
+from stract_reports.reports.slicing import Summary, report_source
 from stract_reports.simulator import Simulator
 from stract_reports.upstream import StractClient, fetch_report_data
 from stract_reports.upstream.models import PlatformData
@@ -26,16 +26,19 @@ def real_data() -> tuple[PlatformData, ...]:
 
 def general() -> Ads:
     """The ads of ``/geral``."""
-    return ads_table(real_data(), "geral", "All platforms: ads")
+    return report_source(real_data(), None, summary=False)[0]
 
 
 def general_summary() -> Summary:
     """``/geral/resumo`` as the slicing layer is asked for it."""
-    return Summary("geral/resumo", "All platforms", general().by_platform)
+    summary = report_source(real_data(), None, summary=True)[1]
+    assert summary is not None
+    return summary
 
 
 def platform(value: str) -> tuple[Ads, Summary]:
     """The ads of ``/{value}`` and its per-account summary."""
-    (data,) = [d for d in real_data() if d.platform.value == value]
-    ads = ads_table([data], value, f"{data.platform.label}: ads")
-    return ads, Summary(f"{value}/resumo", data.platform.label, ads.by_account, "account")
+    data = [d for d in real_data() if d.platform.value == value]
+    ads, summary = report_source(data, value, summary=True)
+    assert summary is not None
+    return ads, summary

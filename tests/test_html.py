@@ -483,9 +483,9 @@ def test_summary_pages_hide_columns_empty_in_every_row_and_say_so() -> None:
     assert "<tfoot>" not in page
 
 
-def test_every_link_carries_the_current_options() -> None:
+def test_every_link_carries_the_current_options_but_never_the_access_key() -> None:
     query = [
-        ("key", "k&1"),
+        ("key", "sekr3t-k3y"),
         ("ratios", "sum"),
         ("Country", "BR"),
         ("_sort", "Spend"),
@@ -495,25 +495,25 @@ def test_every_link_carries_the_current_options() -> None:
     page = sliced_page("meta_ads", query)
     links = hrefs(page)
 
-    assert all("key=k%261" in link for link in links), links
-    assert "/meta_ads.html?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10&_next=20" in links
-    assert "/meta_ads.html?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10" in links
-    assert "/meta_ads.csv?key=k%261&ratios=sum&Country=BR&_sort=Spend" in links  # all rows
+    assert "sekr3t" not in page  # an access key never appears in a response body
+    reports = [link for link in links if link != "/"]
+    assert all("ratios=sum" in link for link in reports), reports
+    assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=20" in links
+    assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Spend&_size=10" in links  # first page
+    assert "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend" in links  # every row
     # Formats show this very page: an asked size and position carry over.
-    assert "/meta_ads.csv?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
+    assert "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
     assert (
-        "/meta_ads.csv?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10"
-        "&excel=1&download=1"
+        "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10&excel=1&download=1"
     ) in links
-    assert "/meta_ads.xlsx?key=k%261&ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
+    assert "/meta_ads.xlsx?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
     # Headers sort from the first page; the sorted column's link reverses it.
-    assert "/meta_ads.html?key=k%261&ratios=sum&Country=BR&_size=10&_sort_desc=Spend" in links
-    assert "/meta_ads.html?key=k%261&ratios=sum&Country=BR&_sort=Clicks&_size=10" in links
+    assert "/meta_ads.html?ratios=sum&Country=BR&_size=10&_sort_desc=Spend" in links
+    assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Clicks&_size=10" in links
     # Related reports keep the selection (they share the ad columns), not the table options.
-    assert "/meta_ads/resumo.html?key=k%261&ratios=sum&Country=BR" in links
-    assert "/geral.html?key=k%261&ratios=sum&Country=BR" in links
-    assert "/?key=k%261" in links
-    assert "/meta_ads.html?key=k%261&ratios=sum&_sort=Spend&_size=10" in links  # drop the filter
+    assert "/meta_ads/resumo.html?ratios=sum&Country=BR" in links
+    assert "/geral.html?ratios=sum&Country=BR" in links
+    assert "/meta_ads.html?ratios=sum&_sort=Spend&_size=10" in links  # the filter removed
     assert '<th scope="col" class="num" aria-sort="ascending"><a href=' in page
     assert '<span id="row-count">rows 11–20 of 34</span>' in page
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from stract_reports.render.csv import render_csv
+from stract_reports.reports import build
 from stract_reports.reports.numbers import ratio
 from stract_reports.reports.slicing import (
     BadOption,
@@ -20,7 +21,7 @@ from stract_reports.reports.slicing import (
     slice_report,
 )
 from support import REPORTS, golden
-from tables import general, general_summary, platform
+from tables import general, general_summary, platform, real_data
 
 # Sums over the ads, as captured (stract-api.md): clicks, impressions, spend.
 CAPTURED = {
@@ -382,3 +383,16 @@ def test_pages_of_a_sorted_report_are_the_slices_of_the_whole_sort(sort: tuple[s
         "US" if "desc" in sort[0] else "Conversion"
     ]
     assert whole[-1][label] == ("BR" if "desc" in sort[0] else "")
+
+
+def test_unsliced_tables_equal_the_contract_functions_titles_included() -> None:
+    data = real_data()
+
+    assert sliced("geral", [])[0] == build.general_ads(data)
+    assert sliced("geral/resumo", [])[0] == build.general_summary(data)
+    assert sliced("geral/resumo", [], ratios="sum")[0] == build.general_summary(data, "sum")
+    for one in data:
+        value = one.platform.value
+        assert sliced(value, [])[0] == build.platform_ads(one)
+        assert sliced(f"{value}/resumo", [])[0] == build.platform_summary(one)
+    assert sliced("meta_ads/resumo", [])[0].title == "Facebook Ads: summary by account"  # type: ignore[attr-defined]

@@ -27,8 +27,9 @@ from .kinds import Kind, column_kind, display_number
 _LINK_FORMATS = ("html", "csv", "json", "xlsx")
 # Options that belong to one format's response: links to other formats set their own.
 _FORMAT_ONLY = frozenset({"excel", "download", "_shape"})
-# Options of the whole site, carried even to the index (the access key).
-_SITE_OPTIONS = frozenset({"key"})
+# Never written into a page: an access key must not appear in a response body. Links carry
+# every other option; the key travels the way the access layer says (not in our links).
+_SECRET_OPTIONS = frozenset({"key"})
 # What a browser is given per page unless ``_size`` says otherwise.
 HTML_PAGE_SIZE = 500
 
@@ -75,7 +76,7 @@ def render_html(
     """The table as a readable page. ``query``: the request's options, carried by every link
     (formats, sort headers, paging, related reports); ``page``: where this page sits in the
     sliced table (None: it is the whole table); ``ratios``: the summary mode, shown."""
-    pairs = [(name, value) for name, value in query if name not in _FORMAT_ONLY]
+    pairs = [(n, v) for n, v in query if n not in _FORMAT_ONLY and n not in _SECRET_OPTIONS]
     summary = table.name.rpartition("/")[2] == SUMMARY
     paged = page is not None and (page.next is not None or page.offset > 0)
     sort_key, descending = _sort_state(pairs)
@@ -119,7 +120,6 @@ def render_html(
         chart=Markup(chart) if chart else None,
         filters=_filter_links(table.name, pairs),
         others=_related_reports(table.name, pairs),
-        home=_home_url(pairs),
     )
 
 
@@ -183,11 +183,6 @@ def _filter_links(name: str, pairs: list[tuple[str, str]]) -> list[tuple[str, st
         rest = [pair for i, pair in enumerate(pairs) if i != index and pair[0] != "_next"]
         links.append((label, value, report_url(name, "html", urlencode(rest))))
     return links
-
-
-def _home_url(pairs: list[tuple[str, str]]) -> str:
-    query = urlencode([(n, v) for n, v in pairs if n in _SITE_OPTIONS])
-    return f"/?{query}" if query else "/"
 
 
 def _given(pairs: list[tuple[str, str]], name: str) -> bool:

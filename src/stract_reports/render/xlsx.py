@@ -27,12 +27,31 @@ _FRACTION_FORMAT = "#,##0.0#########"  # a plain number with decimals: show them
 _MAX_TEXT = 32_767  # Excel's limit on the characters of one cell
 _MAX_WIDTH = 60  # characters: a long ad name should not push every other column away
 _SHEET_NAME_LIMIT = 31
+# An Excel sheet's size: 1,048,576 rows (one is the header) and 16,384 columns.
+MAX_ROWS = 1_048_575
+MAX_COLUMNS = 16_384
+
+
+class WorkbookTooLarge(ValueError):
+    """The table does not fit in one Excel sheet; the message says so and points to CSV."""
+
+
 _SHEET_NAME_FORBIDDEN = str.maketrans({c: "-" for c in "[]:*?/\\"})
 
 
 def render_xlsx(table: Table) -> bytes:
     """The table as a one-sheet workbook: bold frozen header with an autofilter, numbers as
-    numeric cells formatted by kind, text as text, columns sized to their contents."""
+    numeric cells formatted by kind, text as text, columns sized to their contents.
+
+    Raises ``WorkbookTooLarge`` past Excel's sheet size: a workbook is never cut short. Text
+    longer than an Excel cell holds (32,767 characters) is cut to that length.
+    """
+    if len(table.rows) > MAX_ROWS or len(table.columns) > MAX_COLUMNS:
+        raise WorkbookTooLarge(
+            f"{len(table.rows):,} rows and {len(table.columns):,} columns do not fit in an Excel "
+            f"sheet ({MAX_ROWS:,} rows, {MAX_COLUMNS:,} columns at most): ask for CSV, or fewer "
+            "rows with _size or filters"
+        )
     out = io.BytesIO()
     workbook = xlsxwriter.Workbook(
         out,

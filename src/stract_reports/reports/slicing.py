@@ -26,9 +26,10 @@ from operator import itemgetter
 from typing import Any
 from urllib.parse import urlencode
 
-from .build import Ads, Group, summarize
+from ..upstream.models import PlatformData
+from .build import Ads, Group, ads_table, summarize
 from .metrics import label_key
-from .names import RatioMode
+from .names import RatioMode, report_name
 from .numbers import parse_number
 from .table import Cell, Table
 
@@ -88,6 +89,25 @@ class Summary:
         """The title of the summary, grouped by its default unit or by column ``by``."""
         unit = by or self.unit
         return f"{self.subject}: summary by {unit}" if unit else f"{self.subject}: summary"
+
+
+def report_source(
+    data: Sequence[PlatformData], platform: str | None, *, summary: bool
+) -> tuple[Ads, Summary | None]:
+    """What ``slice_report`` needs for a report: the ads of ``data`` (one platform's, or every
+    platform's when ``platform`` is None) and, for a summary, which one."""
+    if platform is None:
+        ads = ads_table(data, report_name(None, summary=False), "All platforms: ads")
+        if not summary:
+            return ads, None
+        return ads, Summary(report_name(None, summary=True), "All platforms", ads.by_platform)
+    (one,) = data
+    label = one.platform.label
+    ads = ads_table(data, report_name(platform, summary=False), f"{label}: ads")
+    if not summary:
+        return ads, None
+    name = report_name(platform, summary=True)
+    return ads, Summary(name, label, ads.by_account, "account")
 
 
 def query_pairs(query: Query) -> list[tuple[str, str]]:
@@ -328,5 +348,6 @@ __all__ = [
     "parse_slice",
     "query_pairs",
     "query_with",
+    "report_source",
     "slice_report",
 ]

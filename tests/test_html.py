@@ -18,7 +18,12 @@ from werkzeug.test import TestResponse
 
 from datasets import one_account
 from stract_reports.render.chart import render_chart_svg
-from stract_reports.render.html import HTML_PAGE_SIZE, render_html, render_index_html
+from stract_reports.render.html import (
+    HTML_PAGE_SIZE,
+    next_page_url,
+    render_html,
+    render_index_html,
+)
 from stract_reports.reports.names import RatioMode
 from stract_reports.reports.slicing import parse_slice, slice_report
 from stract_reports.reports.table import Table
@@ -586,3 +591,14 @@ def test_index_page_embeds_the_general_summary_chart() -> None:
     assert page.count("<svg") == 1 and "<title>TikTok: Clicks 41,717</title>" in page
     assert '<a href="/geral/resumo.html"><svg' in page
     assert "<svg" not in render_index_html(name="A", email="a@example.com", linkedin="", reports=[])
+
+
+def test_next_page_url_keeps_the_options_but_not_the_key() -> None:
+    query = [("key", "sekr3t"), ("_shape", "array"), ("Country", "BR"), ("_size", "20")]
+    _, first = slice_report(general(), parse_slice(query), page_size=None)
+    _, last = slice_report(general(), parse_slice([*query, ("_next", "40")]))
+
+    assert next_page_url("geral", "json", query, first) == (
+        "/geral.json?_shape=array&Country=BR&_size=20&_next=20"
+    )
+    assert next_page_url("geral", "json", query, last) is None

@@ -1,7 +1,8 @@
 """A table, the report index and error pages as HTML: Jinja templates, always autoescaped.
 
-No Flask here, so the CLI renders the same pages as the server. A page's only inline
-``<style>`` and ``<script>`` carry ``nonce`` when one is given, for a nonce-based CSP.
+No Flask here, so the CLI renders the same pages as the server. A page's only inline code is
+its ``<style>``, which carries ``nonce`` when one is given, for a nonce-based CSP; pages run no
+script (sorting and paging are links, the chart is SVG with presentation attributes).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def render_html(
         first_row=(page.offset if page is not None else 0) + 1,
         generated_at=iso_utc(generated_at),
         formats=_format_links(table.name, pairs, explicit_size=_given(pairs, "_size")),
-        paging=_paging_links(table.name, pairs, page) if paged else [],
+        paging=_paging_links(table.name, pairs, page) if paged and page is not None else [],
         hidden=hidden,
         summary=summary,
         ratios=ratios,
@@ -264,10 +265,9 @@ def _format_links(
 
 
 def _paging_links(
-    name: str, pairs: list[tuple[str, str]], page: Page | None
+    name: str, pairs: list[tuple[str, str]], page: Page
 ) -> list[tuple[str, str, str]]:
     """(label, url, rel) of the paging links: next, first, and every row as CSV."""
-    assert page is not None
     links = []
     if page.next is not None:
         links.append(

@@ -182,7 +182,7 @@ def slice_report(
             kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
             groups = [(prefix, rows) for prefix, rows in kept if rows]
         table = summarize(source, groups, ratios, name=summary.name, title=summary.title())
-    # Every label is checked before any work, so a bad one costs nothing.
+    # The output's labels are checked before sorting or totalling anything.
     sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
     chosen = _columns(table, sl.columns) if sl.columns else None
     total = len(table.rows)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from functools import cache
 
 from stract_reports.config import Settings
-from stract_reports.reports.build import Ads
+from stract_reports.reports.build import Ads, PlatformData
 from stract_reports.reports.slicing import Summary, report_source
 from stract_reports.simulator import Simulator
 from stract_reports.upstream import StractClient, fetch_report_data
-from stract_reports.upstream.models import PlatformData
 
 
 @cache

@@ -23,15 +23,17 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ..upstream.models import PlatformData
 from .build import Ads, Group, ads_table, summarize
 from .metrics import label_key
 from .names import RatioMode, report_name
 from .numbers import parse_number
 from .table import Cell, Table
+
+if TYPE_CHECKING:  # only named in a signature; build.py says where the records live
+    from .build import PlatformData
 
 # The slicing options; anything else with a leading underscore is unknown.
 OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")

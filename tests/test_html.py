@@ -547,7 +547,7 @@ def test_a_whole_table_has_no_paging_links() -> None:
     [
         (
             "recompute",
-            "Ratios are recomputed from the summed columns",
+            "Ratios are recomputed from the sums, not summed",
             "/geral/resumo.html?ratios=sum",
         ),
         ("sum", "Ratio columns are summed like the others", "/geral/resumo.html"),

@@ -19,7 +19,7 @@ def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
         "generated_at": iso_utc(generated_at),
         "row_count": len(table.rows),
         "columns": columns,
-        "rows": [dict(zip(columns, row, strict=True)) for row in table.rows],
+        "rows": rows_document(table),
     }
 
 
@@ -42,3 +42,16 @@ def _number(value: Any) -> Any:
 def dumps(document: Any) -> str:
     """Compact JSON, key order kept, UTF-8 characters as they are."""
     return json.dumps(document, ensure_ascii=False, default=_number, separators=(",", ":"))
+
+
+def rows_document(table: Table) -> list[dict[str, Any]]:
+    """The rows alone, a bare list of objects keyed by label (``?_shape=array``): what
+    ``pandas.read_json`` and most tools read as records."""
+    columns = table.columns
+    return [dict(zip(columns, row, strict=True)) for row in table.rows]
+
+
+def render_ndjson(table: Table) -> str:
+    """One JSON object per row and line (newline-delimited JSON), for streaming readers."""
+    columns = table.columns
+    return "".join(dumps(dict(zip(columns, row, strict=True))) + "\n" for row in table.rows)

@@ -187,12 +187,12 @@ def _summarize(
     return Table(name, title, list(ads.columns), list(ads.numeric), out)
 
 
-Group = list[list[Cell]]
+_Rows = list[list[Cell]]
 
 
 def _aggregator(
     ads: Table, index: int, ratios: RatioMode, column_of: dict[str, int]
-) -> Callable[[Group], Cell]:
+) -> Callable[[_Rows], Cell]:
     """How a summary fills column ``index`` from a group of ad rows."""
     if not ads.numeric[index]:
         return lambda group: None  # text: summaries leave it empty
@@ -206,7 +206,7 @@ def _aggregator(
     if not (ads.numeric[numerator] and ads.numeric[denominator]):
         return lambda group: None
 
-    def recompute(group: Group) -> Cell:
+    def recompute(group: _Rows) -> Cell:
         if all(row[index] is None for row in group):
             return None  # the group's ads have no such ratio: nothing to recompute
         return ratio(_sum(group, numerator), _sum(group, denominator))
@@ -214,6 +214,62 @@ def _aggregator(
     return recompute
 
 
-def _sum(rows: Group, column: int) -> Number | None:
+def _sum(rows: _Rows, column: int) -> Number | None:
     values = [row[column] for row in rows if row[column] is not None]
     return sum(values) if values else None  # type: ignore[arg-type]
+
+
+# The interface of the slicing layer (reports/slicing.py): the ad table of a report, with the
+# default groupings of its summaries, and a summary over any groups and columns.
+
+# A summary row's leading cells, and the indices of the ad rows it aggregates.
+Group = tuple[list[Cell], list[int]]
+
+
+@dataclass(frozen=True)
+class Ads:
+    """The ad rows of a report, and the default groups of its two summaries."""
+
+    table: Table  # the ad rows (Platform, Account Name, fields...)
+    by_account: list[Group]  # /{platform}/resumo: accounts without ads get an empty list
+    by_platform: list[Group]  # /geral/resumo
+
+
+def ads_table(data: Sequence[PlatformData], name: str, title: str) -> Ads:
+    """The ad table of ``data`` named ``name``, with its account and platform groups."""
+    ads = _ads(data, name, title)
+    by_account: list[Group] = [
+        ([data[s.platform].platform.label, s.account], list(s.rows)) for s in ads.spans
+    ]
+    by_platform: list[Group] = [
+        ([p.platform.label, None], [i for s in ads.spans if s.platform == index for i in s.rows])
+        for index, p in enumerate(data)
+    ]
+    return Ads(ads.table, by_account, by_platform)
+
+
+def summarize(
+    ads: Table,
+    groups: Sequence[Group],
+    ratios: RatioMode,
+    *,
+    name: str,
+    title: str,
+    columns: list[int] | None = None,
+) -> Table:
+    """One row per group: its leading cells, then the aggregated ``columns`` that follow them
+    (indices into ``ads``; default all), ratios recomputed as in the default summaries."""
+    chosen = list(range(len(ads.columns))) if columns is None else list(columns)
+    column_of = {label_key(label): i for i, label in enumerate(ads.columns)}
+    aggregators = {c: _aggregator(ads, c, ratios, column_of) for c in chosen}
+    out: list[list[Cell]] = []
+    for prefix, indices in groups:
+        rows = [ads.rows[i] for i in indices]
+        out.append([*prefix, *(aggregators[c](rows) for c in chosen[len(prefix) :])])
+    return Table(
+        name,
+        title,
+        [ads.columns[c] for c in chosen],
+        [ads.numeric[c] for c in chosen],
+        out,
+    )

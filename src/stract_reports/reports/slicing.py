@@ -1,0 +1,355 @@
+"""Slicing a report by its URL, Datasette-style: an underscore names an option, anything else
+a column.
+
+- ``?{label}=value`` keeps the ad rows whose cell equals value (labels matched as columns are
+  merged, case-insensitively and trimmed; numeric columns compare as numbers, so ``886`` and
+  ``886.0`` match; an empty value matches empty cells). Repeatable; all must hold.
+- ``?_by=Label`` (summaries): one row per distinct value of that text column, instead of the
+  default per account / per platform, over the selected ads; columns: that label, then every
+  numeric column; ratios recomputed as in the default summaries.
+- Then, on the resulting table: ``?_sort=Label`` / ``?_sort_desc=Label`` (numbers as numbers,
+  empty cells last both ways, stable), ``?_col=A,B`` (exactly those columns in that order;
+  repeatable), and ``?_size=N&_next=TOKEN`` paging.
+
+Filters select ad rows, so a summary aggregates the selected ads: ``/geral/resumo?Country=BR``
+is the per-platform totals of BR ads. With a filter, a summary shows only the groups that kept
+at least one ad. Pure functions: parse first (before any upstream call), apply to the fetched
+data, raise ``BadOption`` (a 400) naming what is valid.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from .build import Ads, Group, ads_table, summarize
+from .metrics import label_key
+from .names import RatioMode, report_name
+from .numbers import parse_number
+from .table import Cell, Table
+
+if TYPE_CHECKING:  # only named in a signature; build.py says where the records live
+    from .build import PlatformData
+
+# The slicing options; anything else with a leading underscore is unknown.
+OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")
+# Options the slicing leaves alone: they are neither slicing options nor columns.
+OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape"})
+# Options that change the output table (not the selected ads): links to another report drop
+# them, since its columns differ.
+TABLE_OPTIONS = frozenset(OPTIONS)
+# A page token or size longer than this is no number we could have issued.
+_MAX_DIGITS = 12
+
+Query = Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
+
+
+class BadOption(ValueError):
+    """An option the report cannot apply; the message names the valid choices (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The slicing options of one request, parsed but not yet checked against the columns."""
+
+    filters: tuple[tuple[str, str], ...] = ()  # (column label as given, value)
+    columns: tuple[str, ...] = ()  # the ``_col`` values as given, each maybe a comma list
+    sort: str | None = None
+    descending: bool = False
+    size: int | None = None  # None: the caller's default page size
+    offset: int = 0  # where the page starts, from ``_next``
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Where a page of the sliced table sits: ``next`` is the ``_next`` token of the following
+    page, None on the last one."""
+
+    total: int  # rows of the sliced table, every page together
+    offset: int
+    size: int | None  # None: every row from ``offset``
+    next: str | None
+    totals: list[Cell] | None = field(default=None)  # per column over ``total`` rows, if asked
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A summary report: its name, what it summarises ("All platforms", "Facebook Ads"), its
+    default groups (``Ads.by_platform`` or ``Ads.by_account``) and what they are by."""
+
+    name: str
+    subject: str
+    groups: Sequence[Group]
+    unit: str | None = None  # "account" -> "...: summary by account"; None -> "...: summary"
+
+    def title(self, by: str | None = None) -> str:
+        """The title of the summary, grouped by its default unit or by column ``by``."""
+        unit = by or self.unit
+        return f"{self.subject}: summary by {unit}" if unit else f"{self.subject}: summary"
+
+
+def report_source(
+    data: Sequence[PlatformData], platform: str | None, *, summary: bool
+) -> tuple[Ads, Summary | None]:
+    """What ``slice_report`` needs for a report: the ads of ``data`` (one platform's, or every
+    platform's when ``platform`` is None) and, for a summary, which one."""
+    if platform is None:
+        ads = ads_table(data, report_name(None, summary=False), "All platforms: ads")
+        if not summary:
+            return ads, None
+        return ads, Summary(report_name(None, summary=True), "All platforms", ads.by_platform)
+    (one,) = data
+    label = one.platform.label
+    ads = ads_table(data, report_name(platform, summary=False), f"{label}: ads")
+    if not summary:
+        return ads, None
+    name = report_name(platform, summary=True)
+    return ads, Summary(name, label, ads.by_account, "account")
+
+
+def query_pairs(query: Query) -> list[tuple[str, str]]:
+    """The query as (name, value) pairs in order, from a mapping of lists or from pairs."""
+    if isinstance(query, Mapping):
+        return [(name, value) for name, values in query.items() for value in values]
+    return list(query)
+
+
+def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
+    """The slicing options of ``query``; names in ``other`` are skipped. An empty value is an
+    option not given. Raises ``BadOption`` on an unknown ``_option``, one given twice, or a
+    size or page token that is not one."""
+    skip = frozenset(other)
+    filters: list[tuple[str, str]] = []
+    columns: list[str] = []
+    single: dict[str, str] = {}
+    for name, value in query_pairs(query):
+        if name in skip:
+            continue
+        if not name.startswith("_"):
+            filters.append((name, value))
+        elif name not in OPTIONS:
+            raise BadOption(f"unknown option {name!r}; options: {', '.join(OPTIONS)}")
+        elif not value:
+            continue
+        elif name == "_col":
+            columns.append(value)
+        elif name in single:
+            raise BadOption(f"{name} is given twice")
+        else:
+            single[name] = value
+    if "_sort" in single and "_sort_desc" in single:
+        raise BadOption("give _sort or _sort_desc, not both")
+    return Slice(
+        filters=tuple(filters),
+        columns=tuple(columns),
+        sort=single.get("_sort") or single.get("_sort_desc"),
+        descending="_sort_desc" in single,
+        size=_count(single, "_size", "a page size", minimum=1),
+        offset=_count(single, "_next", "a page token", minimum=0) or 0,
+        by=single.get("_by"),
+    )
+
+
+def slice_report(
+    ads: Ads,
+    sl: Slice,
+    *,
+    summary: Summary | None = None,
+    ratios: RatioMode = "recompute",
+    page_size: int | None = None,
+    totals: bool = False,
+) -> tuple[Table, Page]:
+    """The report sliced by ``sl``: ``ads.table`` itself, or ``summary`` of it; one page of
+    ``sl.size`` rows (default ``page_size``; None: all). ``totals``: the Page carries a totals
+    row of the whole sliced table (sums; ratios recomputed). Raises ``BadOption``."""
+    source = ads.table
+    selected = _select(source, sl.filters)
+    if summary is None:
+        if sl.by is not None:
+            raise BadOption(f"_by groups summaries: ask /{source.name}/resumo?_by={sl.by}")
+        table = (
+            source if selected is None else _with_rows(source, [source.rows[i] for i in selected])
+        )
+    elif sl.by is not None:
+        table = _summary_by(source, sl.by, selected, summary, ratios)
+    else:
+        groups = summary.groups
+        if selected is not None:
+            keep = set(selected)
+            kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
+            groups = [(prefix, rows) for prefix, rows in kept if rows]
+        table = summarize(source, groups, ratios, name=summary.name, title=summary.title())
+    # The output's labels are checked before sorting or totalling anything.
+    sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
+    chosen = _columns(table, sl.columns) if sl.columns else None
+    total = len(table.rows)
+    row_totals = _totals(table) if totals else None
+    size = sl.size or page_size
+    start = min(sl.offset, total)
+    end = total if size is None else min(start + size, total)
+    rows = table.rows
+    if sort_column is not None:
+        rows = _sorted(table, sort_column, sl.descending, limit=end)
+    page = Page(total, start, size, str(end) if end < total else None, row_totals)
+    if start != 0 or end != len(rows):
+        rows = rows[start:end]
+    if rows is not table.rows:
+        table = _with_rows(table, rows)
+    if chosen is not None:
+        table = _project(table, chosen)
+        if row_totals is not None:
+            page = replace(page, totals=[row_totals[c] for c in chosen])
+    return table, page
+
+
+def query_with(pairs: Iterable[tuple[str, str]], changes: Mapping[str, str | None]) -> str:
+    """The query string of ``pairs`` with each name of ``changes`` set to its value (None:
+    removed): in place of its first occurrence, or at the end."""
+    out: list[tuple[str, str]] = []
+    done: set[str] = set()
+    for name, value in pairs:
+        if name not in changes:
+            out.append((name, value))
+        elif name not in done:
+            done.add(name)
+            new = changes[name]
+            if new is not None:
+                out.append((name, new))
+    out.extend((name, new) for name, new in changes.items() if name not in done and new is not None)
+    return urlencode(out)
+
+
+def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int | None:
+    text = single.get(name)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_DIGITS or int(text) < minimum:
+        raise BadOption(f"{name} must be {what}: a whole number of at least {minimum}")
+    return int(text)
+
+
+def _column(table: Table, label: str, option: str) -> int:
+    """The index of the column labelled ``label`` (as columns are merged), or BadOption."""
+    key = label_key(label)
+    for index, name in enumerate(table.columns):
+        if label_key(name) == key:
+            return index
+    raise BadOption(f"{option}: no column {label!r}; columns: {', '.join(table.columns)}")
+
+
+def _columns(table: Table, values: Sequence[str]) -> list[int]:
+    chosen: list[int] = []
+    for value in values:
+        # A label holding a comma is taken whole; otherwise a value may be a comma list.
+        whole = {label_key(name) for name in table.columns}
+        parts = [value] if label_key(value) in whole else value.split(",")
+        for part in parts:
+            index = _column(table, part, "_col")
+            if index in chosen:
+                raise BadOption(f"_col: column {table.columns[index]!r} is asked twice")
+            chosen.append(index)
+    return chosen
+
+
+def _select(table: Table, filters: Sequence[tuple[str, str]]) -> list[int] | None:
+    """Indices of the rows every filter keeps; None without filters (every row)."""
+    if not filters:
+        return None
+    tests = [_matcher(table, label, value) for label, value in filters]
+    return [i for i, row in enumerate(table.rows) if all(test(row) for test in tests)]
+
+
+def _matcher(table: Table, label: str, value: str) -> Callable[[list[Cell]], bool]:
+    column = _column(table, label, "filter")
+    wanted: Cell = value or None
+    if value and table.numeric[column]:
+        wanted = parse_number(value)
+        if wanted is None:
+            name = table.columns[column]
+            raise BadOption(f"{name} is a numeric column: {value!r} is not a number")
+    return lambda row: row[column] == wanted
+
+
+def _summary_by(
+    ads: Table, label: str, selected: list[int] | None, summary: Summary, ratios: RatioMode
+) -> Table:
+    column = _column(ads, label, "_by")
+    if ads.numeric[column]:
+        text = [name for name, numeric in zip(ads.columns, ads.numeric, strict=True) if not numeric]
+        raise BadOption(f"_by groups by a text column: {', '.join(text)}")
+    members: dict[Cell, list[int]] = {}  # in order of first appearance
+    for i in range(len(ads.rows)) if selected is None else selected:
+        members.setdefault(ads.rows[i][column], []).append(i)
+    groups: list[Group] = [([value], rows) for value, rows in members.items()]
+    numeric = [i for i, is_number in enumerate(ads.numeric) if is_number]
+    name = ads.columns[column]
+    return summarize(
+        ads,
+        groups,
+        ratios,
+        name=summary.name,
+        title=summary.title(name),
+        columns=[column, *numeric],
+    )
+
+
+def _sorted(table: Table, column: int, descending: bool, *, limit: int) -> list[list[Cell]]:
+    """The rows ordered by ``column``, empty cells last; only the first ``limit`` are needed,
+    so a page of a large table is picked from a heap rather than by sorting it all."""
+    filled = [row for row in table.rows if row[column] is not None]
+    empty = [row for row in table.rows if row[column] is None]
+    key: Callable[[list[Cell]], Any]
+    if table.numeric[column]:
+        key = itemgetter(column)
+    else:
+        # Case does not split the order; ties between "a" and "A" keep a fixed order.
+        def key(row: list[Cell]) -> tuple[str, str]:
+            return (str(row[column]).casefold(), str(row[column]))
+
+    # Both ways are stable (heapq's n-smallest/largest are documented as the sorted prefix):
+    # equal keys keep their report order.
+    if limit < len(filled):
+        pick = heapq.nlargest if descending else heapq.nsmallest
+        return pick(limit, filled, key=key)
+    return sorted(filled, key=key, reverse=descending) + empty
+
+
+def _project(table: Table, columns: list[int]) -> Table:
+    rows = [[row[c] for c in columns] for row in table.rows]
+    return Table(
+        table.name,
+        table.title,
+        [table.columns[c] for c in columns],
+        [table.numeric[c] for c in columns],
+        rows,
+    )
+
+
+def _totals(table: Table) -> list[Cell]:
+    """Sums of the numeric columns over every row, ratios recomputed; text columns empty."""
+    (row,) = summarize(
+        table, [([], list(range(len(table.rows))))], "recompute", name=table.name, title=""
+    ).rows
+    return row
+
+
+def _with_rows(table: Table, rows: list[list[Cell]]) -> Table:
+    return Table(table.name, table.title, table.columns, table.numeric, rows)
+
+
+__all__ = [
+    "BadOption",
+    "Page",
+    "Slice",
+    "Summary",
+    "parse_slice",
+    "query_pairs",
+    "query_with",
+    "report_source",
+    "slice_report",
+]

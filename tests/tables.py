@@ -1,0 +1,43 @@
+"""The real dataset's fetched data, read once over loopback from the simulator, for the tests of
+the pure layers (slicing, renderers) that start from a ``Table``."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from stract_reports.config import Settings
+from stract_reports.reports.build import Ads, PlatformData
+from stract_reports.reports.slicing import Summary, report_source
+from stract_reports.simulator import Simulator
+from stract_reports.upstream import StractClient, fetch_report_data
+
+
+@cache
+def real_data() -> tuple[PlatformData, ...]:
+    """Every platform of the real captured dataset, as a report fetches it."""
+    with Simulator() as sim:
+        client = StractClient(Settings(api_url=sim.url))
+        try:
+            return tuple(fetch_report_data(client))
+        finally:
+            client.close()
+
+
+def general() -> Ads:
+    """The ads of ``/geral``."""
+    return report_source(real_data(), None, summary=False)[0]
+
+
+def general_summary() -> Summary:
+    """``/geral/resumo`` as the slicing layer is asked for it."""
+    summary = report_source(real_data(), None, summary=True)[1]
+    assert summary is not None
+    return summary
+
+
+def platform(value: str) -> tuple[Ads, Summary]:
+    """The ads of ``/{value}`` and its per-account summary."""
+    data = [d for d in real_data() if d.platform.value == value]
+    ads, summary = report_source(data, value, summary=True)
+    assert summary is not None
+    return ads, summary

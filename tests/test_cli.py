@@ -76,7 +76,7 @@ def test_an_unknown_report_name_fails_in_words_before_any_fetch(
     assert err == (
         f"stract-reports: unknown report: {name!r} is not a report; the reports are geral, "
         "geral/resumo, PLATFORM and PLATFORM/resumo, each with an optional format suffix: "
-        ".csv (the default), .json or .html\n"
+        ".csv (the default), .json, .html, .xlsx, .tsv or .ndjson\n"
     )
     assert simulator.stats()["total"] == 0
 
@@ -93,7 +93,7 @@ def test_a_format_suffix_in_the_name_sets_the_format(
     assert _without_time(out) == _without_time(client.get(served).data)
 
 
-@pytest.mark.parametrize("report", ["geral.txt", "geral.CSV", "geral/resumo.xlsx"])
+@pytest.mark.parametrize("report", ["geral.txt", "geral.CSV", "geral/resumo.xls"])
 def test_an_unsupported_format_suffix_fails_naming_the_formats(
     simulator: Simulator, report: str
 ) -> None:
@@ -102,7 +102,7 @@ def test_an_unsupported_format_suffix_fails_naming_the_formats(
     assert code == 1
     assert err == (
         f"stract-reports: unsupported format: no format {suffix!r}; "
-        "use .csv (the default), .json or .html\n"
+        "use .csv (the default), .json, .html, .xlsx, .tsv or .ndjson\n"
     )
     assert simulator.stats()["total"] == 0
 

@@ -17,10 +17,10 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from datasets import one_account
+from stract_reports.catalog import next_page_url
 from stract_reports.render.chart import render_chart_svg
 from stract_reports.render.html import (
     HTML_PAGE_SIZE,
-    next_page_url,
     render_html,
     render_index_html,
 )
@@ -127,7 +127,7 @@ def test_general_page_has_66_rows_and_says_so(client: FlaskClient) -> None:
     page = client.get("/geral.html").get_data(as_text=True)
 
     assert len(parse_table(page).rows) == 66
-    assert page.count("<tr>") == 67  # the header row and 66 ads
+    assert page.count("<tr>") == 68  # the header row, 66 ads and the totals
     assert '<span id="row-count">66 rows</span>' in page
 
 
@@ -364,7 +364,7 @@ def test_bad_option_on_an_html_report_is_an_html_400(client: FlaskClient) -> Non
 
     assert response.status_code == 400
     assert response.mimetype == "text/html"
-    assert "the only Excel preset is excel=br" in response.get_data(as_text=True)
+    assert "the Excel presets are excel=br and excel=1" in response.get_data(as_text=True)
 
 
 def test_upstream_failure_on_an_html_report_keeps_its_status_and_hides_tokens(

@@ -16,16 +16,17 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, Map, Rule
 
 from .errors import InvalidRequest, ReportError
-from .render.csv import render_csv
-from .render.json import dumps, table_document
-from .reports.names import GENERAL, SUMMARY, report_names
+from .render.csv import ExcelPreset, render_csv, render_tsv
+from .render.json import dumps, render_ndjson, rows_document, table_document
+from .reports.names import GENERAL, SUMMARY, RatioMode, report_names
+from .reports.slicing import Page, query_with
 from .reports.table import Table
 
 # ---------------------------------------------------------------------------------------------
@@ -34,11 +35,16 @@ from .reports.table import Table
 
 @dataclass(frozen=True)
 class Rendering:
-    """What a renderer may need besides the table: the time, the CSV preset, the CSP nonce."""
+    """What a renderer may need besides the table: the time, the CSV preset, the CSP nonce,
+    the request's options (carried by an HTML page's links), the page, the JSON shape."""
 
     generated_at: datetime
     excel: str = ""  # a key of EXCEL_PRESETS, or "" for the plain CSV
     nonce: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    page: Page | None = None
+    ratios: RatioMode = "recompute"
+    shape: str = ""  # JSON: "" for the document, "array" for the bare list of rows
 
 
 @dataclass(frozen=True)
@@ -54,29 +60,65 @@ class Format:
 
 
 def _csv(table: Table, rendering: Rendering) -> str:
-    return render_csv(table, excel_br=rendering.excel == "br")
+    return render_csv(table, excel=cast(ExcelPreset, rendering.excel or None))
 
 
 def _json(table: Table, rendering: Rendering) -> str:
-    return dumps(table_document(table, rendering.generated_at))
+    if rendering.shape == "array":
+        return dumps(rows_document(table))
+    document = table_document(table, rendering.generated_at)
+    if rendering.page is not None and rendering.page.next is not None:
+        document["next"] = next_page_url(table.name, "json", rendering.query, rendering.page)
+    return dumps(document)
 
 
 def _html(table: Table, rendering: Rendering) -> str:
     # Imported on first use: Jinja is not needed to answer CSV or JSON.
     from .render.html import render_html
 
-    return render_html(table, rendering.generated_at, nonce=rendering.nonce)
+    return render_html(
+        table,
+        rendering.generated_at,
+        nonce=rendering.nonce,
+        query=rendering.query,
+        page=rendering.page,
+        ratios=rendering.ratios,
+    )
 
 
+def _xlsx(table: Table, rendering: Rendering) -> bytes:
+    # Imported on first use: XlsxWriter is not needed for the other formats.
+    from .render.xlsx import WorkbookTooLarge, render_xlsx
+
+    try:
+        return render_xlsx(table)
+    except WorkbookTooLarge as exc:
+        raise InvalidRequest(
+            f"{exc}; slice the report (_col, filters, _size) or ask .csv"
+        ) from None
+
+
+def _tsv(table: Table, rendering: Rendering) -> str:
+    return render_tsv(table)
+
+
+def _ndjson(table: Table, rendering: Rendering) -> str:
+    return render_ndjson(table)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The registry: a suffix and its format. The first one is the default (a URL without suffix).
 FORMATS: dict[str, Format] = {
     "csv": Format("text/csv", _csv, deterministic=True, takes_excel=True),
     "json": Format("application/json", _json),
     "html": Format("text/html", _html, downloadable=False),
+    "xlsx": Format(XLSX, _xlsx),  # the workbook records when it was written
+    "tsv": Format("text/tab-separated-values", _tsv, deterministic=True),
+    "ndjson": Format("application/x-ndjson", _ndjson, deterministic=True),
 }
 DEFAULT_FORMAT = next(iter(FORMATS))
 # ?excel= presets of the CSV, and the file-name part that tells their downloads apart.
-EXCEL_PRESETS = {"br": "excel-br"}
+EXCEL_PRESETS = {"br": "excel-br", "1": "excel"}
 # What a browser is shown when it navigates to a CSV: the same bytes, as text it displays.
 CSV_FOR_BROWSERS = "text/plain"
 
@@ -198,6 +240,16 @@ def report_links(reports: Sequence[str | ReportSpec]) -> list[ReportLink]:
     """Each report (a spec or a name) with its URL in every format."""
     specs = [r if isinstance(r, ReportSpec) else ReportSpec.from_name(r) for r in reports]
     return [ReportLink(s.name, {fmt: s.url(fmt) for fmt in FORMATS}) for s in specs]
+
+
+def next_page_url(name: str, fmt: str, query: Iterable[tuple[str, str]], page: Page) -> str | None:
+    """Root-relative URL of the page after ``page`` of report ``name`` in ``fmt`` (e.g. the
+    ``next`` of a JSON page), with the request's options; None on the last page. The access
+    key is left out: it never appears in a response body."""
+    if page.next is None:
+        return None
+    pairs = [(n, v) for n, v in query if n != "key"]
+    return report_url(name, fmt, query_with(pairs, {"_next": page.next}))
 
 
 def related_reports(name: str) -> list[ReportLink]:

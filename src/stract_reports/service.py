@@ -1,12 +1,57 @@
-"""From a report spec to a table: the one path shared by the web views and the CLI."""
+"""From a report spec to its table: the one path shared by the web views and the CLI.
+
+A report is built in two steps. ``build_source`` reads the upstream now and lays out the ads
+(the expensive part, which concurrent requests share); ``slice_source`` cuts the table a request
+asked for out of it: a summary, filters, sort, columns, one page.
+"""
 
 from __future__ import annotations
 
 from .catalog import ReportSpec
-from .reports import Table, general_ads, general_summary, platform_ads, platform_summary
+from .errors import InvalidRequest
+from .reports import Table
+from .reports.build import Ads
 from .reports.names import RatioMode
+from .reports.slicing import (
+    BadOption,
+    Page,
+    Slice,
+    Summary,
+    parse_slice,
+    report_source,
+    slice_report,
+)
 from .upstream import StractClient, fetch_report_data
 from .upstream.fetch import Progress
+
+Source = tuple[Ads, Summary | None]
+WHOLE = parse_slice(())  # no options: the whole report
+
+
+def build_source(
+    client: StractClient, spec: ReportSpec, *, progress: Progress | None = None
+) -> Source:
+    """Fetch what ``spec`` needs from the upstream now, and lay out its ads (and groups)."""
+    data = fetch_report_data(client, spec.platform, progress=progress)
+    return report_source(data, spec.platform, summary=spec.summary)
+
+
+def slice_source(
+    source: Source,
+    sl: Slice = WHOLE,
+    *,
+    ratios: RatioMode = "recompute",
+    page_size: int | None = None,
+    totals: bool = False,
+) -> tuple[Table, Page]:
+    """The table ``sl`` asks for out of a built source; a bad option is a 400."""
+    ads, summary = source
+    try:
+        return slice_report(
+            ads, sl, summary=summary, ratios=ratios, page_size=page_size, totals=totals
+        )
+    except BadOption as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 def build_table(
@@ -16,9 +61,5 @@ def build_table(
     ratios: RatioMode = "recompute",
     progress: Progress | None = None,
 ) -> Table:
-    """Fetch what ``spec`` needs from the upstream now, and compute its table."""
-    data = fetch_report_data(client, spec.platform, progress=progress)
-    if spec.platform is None:
-        return general_summary(data, ratios) if spec.summary else general_ads(data)
-    (platform,) = data
-    return platform_summary(platform, ratios) if spec.summary else platform_ads(platform)
+    """The whole report ``spec``, read from the upstream now."""
+    return slice_source(build_source(client, spec, progress=progress), ratios=ratios)[0]

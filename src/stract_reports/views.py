@@ -28,11 +28,13 @@ from .catalog import (
 from .config import Settings
 from .errors import InvalidRequest, ReportError
 from .handlers import error_response
-from .render.html import render_index_html
+from .render.chart import render_chart_svg
+from .render.html import HTML_PAGE_SIZE, render_index_html
 from .reports.names import RATIO_MODES, RatioMode
+from .reports.slicing import BadOption, Page, Slice, parse_slice
 from .reports.table import Table
 from .security import csp_nonce
-from .service import build_table
+from .service import build_source, slice_source
 from .transfer import deliver, entity_tag
 from .upstream import StractClient, fetch_platforms
 
@@ -56,8 +58,9 @@ def settings() -> Settings:
 def index() -> Response:
     """The report owner and a link to every report in every format: JSON, or HTML for browsers.
 
-    One upstream call (the platform list); links are root-relative and escaped, built from the
-    platform values, never from the request's Host header.
+    JSON: one upstream call (the platform list). HTML also draws the ``/geral/resumo`` chart,
+    through the same shared build as that report. Links are root-relative and escaped, built
+    from the platform values, never from the request's Host header.
     """
     owner = {
         "name": settings().owner_name,
@@ -73,7 +76,11 @@ def index() -> Response:
     links = report_links(all_reports(platforms))
     if prefers_html(request.accept_mimetypes.quality):
         page = render_index_html(
-            **owner, reports=links, platforms_error=platforms_error, nonce=csp_nonce()
+            **owner,
+            reports=links,
+            platforms_error=platforms_error,
+            nonce=csp_nonce(),
+            chart=None if platforms_error else _summary_chart(),
         )
         response = Response(page, mimetype="text/html")
     else:
@@ -86,6 +93,17 @@ def index() -> Response:
     response.vary.add("Accept")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _summary_chart() -> str | None:
+    """The ``/geral/resumo`` chart, or None when that report cannot be built now (the index
+    still answers: it lists the reports, and each one says why it fails)."""
+    spec = ReportSpec(None, summary=True)
+    try:
+        source = shared_build(spec, lambda: build_source(client(), spec))
+        return render_chart_svg(slice_source(source)[0])
+    except ReportError:
+        return None
 
 
 def healthz() -> Response:
@@ -107,29 +125,43 @@ def readyz() -> Response:
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """The query options every report takes, read before any upstream call."""
+    """The query options a report takes, all read and checked before any upstream call."""
 
     ratios: RatioMode
     excel: str
     download: bool
+    slice: Slice
+    shape: str
+    query: tuple[tuple[str, str], ...]
 
 
 def report(platform: str, fmt: str, summary: bool) -> Response:
-    """A report in a format: ``/{platform|geral}[/resumo][.csv|.json|.html]``."""
+    """A report in a format: ``/{platform|geral}[/resumo][.csv|.json|.html|...]``."""
     spec, fmt = resolve(platform, fmt, summary)
     options = report_options(fmt)
-    table = build_report(spec, options)
-    return answer_report(table, spec, fmt, options)
+    table, page = build_report(spec, fmt, options)
+    return answer_report(table, page, spec, fmt, options)
 
 
 def report_options(fmt: str) -> ReportOptions:
-    """``?ratios=``, ``?excel=``, ``?download=`` checked; a bad value is a 400 naming the good."""
+    """``?ratios=``, ``?excel=``, ``?download=``, ``?_shape=`` and the slicing options
+    checked; a bad value is a 400 naming the good ones."""
     args = request.args
     ratios = args.get("ratios", RATIO_MODES[0])
     if ratios not in RATIO_MODES:
         raise InvalidRequest(f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
     excel = check_excel(args.get("excel", ""), fmt)
-    return ReportOptions(cast(RatioMode, ratios), excel, _switch("download"))
+    shape = args.get("_shape", "")
+    if shape not in ("", "objects", "array"):
+        raise InvalidRequest(f"_shape must be 'objects' or 'array', not {shape!r}")
+    if shape and fmt != "json":
+        raise InvalidRequest(f"_shape applies to .json only, not .{fmt}")
+    query = tuple(args.items(multi=True))
+    try:
+        sl = parse_slice(query)
+    except BadOption as exc:
+        raise InvalidRequest(str(exc)) from None
+    return ReportOptions(cast(RatioMode, ratios), excel, _switch("download"), sl, shape, query)
 
 
 def _switch(name: str) -> bool:
@@ -144,21 +176,39 @@ def _switch(name: str) -> bool:
     raise InvalidRequest(f"{name} must be one of {words} (or bare ?{name}), not {value!r}")
 
 
-def build_report(spec: ReportSpec, options: ReportOptions) -> Table:
-    """The one place a report's table is built (from the upstream, now), shared by the
-    requests that overlap it (``builds.py``): the key holds every option that changes it."""
-    key = (spec, options.ratios)
-    return shared_build(key, lambda: build_table(client(), spec, ratios=options.ratios))
+def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
+    """The one place a report's table is built: the upstream read now and the ads laid out,
+    shared by the requests that overlap it (``builds.py``: every format and slice of one report
+    shares one build), then the slice this request asked for."""
+    source = shared_build(spec, lambda: build_source(client(), spec))
+    return slice_source(
+        source,
+        options.slice,
+        ratios=options.ratios,
+        page_size=HTML_PAGE_SIZE if fmt == "html" else None,
+        totals=fmt == "html" and not spec.summary,
+    )
 
 
-def answer_report(table: Table, spec: ReportSpec, fmt: str, options: ReportOptions) -> Response:
+def answer_report(
+    table: Table, page: Page, spec: ReportSpec, fmt: str, options: ReportOptions
+) -> Response:
     """The one place a table becomes the answer: render, label, validate, compress."""
     answer = negotiate(
         fmt, prefers_html=prefers_html(request.accept_mimetypes.quality), download=options.download
     )
     generated_at = datetime.now(UTC)
     nonce = csp_nonce() if fmt == "html" else None
-    body = render(table, fmt, Rendering(generated_at, excel=options.excel, nonce=nonce))
+    rendering = Rendering(
+        generated_at,
+        excel=options.excel,
+        nonce=nonce,
+        query=options.query,
+        page=page,
+        ratios=options.ratios,
+        shape=options.shape,
+    )
+    body = render(table, fmt, rendering)
     response = Response(body, mimetype=answer.mimetype)
     if FORMATS[fmt].downloadable:
         filename = download_name(spec, fmt, options.excel, generated_at)

@@ -44,16 +44,6 @@ _ENV = Environment(
 )
 
 
-def next_page_url(name: str, fmt: str, query: Iterable[tuple[str, str]], page: Page) -> str | None:
-    """Root-relative URL of the page after ``page`` of report ``name`` in ``fmt`` (e.g. the
-    ``next`` of a JSON page), with the request's options; None on the last page. The access
-    key is left out: it never appears in a response body."""
-    if page.next is None:
-        return None
-    pairs = [(n, v) for n, v in query if n not in _SECRET_OPTIONS]
-    return report_url(name, fmt, query_with(pairs, {"_next": page.next}))
-
-
 def render_html(
     table: Table,
     generated_at: datetime,
@@ -267,7 +257,6 @@ def _render(template: str, **context: Any) -> str:
 
 __all__ = [
     "HTML_PAGE_SIZE",
-    "next_page_url",
     "render_error_html",
     "render_html",
     "render_index_html",

@@ -1,12 +1,12 @@
 """What every measure shares: the product's commands as subprocesses, HTTP, /proc, the output.
 
 The product is driven only through its public surfaces: ``stract-reports simulator`` and
-``stract-reports serve`` (with its defaults, what ships; settings only by ``STRACT_*``
-environment variables), HTTP to 127.0.0.1, and the simulator's ``/_sim/stats`` and
-``/_sim/reset``. Each process runs in its own process group, stopped when its ``with`` block
-ends, on error or Ctrl+C too. A measure of several servers (with and without Redis, say) opens
-several ``serve`` blocks with ``env``/``args`` of its own and adds up their ``cpu()``;
-``process`` runs any other program the same way (``redis-server`` in processes.py).
+``stract-reports serve`` (with its defaults, what ships; settings by ``STRACT_*`` environment
+variables, ``--workers``/``--threads`` by flag), HTTP to 127.0.0.1, and the simulator's
+``/_sim/stats`` and ``/_sim/reset``. Each process runs in its own process group, stopped when
+its ``with`` block ends, on error or Ctrl+C too. A measure of several servers (with and without
+Redis, say) opens several ``serve`` blocks with ``env``/``args`` of its own and adds up their
+``cpu()``; ``process`` runs any other program the same way (``redis-server`` in processes.py).
 """
 
 from __future__ import annotations

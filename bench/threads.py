@@ -18,13 +18,9 @@ def run(out: Out, quick: bool) -> None:
                 samples, calls, cpu = resumo(sim, server, seconds)
             name = " ".join(args) or "defaults"
             rates[name] = sum(s.status == 200 for s in samples) / seconds
-            rows.append(f"{name} | {rates[name]:.0f} | {calls / len(samples):.1f}")
-    out.table("serve | req/s (200s) | upstream calls / request", rows)
+            each = f"{calls / len(samples):.1f} | {cpu / len(samples) * 1000:.1f} ms"
+            rows.append(f"{name} | {rates[name]:.0f} | {each}")
+    out.table("serve | req/s (200s) | upstream calls / request | server CPU / request", rows)
     best = max(rates, key=rates.__getitem__)
-    against = f"{best}: {rates[best]:.0f} req/s"
-    out.goal(
-        "/geral/resumo, 64 clients: defaults / the best choice",
-        rates["defaults"] / rates[best],
-        "≥ 0.90",
-        against,
-    )
+    ratio, against = rates["defaults"] / rates[best], f"best: {best}, {rates[best]:.0f} req/s"
+    out.goal("/geral/resumo, 64 clients: defaults / the best choice", ratio, "≥ 0.90", against)

@@ -1,25 +1,17 @@
-"""Peak memory of ``serve`` under distinct large reports at once, by ``--max-builds`` (issue 9,
-item 11): what the cap buys.
-
-Starts the simulator with synthetic data (ACCOUNTS,ADS per platform; 100,1000 = 300,000 ads)
-and, for each cap, a fresh ``serve --max-builds CAP``; sends the CLIENTS distinct reports
-(``/geral`` and ``/geral/resumo``, each platform's, with both ratio modes) at once and prints
-the server's peak RSS, the answers by status and the wall time.
-"""
+"""7. Distinct large reports at once on serve's defaults: the STRACT_MAX_BUILDS cap holds the
+server's memory, and what is beyond it is refused with 503 at once."""
 
 from __future__ import annotations
 
-import argparse
-import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
-from pathlib import Path
 
-import requests
+from harness import BenchError, Out, burst, serve, simulator
+from scale import PATIENT
+from stract_reports.config import Settings
 
-from common import CLI, HOST, free_port, simulator_process, started
-
+TITLE = "7. Builds: 16 distinct 300,000-row reports at once"
+# 16 distinct builds: each report of each platform, summary or not, with either ratio mode.
 PATHS = [
     f"/{name}{summary}?ratios={ratios}"
     for name in ("geral", "meta_ads", "ga4", "tiktok_insights")
@@ -28,59 +20,26 @@ PATHS = [
 ]
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
-
-
-def burst(base: str, paths: Sequence[str]) -> Counter[int]:
-    """GET every path at once; the answers by status."""
-    statuses: Counter[int] = Counter()
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(paths))
-
-    def get(path: str) -> None:
-        barrier.wait(30)
-        status = requests.get(base + path, timeout=600).status_code
-        with lock:
-            statuses[status] += 1
-
-    threads = [threading.Thread(target=get, args=(p,)) for p in paths]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(900)
-    return statuses
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """One line per cap."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic", default="100,1000")
-    parser.add_argument("--caps", default="1,2,4,8,16")
-    parser.add_argument("--clients", type=int, default=16)
-    args = parser.parse_args(argv)
-    paths = PATHS[: args.clients]
-    with simulator_process("--synthetic", args.synthetic) as sim:
-        for cap in (int(c) for c in args.caps.split(",")):
-            port = free_port()
-            base = f"http://{HOST}:{port}"
-            serve = [CLI, "serve", "--host", HOST, "--port", str(port), "--api-url", sim.api_url]
-            serve += ["--max-builds", str(cap), "--deadline", "300", "--timeout", "120"]
-            with started(serve, f"{base}/healthz", name="report server") as proc:
-                start = time.perf_counter()
-                statuses = burst(base, paths)
-                wall = time.perf_counter() - start
-                print(
-                    f"max_builds {cap:2}: {len(paths)} distinct reports at once -> peak RSS "
-                    f"{peak_rss_mb(proc.pid):6.0f} MB, answers {dict(sorted(statuses.items()))}, "
-                    f"{wall:.1f} s",
-                    flush=True,
-                )
-
-
-if __name__ == "__main__":
-    main()
+def run(out: Out, quick: bool) -> None:
+    """Every path at once on a fresh server: its peak RSS, the answers and how soon."""
+    accounts, ads = (10, 100) if quick else (100, 1000)
+    with simulator("--synthetic", f"{accounts},{ads}") as sim, serve(sim.api_url, PATIENT) as srv:
+        start = time.perf_counter()
+        samples = burst(srv.base, PATHS)
+        wall, rss = time.perf_counter() - start, srv.peak_rss_mb()
+    statuses = Counter(s.status for s in samples)
+    if set(statuses) - {200, 503}:
+        raise BenchError(f"statuses {dict(statuses)}: only 200 and 503 are right")
+    refused = [s.seconds for s in samples if s.status == 503]
+    slowest = f"{max(refused):.2f} s" if refused else "—"
+    rows = f"{3 * accounts * ads:,} rows"
+    out(
+        f"{len(PATHS)} distinct reports of {rows} (/geral) at once: {statuses[200]} answered 200,"
+        f" {len(refused)} answered 503 (the slowest in {slowest}); all done in {wall:.1f} s.",
+        "",
+    )
+    against = "no cap: 2.6 GB and 500s (issue 9)"
+    out.goal(f"16 distinct reports at once, {rows}: server peak RSS", rss, "≤ 1000 MB", against)
+    cap, name = Settings.max_builds, "16 distinct reports at once: 503s within 1 s"
+    against = f"16 − STRACT_MAX_BUILDS {cap}"
+    out.goal(name, sum(t <= 1 for t in refused), f"≥ {len(PATHS) - cap}", against)

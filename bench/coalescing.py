@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from statistics import median
 
-import requests
-
-from harness import TIMEOUT, BenchError, Out, clients, get, serve, session, simulator
+from harness import BenchError, Out, burst, get, serve, session, simulator
 
 TITLE = "4. Coalescing: simultaneous identical /geral at 200 ms per call"
-
-
-def burst(url: str, count: int) -> None:
-    """``count`` clients GET ``url`` at the same moment; every answer must be 200."""
-    barrier, statuses = threading.Barrier(count), []
-
-    def client(_: int) -> None:
-        with session() as http:
-            barrier.wait(timeout=60)
-            try:
-                statuses.append(http.get(url, timeout=TIMEOUT).status_code)
-            except requests.RequestException:
-                statuses.append(0)
-
-    clients(count, client)
-    if statuses.count(200) != count:
-        raise BenchError(f"{count} at once: statuses {dict(Counter(statuses))}")
 
 
 def run(out: Out, quick: bool) -> None:
@@ -43,7 +23,9 @@ def run(out: Out, quick: bool) -> None:
                 get(http, url)
                 ones.append(sim.calls())
                 sim.reset()
-                burst(url, count)
+                statuses = Counter(s.status for s in burst(server.base, ["/geral"] * count))
+                if statuses[200] != count:
+                    raise BenchError(f"{count} at once: statuses {dict(statuses)}")
                 bursts.append(sim.calls())
             name = f"{count} simultaneous /geral: upstream calls / one request's"
             out.goal(name, median(bursts) / median(ones), "≤ 1.50", f"{median(ones):g} calls")

@@ -1,11 +1,12 @@
 """What every measure shares: the product's commands as subprocesses, HTTP, /proc, the output.
 
 The product is driven only through its public surfaces: ``stract-reports simulator`` and
-``stract-reports serve`` (with its defaults, what ships; settings only by ``STRACT_*``
-environment variables), HTTP to 127.0.0.1, and the simulator's ``/_sim/stats`` and
-``/_sim/reset``. Each process runs in its own process group, stopped when its ``with`` block
-ends, on error or Ctrl+C too. A measure of several servers (with and without Redis, say) opens
-several ``serve`` blocks with ``env``/``args`` of its own and adds up their ``cpu()``.
+``stract-reports serve`` (with its defaults, what ships; settings by ``STRACT_*`` environment
+variables, ``--workers``/``--threads`` by flag), HTTP to 127.0.0.1, and the simulator's
+``/_sim/stats`` and ``/_sim/reset``. Each process runs in its own process group, stopped when
+its ``with`` block ends, on error or Ctrl+C too. A measure of several servers (with and without
+Redis, say) opens several ``serve`` blocks with ``env``/``args`` of its own and adds up their
+``cpu()``; ``process`` runs any other program the same way (``redis-server`` in processes.py).
 """
 
 from __future__ import annotations
@@ -82,22 +83,22 @@ class Out:
 
 @contextlib.contextmanager
 def process(
-    args: Sequence[str], ready: str, env: dict[str, str]
+    args: Sequence[str], ready: Callable[[], bool], env: dict[str, str]
 ) -> Iterator[tuple[int, IO[bytes]]]:
-    """Run ``args`` in a new process group; once ``ready`` answers 200 yield its pid and its
-    output (a file); then stop it."""
+    """Run ``args`` in a new process group; once ``ready()`` yield its pid and its output (a
+    file); then stop it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRACT_")} | env
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(args, stdout=log, stderr=log, env=env, start_new_session=True)
         try:
             for _ in range(300):  # 30 s
-                if proc.poll() is not None or _answers(ready):
+                if proc.poll() is not None or ready():
                     break
                 time.sleep(0.1)
-            if proc.poll() is not None or not _answers(ready):
+            if proc.poll() is not None or not ready():
                 log.seek(0)
                 tail = log.read()[-1500:].decode(errors="replace")
-                raise BenchError(f"{args[1]} did not start:\n{tail}")
+                raise BenchError(f"{' '.join(args)} did not start:\n{tail}")
             yield proc.pid, log
         finally:
             for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
@@ -108,13 +109,15 @@ def process(
                     break
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether GET ``url`` answers 200 within 2 s."""
     with contextlib.suppress(requests.RequestException):
         return requests.get(url, timeout=2).status_code == 200
     return False
 
 
-def _port() -> str:
+def free_port() -> str:
+    """A loopback port free right now."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return str(probe.getsockname()[1])
@@ -147,9 +150,9 @@ class Simulator:
 @contextlib.contextmanager
 def simulator(*flags: str, latency_ms: float = 0) -> Iterator[Simulator]:
     """``stract-reports simulator FLAGS`` on a free port, ``latency_ms`` per call."""
-    port = _port()
+    port = free_port()
     args = [CLI, "simulator", "--host", HOST, "--port", port, "--latency-ms", f"{latency_ms:g}"]
-    with process([*args, *flags], f"http://{HOST}:{port}/_sim/stats", {}):
+    with process([*args, *flags], lambda: answers(f"http://{HOST}:{port}/_sim/stats"), {}):
         yield Simulator(f"http://{HOST}:{port}")
 
 
@@ -189,10 +192,10 @@ def serve(
     api_url: str, env: dict[str, str] | None = None, args: Sequence[str] = ()
 ) -> Iterator[Server]:
     """``stract-reports serve`` with its defaults, pointed at ``api_url``."""
-    port = _port()
+    port = free_port()
     env = {"STRACT_API_URL": api_url, "STRACT_API_TOKEN": DEFAULT_TOKEN, **(env or {})}
-    ready = f"http://{HOST}:{port}/healthz"
-    with process([CLI, "serve", "--host", HOST, "--port", port, *args], ready, env) as (pid, log):
+    args = [CLI, "serve", "--host", HOST, "--port", port, *args]
+    with process(args, lambda: answers(f"http://{HOST}:{port}/healthz"), env) as (pid, log):
         yield Server(f"http://{HOST}:{port}", pid, log)
 
 
@@ -231,8 +234,24 @@ class Sample(NamedTuple):
     kept: Any
 
 
+def _sample(http: requests.Session, base: str, path: str, keep: Any, timeout: float) -> Sample:
+    start = time.perf_counter()
+    try:
+        response = http.get(base + path, timeout=timeout)
+        status, body = response.status_code, response.content
+    except requests.RequestException as exc:
+        status, body = 0, repr(exc).encode()
+    kept = keep(path, status, body) if keep else None
+    return Sample(path, status, time.perf_counter() - start, kept)
+
+
 def hammer(
-    base: str, paths: Sequence[str], count: int, seconds: float, keep: Any = None
+    base: str,
+    paths: Sequence[str],
+    count: int,
+    seconds: float,
+    keep: Any = None,
+    timeout: float = TIMEOUT,
 ) -> list[Sample]:
     """``count`` clients request ``paths`` in turn, back to back, for ``seconds``;
     ``keep(path, status, body)`` says what to remember of each answer."""
@@ -243,14 +262,20 @@ def hammer(
             for n in range(100_000):
                 if time.monotonic() >= end:
                     return
-                path, start = paths[(index + n) % len(paths)], time.perf_counter()
-                try:
-                    response = http.get(base + path, timeout=TIMEOUT)
-                    status, body = response.status_code, response.content
-                except requests.RequestException as exc:
-                    status, body = 0, repr(exc).encode()
-                kept = keep(path, status, body) if keep else None
-                found.append(Sample(path, status, time.perf_counter() - start, kept))
+                found.append(_sample(http, base, paths[(index + n) % len(paths)], keep, timeout))
 
-    clients(count, client, seconds + TIMEOUT)
+    clients(count, client, seconds + timeout)
+    return found
+
+
+def burst(base: str, paths: Sequence[str]) -> list[Sample]:
+    """One client per path, all sending their request at the same moment."""
+    barrier, found = threading.Barrier(len(paths)), []
+
+    def client(index: int) -> None:
+        with session() as http:
+            barrier.wait(timeout=60)
+            found.append(_sample(http, base, paths[index], None, TIMEOUT))
+
+    clients(len(paths), client)
     return found

@@ -1,4 +1,4 @@
-"""7. Load (``make load``): clients under injected upstream faults, ordinary then hostile.
+"""9. Load (``make load``): clients under injected upstream faults, ordinary then hostile.
 
 Every 200 must be the fault-free report (CSV byte for byte, JSON without ``generated_at``), no
 body or log line may carry a token; other statuses are counted (an honest 502/503/504 is fine).
@@ -37,7 +37,7 @@ MIXES: dict[str, list[str]] = {}
 for mix, kind, options, *_ in (line.split(maxsplit=3) for line in FAULTS.strip().splitlines()):
     MIXES.setdefault(mix, []).append(f"{kind}:{options}")
 CLIENTS, LATENCY_MS = 8, 20
-TITLE = f"7. Load: {CLIENTS} clients, {LATENCY_MS} ms per upstream call, injected faults"
+TITLE = f"9. Load: {CLIENTS} clients, {LATENCY_MS} ms per upstream call, injected faults"
 DATA = real_dataset()
 TOKENS = [DEFAULT_TOKEN.encode()] + [a.token.encode() for p in DATA.platforms for a in p.accounts]
 NAMES = ["geral", *(p.value for p in DATA.platforms)]

@@ -16,12 +16,16 @@ import sys
 import time
 from pathlib import Path
 
+import builds_memory
 import coalescing
 import html_page
 import latency
 import load
 import overhead
+import processes
 import scale
+import slow_clients
+import threads
 import throughput
 from harness import Out, machine
 
@@ -32,8 +36,10 @@ MEASURES = {
     "coalescing": coalescing,
     "throughput": throughput,
     "html": html_page,
+    "builds": builds_memory,
+    "slow-clients": slow_clients,
 }
-SEPARATE = {"load": load}
+SEPARATE = {"load": load, "threads": threads, "processes": processes}
 
 
 def main() -> int:

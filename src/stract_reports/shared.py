@@ -49,10 +49,6 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from .config import Settings
 
 log = logging.getLogger(__name__)
@@ -287,10 +283,6 @@ def _nothing() -> Any:
     return None
 
 
-# Redis failures that mean "not usable now": fall back and probe again later.
-_FAILURES = (redis.RedisError, OSError)
-
-
 def _scope_secret(settings: Settings) -> bytes:
     """A key for this upstream and bearer token that Redis never sees: scrypt makes guessing
     the token from key names expensive (about 50 ms per guess)."""
@@ -332,6 +324,13 @@ class RedisBackend:
         self._slack_us = round((burst - 1) * interval * 1e6)
         self._where = _where(settings.shared_url)
 
+        # Imported here: the client costs 100 ms of start-up that a single process never needs.
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # Every Redis failure means "not usable now": fall back and probe again later.
+        self._failures: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._secret = _scope_secret(settings)
         scope = hmac.new(self._secret, b"scope", hashlib.sha256).hexdigest()[:16]
         self._prefix = f"{NAMESPACE}{scope}:"
@@ -413,7 +412,7 @@ class RedisBackend:
             return fallback()
         try:
             result = op()
-        except _FAILURES as exc:
+        except self._failures as exc:
             self._went_down(exc)
             return fallback()
         self._came_back()

@@ -298,7 +298,14 @@ def _where(url: str) -> str:
 
 
 class RedisBackend:
-    """Shared state in Redis, with this process's ``LocalBackend`` whenever Redis is not there."""
+    """Shared state in Redis, with this process's ``LocalBackend`` whenever Redis is not there.
+
+    The options suit production; the tests shorten them. ``lock_ttl``: how long a dead reader's
+    lock outlives it. ``handover``: how long a body waits for the callers that joined its read.
+    ``retry_every``: seconds between two probes while Redis is down. ``burst``: calls the rate
+    budget grants back to back (1: evenly spaced, so no window sees more than the rate).
+    ``poll_max``: the longest a waiter sleeps between two looks should a message be lost.
+    """
 
     def __init__(
         self,

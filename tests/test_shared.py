@@ -581,3 +581,15 @@ def test_without_a_shared_url_the_backend_is_this_process_alone() -> None:
     time.sleep(0.3)
     assert backend.load_shape() is None
     backend.close()
+
+
+def test_a_closed_backend_answers_on_its_own_and_logs_nothing(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    backend = open_backend(_settings(redis_server.url))
+    assert backend.read_once(KEY, time.monotonic() + 5, lambda: b"open") == b"open"
+    backend.close()
+    assert backend.read_once(KEY, time.monotonic() + 5, lambda: b"closed") == b"closed"
+    backend.acquire(time.monotonic() + 5)
+    assert [r for r in caplog.records if r.name == LOGGER] == []

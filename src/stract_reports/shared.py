@@ -336,8 +336,6 @@ class RedisBackend:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        # Every Redis failure means "not usable now": fall back and probe again later.
-        self._failures: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._secret = _scope_secret(settings)
         scope = hmac.new(self._secret, b"scope", hashlib.sha256).hexdigest()[:16]
         self._prefix = f"{NAMESPACE}{scope}:"
@@ -381,6 +379,8 @@ class RedisBackend:
 
     def _usable(self) -> bool:
         """Whether to try Redis now: always when connected, once per ``retry_every`` when down."""
+        if self._stopping.is_set():  # closed: what is left runs on this process alone
+            return False
         with self._state_lock:
             if self._state == CONNECTED:
                 return True
@@ -391,13 +391,16 @@ class RedisBackend:
             return True
 
     def _went_down(self, exc: BaseException) -> None:
+        if self._stopping.is_set():  # a call cut short by close(): Redis itself is fine
+            return
         with self._state_lock:
             self._next_probe = time.monotonic() + self._retry_every
             if self._state == DOWN:
                 return
             self._state = DOWN
-        # Connections made before an outage are dead; the next probe opens fresh ones.
-        self._redis.connection_pool.disconnect()
+        # Idle connections made before an outage are dead; the next probe opens fresh ones.
+        # Connections in use stay with their threads, which see their own error.
+        self._redis.connection_pool.disconnect(inuse_connections=False)
         log.warning(
             "shared state at %s is unreachable (%s): each process works on its own until it "
             "answers; retrying every %gs",
@@ -419,7 +422,7 @@ class RedisBackend:
             return fallback()
         try:
             result = op()
-        except self._failures as exc:
+        except Exception as exc:  # whatever the cause, a report never fails for shared state
             self._went_down(exc)
             return fallback()
         self._came_back()
@@ -512,7 +515,8 @@ class RedisBackend:
             with self._threads_lock:
                 held = [(k, me) for k, (me, until) in self._held.items() if until > now]
             for lock_key, me in held:
-                self._call(partial(self._renew_one, lock_key, me), _nothing)
+                if not self._stopping.is_set():
+                    self._call(partial(self._renew_one, lock_key, me), _nothing)
 
     def _renew_one(self, lock_key: str, me: str) -> Any:
         args: list[_Arg] = [me, self._lock_ms]

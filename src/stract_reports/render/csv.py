@@ -1,34 +1,126 @@
-"""A table as CSV: RFC 4180 by default, or the pt-BR Excel preset."""
+"""A table as CSV: RFC 4180 by default, or the pt-BR Excel preset; whole, or streamed in chunks.
+
+Rows go to ``csv.writer`` as they are (it prints None as "" and numbers with ``str``), a chunk
+of rows at a time; a cell is converted only where its printed form must differ: text that a
+spreadsheet would run as a formula (decided once per distinct value of a chunk), a decimal
+whose ``str`` has an exponent, the decimal comma of the pt-BR preset.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any
 
-from ..reports.numbers import Number, format_number, parse_number
-from ..reports.table import Table
+from ..reports.numbers import format_number, looks_numeric
+from ..reports.table import Cell, Table
 
-# OWASP CSV injection: a spreadsheet evaluates a cell that starts with one of these.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# OWASP CSV injection: a spreadsheet evaluates a cell that starts with one of these, full-width
+# and small forms included (IMEs type them; spreadsheets normalise them to the ASCII ones).
+_FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b")
+# Characters a spreadsheet drops or shows as nothing before a formula: spaces of every kind
+# (NBSP, line breaks, ...), controls and format characters (zero-width space, BOM, ...).
+_HIDING_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+_CHUNK_ROWS = 2000
 
 
 def neutralise(text: str) -> str:
-    """Prefix ``'`` to text a spreadsheet would run as a formula; plain numbers stay as they are."""
-    if text.startswith(_FORMULA_STARTS) and parse_number(text) is None:
+    """Prefix ``'`` to text a spreadsheet would run as a formula, also when the trigger hides
+    behind leading spaces or invisible characters; plain numbers stay as they are."""
+    if _hides_formula(text) and not looks_numeric(text):
         return "'" + text
     return text
 
 
+def _hides_formula(text: str) -> bool:
+    for char in text:
+        if char in _FORMULA_STARTS:
+            return True
+        if not (char.isspace() or unicodedata.category(char) in _HIDING_CATEGORIES):
+            return False
+    return False
+
+
+def _may_hide_formula(text: str) -> bool:
+    """A cheap first look: False for nearly every text (it starts with a visible character)."""
+    first = text[:1]
+    return first in _FORMULA_STARTS or not first.isprintable() or first.isspace()
+
+
 def render_csv(table: Table, *, excel_br: bool = False) -> str:
     """The table with a header row; ``excel_br``: ``;`` separator, decimal comma, UTF-8 BOM."""
+    return "".join(_text_chunks(table, excel_br))
+
+
+def csv_chunks(table: Table, *, excel_br: bool = False) -> Iterator[bytes]:
+    """``render_csv`` as UTF-8 chunks of a few thousand rows, for a streamed response body:
+    the same bytes, without the whole text in memory."""
+    for chunk in _text_chunks(table, excel_br):
+        yield chunk.encode("utf-8")
+
+
+def _text_chunks(table: Table, excel_br: bool) -> Iterator[str]:
     out = io.StringIO()
     if excel_br:
         out.write("\ufeff")
     writer = csv.writer(out, delimiter=";" if excel_br else ",", lineterminator="\r\n")
     writer.writerow([neutralise(label) for label in table.columns])
-    writer.writerows(table.text_rows(_brazilian_number if excel_br else format_number, neutralise))
-    return out.getvalue()
+    for rows in _row_chunks(table, decimal_comma=excel_br):
+        writer.writerows(rows)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    if out.tell():  # no rows: the header alone
+        yield out.getvalue()
 
 
-def _brazilian_number(value: Number) -> str:
-    return format_number(value, ",")
+def _row_chunks(table: Table, *, decimal_comma: bool) -> Iterator[Iterable[Sequence[Any]]]:
+    """The rows for ``csv.writer``, a chunk at a time, converted only in the columns of the
+    chunk that need it."""
+    width = len(table.columns)
+    rows = table.rows
+    for start in range(0, len(rows), _CHUNK_ROWS):
+        chunk = rows[start : start + _CHUNK_ROWS]
+        changed: dict[int, Iterable[Any]] = {}
+        for column, numeric in enumerate(table.numeric):
+            cell = itemgetter(column)
+            converted = _numbers(chunk, cell, decimal_comma) if numeric else _texts(chunk, cell)
+            if converted is not None:
+                changed[column] = converted
+        if not changed:
+            yield chunk
+            continue
+        columns = (changed.get(c) or map(itemgetter(c), chunk) for c in range(width))
+        yield zip(*columns, strict=True)
+
+
+def _texts(rows: list[list[Cell]], cell: itemgetter[Any]) -> Iterable[Any] | None:
+    """A column's text cells neutralised, or None when no cell changes."""
+    changes: dict[Any, str] = {}
+    for value in set(map(cell, rows)):
+        if type(value) is str and _may_hide_formula(value):
+            neutral = neutralise(value)
+            if neutral is not value:
+                changes[value] = neutral
+    if not changes:
+        return None
+    values = list(map(cell, rows))
+    return map(changes.get, values, values)
+
+
+def _numbers(rows: list[list[Cell]], cell: itemgetter[Any], comma: bool) -> Iterable[Any] | None:
+    """A column's numbers as text where ``str`` would not print them right (an exponent, the
+    decimal comma); None when it would print every cell right."""
+    if "E" not in "".join(map(str, map(cell, rows))):  # None prints "None": no "E" either
+        if not comma:
+            return None
+        return [
+            "" if v is None else str(v).replace(".", ",") if type(v) is Decimal else v
+            for v in map(cell, rows)
+        ]
+    separator = "," if comma else "."
+    return ["" if v is None else format_number(v, separator) for v in map(cell, rows)]

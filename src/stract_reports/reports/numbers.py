@@ -128,11 +128,17 @@ def parse_number(value: Any) -> Number | None:
             return None
         if len(text) > MAX_NUMBER_TEXT:
             raise NumberOutOfRange(value)
-        return check_number(int(text) if text.lstrip("+-").isdigit() else Decimal(text))
+        try:
+            return check_number(int(text) if text.lstrip("+-").isdigit() else Decimal(text))
+        except NumberOutOfRange:
+            raise NumberOutOfRange(value) from None  # named as the upstream wrote it
     if kind is float:  # only when a caller decoded JSON without parse_float
         if not isfinite(value):
             raise NumberOutOfRange(value)
-        return check_number(Decimal(repr(value)))
+        try:
+            return check_number(Decimal(repr(value)))
+        except NumberOutOfRange:
+            raise NumberOutOfRange(value) from None
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return check_number(value)
     return None
@@ -160,7 +166,7 @@ def format_number(value: Number, decimal_separator: str = ".") -> str:
 def shown(value: object, limit: int = 24) -> str:
     """``value`` quoted for a message, cut to ``limit`` characters with its full length."""
     if isinstance(value, int) and value.bit_length() > 1000:  # str() refuses 4300+ digits
-        return f"an integer of about {value.bit_length() * 3 // 10} digits"
+        return f"an integer of about {round(value.bit_length() * 0.30103)} digits"
     text = value if isinstance(value, str) else str(value)
     if len(text) <= limit:
         return repr(text)

@@ -18,6 +18,7 @@ from typing import Any
 
 from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
 from stract_reports.render import render
+from stract_reports.render.json import render_json
 from stract_reports.reports import general_ads, general_summary
 from stract_reports.simulator import synthetic_dataset
 from stract_reports.upstream.client import decode_json
@@ -63,6 +64,7 @@ def main() -> None:
     table = timed("build /geral", rows, lambda: general_ads(data))
     timed("render /geral csv", rows, lambda: render(table, "csv", generated_at=moment))
     timed("render /geral json", rows, lambda: render(table, "json", generated_at=moment))
+    timed("render_json /geral", rows, lambda: render_json(table, moment))
     timed("build /geral/resumo", rows, lambda: general_summary(data))
     total = timed(
         "build + csv /geral",

@@ -108,24 +108,7 @@ def dumps(document: Any) -> str:
 
 
 def _encode(value: Any, write: Callable[[str], Any]) -> None:
-    kind = type(value)
-    if kind is str:
-        write(encode_basestring(value))
-    elif value is None:
-        write("null")
-    elif value is True or value is False:
-        write("true" if value else "false")
-    elif isinstance(value, int):
-        write(int.__repr__(value))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a JSON number")
-        write(format_number(value))
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value} is not a JSON number")
-        write(float.__repr__(value))
-    elif isinstance(value, dict):
+    if isinstance(value, dict):
         write("{")
         for index, (key, item) in enumerate(value.items()):
             if not isinstance(key, str):
@@ -141,4 +124,20 @@ def _encode(value: Any, write: Callable[[str], Any]) -> None:
             _encode(item, write)
         write("]")
     else:
-        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        write(_scalar(value))
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return str(encode_basestring(value))
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return format_number(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return float.__repr__(value)
+    if isinstance(value, Decimal | float):
+        raise ValueError(f"{value} is not a JSON number")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -244,8 +244,30 @@ def ads_table(data: Sequence[PlatformData], name: str, title: str) -> Ads:
     ``UpstreamBadPayload`` naming the field and the account for a number beyond the bounds.
     """
     plan = layout([p.fields for p in data])
+    spans, flat = _accounts(data)
+    with _gc_paused():
+        columns = _raw_columns(data, plan, flat, spans)
+        numeric, warnings = _settle_columns(columns, data, plan, flat, spans)
+        rows = list(map(list, zip(*columns, strict=True)))
+    by_account: list[Group] = [
+        ([data[s.platform].platform.label, s.account], list(range(s.start, s.stop))) for s in spans
+    ]
+    by_platform: list[Group] = []
+    for index, p in enumerate(data):
+        mine = [s for s in spans if s.platform == index]
+        by_platform.append(
+            ([p.platform.label, None], list(range(mine[0].start, mine[-1].stop)) if mine else [])
+        )
+    return Ads(Table(name, title, plan.columns, numeric, rows, warnings), by_account, by_platform)
+
+
+_Flat = list[list[tuple[Any, ...]]]  # per platform: its ad rows, every account's, in order
+
+
+def _accounts(data: Sequence[PlatformData]) -> tuple[list[_Span], _Flat]:
+    """Where each account's rows are in the table, and each platform's rows in one list."""
     spans: list[_Span] = []
-    flat: list[list[tuple[Any, ...]]] = []  # per platform: its rows, every account's in order
+    flat: _Flat = []
     total = 0
     for index, p in enumerate(data):
         rows: list[tuple[Any, ...]] = []
@@ -255,55 +277,61 @@ def ads_table(data: Sequence[PlatformData], name: str, title: str) -> Ads:
             total += count
             rows.extend(account_data.rows)
         flat.append(rows)
-    with _gc_paused():
-        columns: list[list[Any]] = [
-            [p.platform.label for p, rows in zip(data, flat, strict=True) for _ in rows],
-            [s.account for s in spans for _ in range(s.stop - s.start)],
-        ]
-        targets = {d.column for platform in plan.derived for d in platform}
-        for column in range(2, len(plan.columns)):
-            values: list[Any] = []
-            for sources, rows in zip(plan.sources, flat, strict=True):
-                position = sources[column]
-                if position is None:
-                    values.extend(repeat(None, len(rows)))
-                else:
-                    values.extend(map(itemgetter(position), rows))
-            columns.append(values)
-        numeric = [False, False] + [False] * (len(plan.columns) - 2)
-        warnings: list[str] = []
-        # Derived ratios are computed from their components' settled columns.
-        order = sorted(range(2, len(plan.columns)), key=targets.__contains__)
-        for column in order:
-            if column in targets:
-                _fill_derived(columns, numeric, plan, flat, column)
-            try:
-                settled = settle_column(columns[column])
-            except NumberOutOfRange as exc:
-                account = _account_of(spans, exc.index or 0, data)
-                raise UpstreamBadPayload(account, f"{plan.columns[column]} value {exc}") from None
-            columns[column] = settled.cells
-            numeric[column] = settled.numeric
-            if settled.stray is not None:
-                warnings.append(_stray_warning(plan.columns[column], settled, spans, data))
-        table_rows = list(map(list, zip(*columns, strict=True)))
-    table = Table(name, title, plan.columns, numeric, table_rows, warnings)
-    by_account: list[Group] = [
-        ([data[s.platform].platform.label, s.account], list(range(s.start, s.stop))) for s in spans
+    return spans, flat
+
+
+def _raw_columns(
+    data: Sequence[PlatformData], plan: Layout, flat: _Flat, spans: list[_Span]
+) -> list[list[Any]]:
+    """Every column's values as the upstream sent them (None where a platform lacks it)."""
+    columns: list[list[Any]] = [
+        [p.platform.label for p, rows in zip(data, flat, strict=True) for _ in rows],
+        [s.account for s in spans for _ in range(s.stop - s.start)],
     ]
-    by_platform: list[Group] = []
-    for index, p in enumerate(data):
-        mine = [s for s in spans if s.platform == index]
-        indices = list(range(mine[0].start, mine[-1].stop)) if mine else []
-        by_platform.append(([p.platform.label, None], indices))
-    return Ads(table, by_account, by_platform)
+    for column in range(2, len(plan.columns)):
+        values: list[Any] = []
+        for sources, rows in zip(plan.sources, flat, strict=True):
+            position = sources[column]
+            if position is None:
+                values.extend(repeat(None, len(rows)))
+            else:
+                values.extend(map(itemgetter(position), rows))
+        columns.append(values)
+    return columns
+
+
+def _settle_columns(
+    columns: list[list[Any]],
+    data: Sequence[PlatformData],
+    plan: Layout,
+    flat: _Flat,
+    spans: list[_Span],
+) -> tuple[list[bool], list[str]]:
+    """Settle every field column in place; which are numeric, and the warnings."""
+    numeric = [False] * len(plan.columns)
+    warnings: list[str] = []
+    targets = {d.column for platform in plan.derived for d in platform}
+    # Derived ratios are computed from their components' settled columns: those go first.
+    for column in sorted(range(2, len(plan.columns)), key=targets.__contains__):
+        if column in targets:
+            _fill_derived(columns, numeric, plan, flat, column)
+        try:
+            settled = settle_column(columns[column])
+        except NumberOutOfRange as exc:
+            account = _account_of(spans, exc.index or 0, data)
+            raise UpstreamBadPayload(account, f"{plan.columns[column]} value {exc}") from None
+        columns[column] = settled.cells
+        numeric[column] = settled.numeric
+        if settled.stray is not None:
+            warnings.append(_stray_warning(plan.columns[column], settled, spans, data))
+    return numeric, warnings
 
 
 def _fill_derived(
     columns: list[list[Cell]],
     numeric: list[bool],
     plan: Layout,
-    flat: Sequence[Sequence[Any]],
+    flat: _Flat,
     column: int,
 ) -> None:
     """Put the per-ad ratios of ``column`` into its values, for the platforms that lack it,

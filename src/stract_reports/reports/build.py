@@ -244,11 +244,13 @@ def ads_table(data: Sequence[PlatformData], name: str, title: str) -> Ads:
     ``UpstreamBadPayload`` naming the field and the account for a number beyond the bounds.
     """
     plan = layout([p.fields for p in data])
-    spans, flat = _accounts(data)
     with _gc_paused():
+        spans, flat = _accounts(data)
         columns = _raw_columns(data, plan, flat, spans)
         numeric, warnings = _settle_columns(columns, data, plan, flat, spans)
         rows = list(map(list, zip(*columns, strict=True)))
+        # The collection due when the pause ends walks every young container: not these.
+        del columns, flat
     by_account: list[Group] = [
         ([data[s.platform].platform.label, s.account], list(range(s.start, s.stop))) for s in spans
     ]

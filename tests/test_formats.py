@@ -246,3 +246,12 @@ def test_json_refuses_what_is_no_json_number(value: object) -> None:
     table = Table("t", "T", ["Spend"], [True], [[value]])  # type: ignore[list-item]
     with pytest.raises(ValueError):
         render_json(table, datetime(2025, 2, 1, tzinfo=UTC))
+
+
+def test_dumps_writes_any_document_strictly() -> None:
+    document = {"a": [1, True, None, 1.5, Decimal("5.50"), (2, "x")], "b": {"c": "\u00e7\n"}}
+    assert dumps(document) == '{"a":[1,true,null,1.5,5.50,[2,"x"]],"b":{"c":"\u00e7\\n"}}'
+    with pytest.raises(TypeError):
+        dumps({1: "key is no text"})
+    with pytest.raises(TypeError):
+        dumps({"a": object()})

@@ -102,42 +102,48 @@ def dumps(document: Any) -> str:
 
     ``ValueError`` for NaN or an infinity, ``TypeError`` for a value JSON has no form for.
     """
-    out: list[str] = []
-    _encode(document, out.append)
-    return "".join(out)
+    return _json(document)
 
 
-def _encode(value: Any, write: Callable[[str], Any]) -> None:
-    if isinstance(value, dict):
-        write("{")
-        for index, (key, item) in enumerate(value.items()):
-            if not isinstance(key, str):
-                raise TypeError(f"JSON object keys are text, not {type(key).__name__}")
-            write(("," if index else "") + encode_basestring(key) + ":")
-            _encode(item, write)
-        write("}")
-    elif isinstance(value, list | tuple):
-        write("[")
-        for index, item in enumerate(value):
-            if index:
-                write(",")
-            _encode(item, write)
-        write("]")
-    else:
-        write(_scalar(value))
+def _json(value: Any) -> str:
+    kind = type(value)  # the common kinds first, by identity: this runs once per value
+    if kind is str:
+        return str(encode_basestring(value))
+    if value is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is Decimal and value.is_finite():
+        return format_number(value)
+    if kind is dict:
+        return "{" + ",".join([_key(k) + ":" + _json(v) for k, v in value.items()]) + "}"
+    if kind is list or kind is tuple:
+        return "[" + ",".join([_json(item) for item in value]) + "]"
+    return _other(value)
 
 
-def _scalar(value: Any) -> str:
+def _key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"JSON object keys are text, not {type(key).__name__}")
+    return str(encode_basestring(key))
+
+
+def _other(value: Any) -> str:
+    """Booleans, floats, subclasses of the common kinds (enums, named tuples); else errors."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return str(encode_basestring(value))
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, int):
         return int.__repr__(value)
-    if isinstance(value, Decimal) and value.is_finite():
-        return format_number(value)
     if isinstance(value, float) and math.isfinite(value):
         return float.__repr__(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return format_number(value)
     if isinstance(value, Decimal | float):
         raise ValueError(f"{value} is not a JSON number")
+    if isinstance(value, dict):
+        return _json(dict(value))
+    if isinstance(value, list | tuple):
+        return _json(list(value))
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

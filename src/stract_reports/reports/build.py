@@ -8,6 +8,13 @@ fields alone; ``ads_table`` fills them column by column, where ``settle_column``
 a column holds numbers or text; ``summarize`` aggregates groups of ad rows. The work per cell
 runs in C (``map``, ``zip``, ``set``) wherever the data allows it: a report of a million rows
 must not cost a Python call per cell.
+
+A report never changes its meaning silently. A number beyond the bounds of ``numbers`` is
+refused (502, naming the field and the account). A column that is mostly numbers but holds a
+value that is not one (``"1,234.56"``) is shown as text, as the upstream wrote it, and its
+summaries stay empty: the table then carries a warning naming the column, the value and the
+account, which every format shows. Refusing would cost the reader the whole report for one
+cell; guessing a locale would invent numbers.
 """
 
 from __future__ import annotations

@@ -164,13 +164,14 @@ def test_summaries_past_1e22_stay_exact_in_csv_and_json(
     assert '"Spend":19753086421975308642197.41,"Clicks":60}' in text
 
 
-# Raw JSON number texts, and numeric strings, that are numbers beyond the bounds.
+# Raw JSON number texts, and numeric strings (a 5000-digit one too), beyond the bounds.
 OUT_OF_RANGE = [
     b"1e100000000",
     b"1e400",
     b"-1e-400",
-    b"0." + b"0" * 5000 + b"1",
+    b"0." + b"0" * 60 + b"1",  # (literals past 100 characters the JSON decoder refuses)
     b"1" * 60 + b".5",
+    b"1.000000000000000000000000000000",  # 31 digits
     b'"1e100000000"',
     b'"' + b"9" * 5000 + b'"',
 ]

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from datasets import one_account
-from stract_reports.render.csv import csv_chunks, neutralise, render_csv
+from stract_reports.render.csv import csv_chunks, neutralise, render_csv, warnings_header
 from stract_reports.render.json import dumps, json_chunks, render_json, table_document
 from stract_reports.reports.table import Cell, Table
 from stract_reports.simulator import Simulator
@@ -255,3 +255,16 @@ def test_dumps_writes_any_document_strictly() -> None:
         dumps({1: "key is no text"})
     with pytest.raises(TypeError):
         dumps({"a": object()})
+
+
+def test_warnings_travel_in_an_ascii_header_for_csv() -> None:
+    table = Table("t", "T", ["c"], [False], [], ["Spend: 'a\r\nX-Evil: 1' in 'Ação' is no number"])
+    value = warnings_header(table)
+    assert value == "[\"Spend: 'a\\r\\nX-Evil: 1' in 'A\\u00e7\\u00e3o' is no number\"]"
+    assert value.isascii() and "\r" not in value and "\n" not in value
+    assert json.loads(value) == table.warnings
+    assert warnings_header(Table("t", "T", ["c"], [False], [])) is None
+    many = Table("t", "T", ["c"], [False], [], [f"warning {i} " + "x" * 100 for i in range(100)])
+    value = warnings_header(many)
+    assert value is not None and len(value) <= 4100
+    assert json.loads(value)[-1].endswith("more warnings (see the JSON)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -49,6 +50,29 @@ def _may_hide_formula(text: str) -> bool:
     """A cheap first look: False for nearly every text (it starts with a visible character)."""
     first = text[:1]
     return first in _FORMULA_STARTS or not first.isprintable() or first.isspace()
+
+
+# A CSV has no place for a table's warnings: its response carries them in this header.
+WARNINGS_HEADER = "X-Report-Warnings"
+_WARNINGS_HEADER_LIMIT = 4000
+
+
+def warnings_header(table: Table) -> str | None:
+    """The table's warnings as a ``WARNINGS_HEADER`` value: a JSON list of strings in ASCII
+    (upstream text can hold no line break or other byte that would end the header), cut to a
+    few kilobytes; None when there are none."""
+    if not table.warnings:
+        return None
+    kept = [w if len(w) <= 500 else w[:500] + "…" for w in table.warnings]
+    shown = kept
+    while len(_ascii_json(shown)) > _WARNINGS_HEADER_LIMIT:
+        kept = kept[: len(kept) // 2]
+        shown = [*kept, f"and {len(table.warnings) - len(kept)} more warnings (see the JSON)"]
+    return _ascii_json(shown)
+
+
+def _ascii_json(texts: list[str]) -> str:
+    return json.dumps(texts, ensure_ascii=True, separators=(",", ":"))
 
 
 def render_csv(table: Table, *, excel_br: bool = False) -> str:

@@ -4,6 +4,7 @@ summarize. No server: each test runs in milliseconds."""
 from __future__ import annotations
 
 import gc
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -239,3 +240,11 @@ def test_building_pauses_the_garbage_collector_and_restores_it() -> None:
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:
         gc.enable()
+
+
+def test_overlapping_builds_leave_the_garbage_collector_on() -> None:
+    data = platform("P", [("Clicks", "clicks")], {"A": [{"clicks": i} for i in range(2000)]})
+    with ThreadPoolExecutor(4) as pool:
+        tables = list(pool.map(lambda _: ads_table([data], "p", "P").table, range(40)))
+    assert gc.isenabled()
+    assert all(t.rows == tables[0].rows for t in tables)

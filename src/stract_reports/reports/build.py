@@ -386,27 +386,27 @@ def _stray_warning(
 
 # The garbage collector is paused while a table is built: building allocates one list per row,
 # and every few hundred allocations the collector would walk all of them (half the build time
-# at 300k rows). Nested and concurrent builds share one pause; it ends with the last of them.
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
+# at 300k rows); it catches up once, when the pause ends. The pause is process-wide, so one
+# build at a time holds it: with builds overlapping under load, a shared pause could keep the
+# collector off for good. A build that finds the pause taken runs with the collector on.
+_gc_pause = threading.Lock()
 
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
+    if not _gc_pause.acquire(blocking=False):
         yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
+        return
+    try:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            yield
+        finally:
+            if was_enabled:
                 gc.enable()
+    finally:
+        _gc_pause.release()
 
 
 # --- summaries ---------------------------------------------------------------------------------

@@ -248,3 +248,19 @@ def test_overlapping_builds_leave_the_garbage_collector_on() -> None:
         tables = list(pool.map(lambda _: ads_table([data], "p", "P").table, range(40)))
     assert gc.isenabled()
     assert all(t.rows == tables[0].rows for t in tables)
+
+
+@pytest.mark.parametrize(
+    ("values", "stray", "strays"),
+    [
+        (["1", "2", "x", "", None, "3"], 2, 1),  # mostly numeric strings
+        (["2024", "Promo", "Sale", "2"], None, 0),  # text with some numeric names
+        (["1", "x"], None, 0),  # a tie is not "mostly"
+    ],
+)
+def test_text_columns_with_numeric_strings_warn_only_when_mostly_numbers(
+    values: list[Any], stray: int | None, strays: int
+) -> None:
+    settled = settle_column(values)
+    assert settled.cells == [None if v == "" else v for v in values]
+    assert (settled.numeric, settled.stray, settled.strays) == (False, stray, strays)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -198,6 +199,15 @@ def settle_column(values: list[Any]) -> Settled:
                 raise
         if len(numeric) == len(distinct):
             return Settled(list(map(parsed.__getitem__, values)), numeric=True)
+        # Text with some numeric strings (an ad named "2024"): text; a warning if mostly numbers.
+        cells = list(map(_EMPTY_IS_NONE.get, values, values)) if has_empty else values
+        counts = Counter(values)
+        found = sum(counts[text] for text in numeric)
+        others = len(values) - found - counts[None] - counts[""]
+        if found <= others:
+            return Settled(cells, numeric=False)
+        stray = next(i for i, v in enumerate(values) if v not in parsed)
+        return Settled(cells, False, stray, others)
     return _settle_slowly(values)
 
 

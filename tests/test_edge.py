@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from datasets import edge_dataset
+from conftest import FAST
+from datasets import edge_dataset, one_account
+from hostile import Call, HostileUpstream, Reply, raw_reply
+from stract_reports import close_app, create_app
+from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
 
 EXPECTED = {
@@ -109,3 +115,100 @@ def test_a_column_with_any_text_value_is_text(
     assert client.get("/beta/resumo").data.decode() == (
         "Platform,Account Name,Ad Name,Clicks,Spend,Status\r\nBeta,Dup,,,4.10,\r\n"
     )
+
+
+def test_a_mostly_numeric_column_made_text_by_one_value_says_so_in_json(
+    make_simulator: Callable[..., Simulator], make_app: Callable[..., Flask]
+) -> None:
+    dataset = edge_dataset()
+    dataset.platforms[0].accounts[1].insights[0]["spend"] = "1,234.56"  # type: ignore[index]
+    client = make_app(make_simulator(dataset)).test_client()
+    expected = [
+        "column 'Spend' is text, not numbers: '1,234.56' in the insights of Alpha Ads account "
+        "'Dup' is not a number, so summaries leave it empty"
+    ]
+    for path in ("/alpha.json", "/alpha/resumo.json", "/geral.json", "/geral/resumo.json"):
+        assert client.get(path).json["warnings"] == expected, path  # type: ignore[index]
+    assert client.get("/beta.json").json["warnings"] == []  # type: ignore[index]
+    # The CSV keeps the value as the upstream wrote it; the summary leaves Spend empty; the
+    # warning travels in a header (ASCII JSON), and the HTML page shows it.
+    csv = client.get("/alpha/resumo")
+    assert csv.data.decode().split("\r\n")[1] == "Alpha Ads,Dup,10,,,"
+    assert json.loads(csv.headers["X-Report-Warnings"]) == expected
+    assert "X-Report-Warnings" not in client.get("/beta").headers
+    page = client.get("/alpha.html").data.decode()
+    assert '<div class="warnings" role="alert" id="warnings">' in page
+    assert "&#39;1,234.56&#39; in the insights of Alpha Ads account &#39;Dup&#39;" in page
+
+
+def test_fields_labelled_like_the_leading_columns_are_kept(
+    make_simulator: Callable[..., Simulator], make_app: Callable[..., Flask]
+) -> None:
+    dataset = one_account(
+        "Ana",
+        [{"platform": "web", "owner": "Bob", "spend": 2}],
+        labels=[("Platform", "platform"), ("Account name", "owner"), ("Spend", "spend")],
+    )
+    client = make_app(make_simulator(dataset)).test_client()
+    assert client.get("/hostile").data.decode() == (
+        "Platform,Account Name,Platform (platform),Account name (owner),Spend\r\n"
+        "Hostile,Ana,web,Bob,2\r\n"
+    )
+
+
+def test_summaries_past_1e22_stay_exact_in_csv_and_json(
+    make_simulator: Callable[..., Simulator], make_app: Callable[..., Flask]
+) -> None:
+    ads = [{"spend": "987654321098765432109.87", "clicks": 3}] * 20 + [
+        {"spend": "0.01", "clicks": 0}
+    ]
+    dataset = one_account("Ana", ads, labels=[("Spend", "spend"), ("Clicks", "clicks")])
+    client = make_app(make_simulator(dataset)).test_client()
+    assert client.get("/hostile/resumo").data.decode() == (
+        "Platform,Account Name,Spend,Clicks\r\nHostile,Ana,19753086421975308642197.41,60\r\n"
+    )
+    text = client.get("/geral/resumo.json").data.decode()
+    assert '"Spend":19753086421975308642197.41,"Clicks":60}' in text
+
+
+# Raw JSON number texts, and numeric strings (a 5000-digit one too), beyond the bounds.
+OUT_OF_RANGE = [
+    b"1e100000000",
+    b"1e400",
+    b"-1e-400",
+    b"0." + b"0" * 60 + b"1",  # (literals past 100 characters the JSON decoder refuses)
+    b"1" * 60 + b".5",
+    b"1.000000000000000000000000000000",  # 31 digits
+    b'"1e100000000"',
+    b'"' + b"9" * 5000 + b'"',
+]
+
+
+@pytest.mark.parametrize("literal", OUT_OF_RANGE, ids=lambda b: b[:16].decode())
+@pytest.mark.parametrize("suffix", ["", ".json"])
+def test_a_number_out_of_range_is_a_502_naming_field_and_account(
+    literal: bytes, suffix: str
+) -> None:
+    def tamper(call: Call) -> Reply | None:
+        if call.endpoint != "insights" or call.query["account"] != "1":
+            return None
+        body = dict(call.honest)
+        body["insights"] = [dict(body["insights"][0], spend="@@"), *body["insights"][1:]]
+        return raw_reply(json.dumps(body).encode().replace(b'"@@"', literal))
+
+    with HostileUpstream(tamper) as upstream:
+        app = create_app({"TESTING": True}, settings=Settings(api_url=upstream.url, **FAST))
+        try:
+            started = time.monotonic()
+            response = app.test_client().get(f"/meta_ads/resumo{suffix}")
+            assert time.monotonic() - started < 5
+        finally:
+            close_app(app)
+    assert response.status_code == 502
+    assert len(response.data) < 1000
+    error = response.json
+    assert error["status"] == 502  # type: ignore[index]
+    assert error["detail"].startswith(  # type: ignore[index]
+        "insights of Facebook Ads account 'Jorginho': Spend value "
+    )
+    assert "is out of range" in error["detail"]  # type: ignore[index]

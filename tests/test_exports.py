@@ -41,7 +41,6 @@ def test_excel_csv_is_the_plain_csv_behind_a_bom(report: str) -> None:
 def test_excel_br_is_unchanged_by_either_spelling() -> None:
     table = report_table("geral/resumo")
 
-    assert render_csv(table, excel="br") == render_csv(table, excel_br=True)
     assert "Facebook Ads;;250977;206806;190803,63;0,760243;1,213587;;;;;\r\n" in render_csv(
         table, excel="br"
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,6 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from datasets import one_account
+from stract_reports.render.csv import csv_chunks, neutralise, render_csv, warnings_header
+from stract_reports.render.json import dumps, json_chunks, render_json, table_document
+from stract_reports.reports.table import Cell, Table
 from stract_reports.simulator import Simulator
 
 
@@ -115,7 +120,16 @@ def test_json_document_shape(client: FlaskClient) -> None:
     assert response.headers["Content-Type"] == "application/json"
     text = response.data.decode("utf-8")
     document = response.json
-    assert list(document) == ["report", "title", "generated_at", "row_count", "columns", "rows"]  # type: ignore[arg-type]
+    assert list(document) == [  # type: ignore[arg-type]
+        "report",
+        "title",
+        "generated_at",
+        "row_count",
+        "warnings",
+        "columns",
+        "rows",
+    ]
+    assert document["warnings"] == []  # type: ignore[index]
     assert document["report"] == "geral/resumo"  # type: ignore[index]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["generated_at"])  # type: ignore[index]
     assert document["row_count"] == 3  # type: ignore[index]
@@ -127,9 +141,132 @@ def test_json_document_shape(client: FlaskClient) -> None:
     ) in text
 
 
-def test_json_rows_match_the_csv_rows(client: FlaskClient) -> None:
-    document = client.get("/geral.json").json
-    csv_rows = list(csv.DictReader(io.StringIO(client.get("/geral").data.decode(), newline="")))
-    assert document["row_count"] == len(csv_rows) == 66  # type: ignore[index]
-    for json_row, csv_row in zip(document["rows"], csv_rows, strict=True):  # type: ignore[index]
-        assert {k: "" if v is None else str(v) for k, v in json_row.items()} == csv_row
+@pytest.mark.parametrize("report", ["geral", "geral/resumo", "ga4/resumo"])
+def test_json_numbers_are_the_csv_texts_exactly(client: FlaskClient, report: str) -> None:
+    # Numbers read as their own text: the JSON writes each with the CSV's digits (5.50 stays
+    # 5.50, never 5.5 through a float).
+    document = json.loads(client.get(f"/{report}.json").data, parse_float=str, parse_int=str)
+    csv_rows = list(csv.DictReader(io.StringIO(client.get(f"/{report}").data.decode(), newline="")))
+    assert document["row_count"] == str(len(csv_rows)) != "0"
+    for json_row, csv_row in zip(document["rows"], csv_rows, strict=True):
+        assert {k: "" if v is None else v for k, v in json_row.items()} == csv_row
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=1+1",
+        "\u00a0=1+1",  # no-break space
+        "\u200b=1+1",  # zero-width space
+        "\ufeff@SUM(A1)",  # byte order mark
+        "\n=1+1",
+        "  \r\n -2+3",
+        "\u3000+cmd",  # ideographic space
+        "\u2028=1",  # line separator
+        "\x1c=1",  # a control character
+        "\uff1d1+1",  # full-width = + - @
+        "\uff0b1",
+        "\uff0d1",
+        "\uff20cmd",
+        "\ufe661",  # small equals sign
+        "\tindent",
+        "\rreturn",
+        "-x",
+        "+1 555",
+    ],
+)
+def test_formula_triggers_are_neutralised_behind_any_invisible_prefix(text: str) -> None:
+    assert neutralise(text) == "'" + text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["-5", "+3.25", " -7 ", "\u00a0-5", "-1e3", "plain", "a=b", "", "1-2", "\u00a0plain", "\u200b"],
+)
+def test_numbers_and_harmless_text_are_never_touched(text: str) -> None:
+    assert neutralise(text) == text
+
+
+def _table(rows: list[list[Cell]], numeric: list[bool]) -> Table:
+    columns = [f"c{i}" for i in range(len(numeric))]
+    return Table("t", "T", columns, numeric, rows)
+
+
+def test_csv_streamed_in_chunks_is_the_whole_csv_and_numbers_print_positionally() -> None:
+    rows: list[list[Cell]] = [
+        [f"name {i}" if i % 3 else "\u200b=HYPERLINK()", Decimal(i) / 8, i or None]
+        for i in range(4500)
+    ]
+    rows[4000][1] = Decimal("1E-7")  # str() has an exponent: printed positionally anyway
+    rows[4001][1] = Decimal("1E+2")
+    table = _table(rows, [False, True, True])
+    for excel in (None, "br", "1"):
+        whole = render_csv(table, excel=excel)  # type: ignore[arg-type]
+        chunks = list(csv_chunks(table, excel=excel))  # type: ignore[arg-type]
+        assert len(chunks) == 3
+        assert b"".join(chunks) == whole.encode("utf-8")
+    lines = render_csv(table).split("\r\n")
+    assert lines[:3] == ["c0,c1,c2", "'\u200b=HYPERLINK(),0,", "name 1,0.125,1"]
+    assert lines[4001:4003] == ["name 4000,0.0000001,4000", "name 4001,100,4001"]
+    brazilian = render_csv(table, excel="br").split("\r\n")
+    assert brazilian[0] == "\ufeffc0;c1;c2"
+    assert brazilian[2] == "name 1;0,125;1"
+    assert brazilian[4001] == "name 4000;0,0000001;4000"
+
+
+def test_csv_of_a_table_without_rows_is_its_header() -> None:
+    table = _table([], [False, True])
+    assert render_csv(table) == "c0,c1\r\n"
+    assert list(csv_chunks(table)) == [b"c0,c1\r\n"]
+
+
+def test_json_is_strict_and_exact_and_streams_the_same_text() -> None:
+    rows: list[list[Cell]] = [
+        ['a"b\\\n\u2028', Decimal("5.50"), 10**20],
+        [None, Decimal("1E-7"), None],
+        ["x", Decimal("19753086421975308642197.41"), -3],
+    ]
+    table = Table("t", "T", ["Name", "Spend", "Clicks"], [False, True, True], rows, ["w"])
+    moment = datetime(2025, 2, 1, 12, tzinfo=UTC)
+    text = render_json(table, moment)
+    assert text == dumps(table_document(table, moment))
+    assert "".join(json_chunks(table, moment)) == text
+    assert text.endswith(
+        '"rows":[{"Name":"a\\"b\\\\\\n\u2028","Spend":5.50,"Clicks":100000000000000000000},'
+        '{"Name":null,"Spend":0.0000001,"Clicks":null},'
+        '{"Name":"x","Spend":19753086421975308642197.41,"Clicks":-3}]}'
+    )
+    document = json.loads(text, parse_float=Decimal)
+    assert document["warnings"] == ["w"]
+    assert document["rows"][2]["Spend"] == Decimal("19753086421975308642197.41")
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), float("inf")])
+def test_json_refuses_what_is_no_json_number(value: object) -> None:
+    with pytest.raises(ValueError):
+        dumps({"Spend": value})
+    table = Table("t", "T", ["Spend"], [True], [[value]])  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        render_json(table, datetime(2025, 2, 1, tzinfo=UTC))
+
+
+def test_dumps_writes_any_document_strictly() -> None:
+    document = {"a": [1, True, None, 1.5, Decimal("5.50"), (2, "x")], "b": {"c": "\u00e7\n"}}
+    assert dumps(document) == '{"a":[1,true,null,1.5,5.50,[2,"x"]],"b":{"c":"\u00e7\\n"}}'
+    with pytest.raises(TypeError):
+        dumps({1: "key is no text"})
+    with pytest.raises(TypeError):
+        dumps({"a": object()})
+
+
+def test_warnings_travel_in_an_ascii_header_for_csv() -> None:
+    table = Table("t", "T", ["c"], [False], [], ["Spend: 'a\r\nX-Evil: 1' in 'Ação' is no number"])
+    value = warnings_header(table)
+    assert value == "[\"Spend: 'a\\r\\nX-Evil: 1' in 'A\\u00e7\\u00e3o' is no number\"]"
+    assert value.isascii() and "\r" not in value and "\n" not in value
+    assert json.loads(value) == table.warnings
+    assert warnings_header(Table("t", "T", ["c"], [False], [])) is None
+    many = Table("t", "T", ["c"], [False], [], [f"warning {i} " + "x" * 100 for i in range(100)])
+    value = warnings_header(many)
+    assert value is not None and len(value) <= 4100
+    assert json.loads(value)[-1].endswith("more warnings (see the JSON)")

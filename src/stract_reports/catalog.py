@@ -24,7 +24,7 @@ from werkzeug.routing import BaseConverter, Map, Rule
 
 from .errors import InvalidRequest, ReportError
 from .render.csv import ExcelPreset, render_csv, render_tsv
-from .render.json import dumps, render_ndjson, rows_document, table_document
+from .render.json import render_json, render_ndjson, render_rows_array
 from .reports.names import GENERAL, SUMMARY, RatioMode, report_names
 from .reports.slicing import Page, query_with
 from .reports.table import Table
@@ -65,11 +65,10 @@ def _csv(table: Table, rendering: Rendering) -> str:
 
 def _json(table: Table, rendering: Rendering) -> str:
     if rendering.shape == "array":
-        return dumps(rows_document(table))
-    document = table_document(table, rendering.generated_at)
-    if rendering.page is not None and rendering.page.next is not None:
-        document["next"] = next_page_url(table.name, "json", rendering.query, rendering.page)
-    return dumps(document)
+        return render_rows_array(table)
+    page = rendering.page
+    following = page and next_page_url(table.name, "json", rendering.query, page)
+    return render_json(table, rendering.generated_at, next_url=following or None)
 
 
 def _html(table: Table, rendering: Rendering) -> str:

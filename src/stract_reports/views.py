@@ -29,6 +29,7 @@ from .config import Settings
 from .errors import InvalidRequest, ReportError
 from .handlers import error_response
 from .render.chart import render_chart_svg
+from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import HTML_PAGE_SIZE, render_index_html
 from .reports.names import RATIO_MODES, RatioMode
 from .reports.slicing import BadOption, Page, Slice, parse_slice
@@ -214,6 +215,9 @@ def answer_report(
         filename = download_name(spec, fmt, options.excel, generated_at)
         disposition = "attachment" if answer.download else "inline"
         response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    warnings = warnings_header(table)
+    if warnings:  # JSON and HTML carry them in the body too; a CSV has no place but here
+        response.headers[WARNINGS_HEADER] = warnings
     if answer.varies_on_accept:
         response.vary.add("Accept")
     return deliver(request, response, _etag(table, body, answer.mimetype, fmt))

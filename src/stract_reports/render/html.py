@@ -80,6 +80,7 @@ def render_html(
     return _render(
         "report.html",
         nonce=nonce,
+        warnings=table.warnings,
         title=table.title or table.name,
         name=table.name,
         columns=columns,

@@ -1,6 +1,25 @@
 """Report computation: pure functions from fetched upstream data to tables."""
 
-from .build import general_ads, general_summary, platform_ads, platform_summary
+from .build import (
+    Ads,
+    Group,
+    ads_table,
+    general_ads,
+    general_summary,
+    platform_ads,
+    platform_summary,
+    summarize,
+)
 from .table import Table
 
-__all__ = ["Table", "general_ads", "general_summary", "platform_ads", "platform_summary"]
+__all__ = [
+    "Ads",
+    "Group",
+    "Table",
+    "ads_table",
+    "general_ads",
+    "general_summary",
+    "platform_ads",
+    "platform_summary",
+    "summarize",
+]

@@ -13,13 +13,18 @@ Cell = Number | str | None
 
 @dataclass
 class Table:
-    """Columns in order, which of them are numeric, and rows of cells (None = empty)."""
+    """Columns in order, which of them are numeric, and rows of cells (None = empty).
+
+    ``warnings`` say where the report reads differently from what the upstream likely meant
+    (a mostly numeric column shown as text because of one value); every format carries them.
+    """
 
     name: str  # the report's path without the leading slash, e.g. "geral/resumo"
     title: str
     columns: list[str]
     numeric: list[bool]
     rows: list[list[Cell]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def text_rows(
         self, number: Callable[[Any], str], text: Callable[[Any], str]

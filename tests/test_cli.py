@@ -66,9 +66,13 @@ def test_unknown_report_name_fails(simulator: Simulator) -> None:
 
 
 def test_unreachable_upstream_fails_with_one_line_and_no_traceback() -> None:
-    code, _, err = export(closed_port_url(), "geral")
+    url = closed_port_url()
+    code, _, err = export(url, "geral")
     assert code == 1
-    assert err == "stract-reports: upstream unavailable: platform list: connection failed\n"
+    assert err == (
+        "stract-reports: upstream unavailable: platform list: connection failed "
+        f"({url}/platforms)\n"
+    )
 
 
 def test_bad_setting_is_a_usage_error(simulator: Simulator) -> None:

@@ -9,11 +9,11 @@ the server stops.
 
 from __future__ import annotations
 
-import gzip
 import json
 import threading
+import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,11 +42,13 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     chunk_delay: float = 0.0  # seconds before each chunk after the first
     content_length: int | None = None  # default: the length of a bytes body
+    delay: float = 0.0  # seconds before the status line
 
 
 def json_reply(document: Any, status: int = 200, **headers: str) -> Reply:
     """A JSON body as the real API would encode it."""
-    return Reply(status, json.dumps(document).encode(), {"Content-Type": "application/json"})
+    body = json.dumps(document).encode()
+    return Reply(status, body, {"Content-Type": "application/json", **headers})
 
 
 def raw_reply(data: bytes, status: int = 200, **headers: str) -> Reply:
@@ -60,11 +62,31 @@ def drip(data: bytes, every: float) -> Reply:
     return Reply(200, chunks, {"Content-Type": "application/json"}, every, len(data))
 
 
-def gzip_bomb(inflated: int, prefix: bytes = b'{"accounts": ["') -> Reply:
-    """A gzip body that inflates to about ``inflated`` bytes (a JSON string that never ends)."""
-    compressor_input = prefix + b"a" * inflated
-    data = gzip.compress(compressor_input, compresslevel=9)
-    return Reply(200, data, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+def gzip_bomb(inflated: int, prefix: bytes = b'{"accounts": ["', *, coding: str = "gzip") -> Reply:
+    """A gzip (or ``deflate``) body that inflates to about ``inflated`` bytes (a JSON string
+    that never ends). Compressed a megabyte at a time: the test process never holds it whole."""
+    wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    parts = [compressor.compress(prefix)]
+    block = b"a" * (1 << 20)
+    for _ in range(inflated // len(block)):
+        parts.append(compressor.compress(block))
+    parts.append(compressor.flush())
+    data = b"".join(parts)
+    return Reply(200, data, {"Content-Type": "application/json", "Content-Encoding": coding})
+
+
+def endless(total: int, prefix: bytes = b'{"platforms": ["') -> Reply:
+    """A body of ``total`` bytes sent a megabyte at a time (never held whole), no length
+    announced: it ends when the connection closes."""
+    block = b"a" * (1 << 20)
+
+    def chunks() -> Iterator[bytes]:
+        yield prefix
+        for _ in range(total // len(block)):
+            yield block
+
+    return Reply(200, chunks(), {"Content-Type": "application/json"})
 
 
 Tamper = Callable[[Call], Reply | None]
@@ -149,6 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = reply.content_length
         if length is None and isinstance(reply.body, bytes):
             length = len(reply.body)
+        if reply.delay and up.stopping.wait(reply.delay):
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

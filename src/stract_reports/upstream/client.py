@@ -10,6 +10,7 @@ loop must also retry truncated and malformed bodies, and stop at the deadline.
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import math
 import random
@@ -254,7 +255,16 @@ def summary(said: Any, secrets: tuple[str, ...]) -> str:
     Secrets go first, over the whole text: a cut made before could leave a token's prefix.
     """
     if not isinstance(said, str):
-        return f"(a JSON {type(said).__name__ if said is not None else 'null'})"
+        # Only strings are echoed: anything else is named by its kind.
+        if said is None or isinstance(said, bool):
+            return f"({json.dumps(said)})"
+        return (
+            "(an object)"
+            if isinstance(said, dict)
+            else "(a list)"
+            if isinstance(said, list)
+            else "(a number)"
+        )
     text = redact(said, secrets)
     cut = text[:SUMMARY_CHARS]
     cleaned = "".join(ch if ch.isprintable() else " " for ch in cut)

@@ -41,13 +41,17 @@ class Flight:
 
     def abandon(self) -> None:
         """Stop the read: off the queue if queued, its socket shut down if reading."""
-        self.abandoned.set()
-        if self.task is not None:
-            self.task.cancel()
+        self.withdraw()
         exchange = self.exchange
         if exchange is not None:
             exchange.cut("abandoned")
         self.result.cancel()
+
+    def withdraw(self) -> None:
+        """Mark the read abandoned and take it off the queue, without touching its socket."""
+        self.abandoned.set()
+        if self.task is not None:
+            self.task.cancel()
 
     def settle(self, outcome: Callable[[], Any]) -> None:
         """Run the read and keep its result or error (unless abandoned meanwhile)."""
@@ -159,6 +163,9 @@ class Flights:
         with self._lock:
             self._closed = True
             flights, self._table = list(self._table.values()), {}
+        # Everything off the queue first: a thread freed by a cut must find nothing to start.
+        for flight in flights:
+            flight.withdraw()
         for flight in flights:
             flight.abandon()
 

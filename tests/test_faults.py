@@ -621,3 +621,65 @@ def test_readyz_is_502_when_the_upstream_is_down(
 
     assert response.status_code == 502
     assert problem(response)["error"] == error
+
+
+# -- hostile faults: the simulator's attacks end in the right status, naming the call ----------
+
+MAX_BODY = Settings().max_body_bytes
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "error", "reason"),
+    [
+        (
+            "huge-total",
+            502,
+            "invalid upstream payload",
+            "pagination total is 1000000000, more than the 1000 pages allowed (STRACT_MAX_PAGES)",
+        ),
+        (
+            "huge-body",
+            502,
+            "invalid upstream payload",
+            f"response body larger than {MAX_BODY} bytes (STRACT_MAX_BODY_BYTES)",
+        ),
+        (
+            "gzip-bomb",
+            502,
+            "invalid upstream payload",
+            f"response body larger than {MAX_BODY} bytes (STRACT_MAX_BODY_BYTES)",
+        ),
+        ("redirect", 502, "upstream rejected the request", "HTTP 302 redirect, not followed"),
+        ("deep", 502, "invalid upstream payload", "response nests too deeply"),
+        (
+            "dup-keys",
+            502,
+            "invalid upstream payload",
+            'response repeats the key "accounts" in one object',
+        ),
+        ("drip", 504, "upstream timed out", "no answer within 0.3s"),
+    ],
+)
+def test_hostile_fault_has_its_status_and_names_the_call(
+    make_app: Callable[..., Flask],
+    simulator: Simulator,
+    kind: str,
+    status: int,
+    error: str,
+    reason: str,
+) -> None:
+    app = make_app(simulator, timeout=0.3, retries=1)
+    inject(simulator, FaultRule(kind, match="/accounts", delay=0.05))
+
+    started = time.monotonic()
+    response = get(app, "/meta_ads")
+
+    assert time.monotonic() - started < 10.0
+    assert response.status_code == status
+    assert problem(response) == {
+        "error": error,
+        "detail": f"accounts of Facebook Ads: {reason} ({simulator.url}/accounts)",
+        "status": status,
+    }
+    # Only the transient kind is tried again.
+    assert simulator.stats()["requests"]["accounts"] == (2 if kind == "drip" else 1)

@@ -268,22 +268,18 @@ class Transport:
         """The body, inflated, refused past the byte cap before it is held whole."""
         limit = self.max_body_bytes
         coding = (response.getheader("Content-Encoding") or "identity").strip().lower()
-        inflate = None
+        inflater = None
         if coding in _CODINGS:
-            inflate = zlib.decompressobj(_CODINGS[coding])
+            inflater = _Inflater(coding)
         elif coding not in ("identity", ""):
-            raise BadEncoding(f"response body has an unsupported content encoding {coding!r}"[:120])
+            raise BadEncoding("response body has an unsupported content encoding")
         body = bytearray()
         while True:
             chunk = response.read1(_CHUNK)
             if not chunk:
                 break
-            if inflate is not None:
-                try:
-                    # Never inflate more than the room left (plus one byte to tell "over").
-                    chunk = inflate.decompress(chunk, limit - len(body) + 1)
-                except zlib.error:
-                    raise BadEncoding("response body is not valid " + coding) from None
+            if inflater is not None:
+                chunk = inflater.feed(chunk, limit - len(body))
             if len(body) + len(chunk) > limit:
                 raise TooLarge(limit)
             body += chunk
@@ -291,7 +287,7 @@ class Transport:
             raise self._cut_or(exchange, CutShort(), timeout)
         if response.length:  # the connection closed before the announced length
             raise CutShort()
-        if inflate is not None and not inflate.eof:
+        if inflater is not None and not inflater.complete:
             raise CutShort()
         return body
 
@@ -332,6 +328,39 @@ class Transport:
             del self._idle[: -self._pool_size]
         for conn in extra:
             conn.close()
+
+
+class _Inflater:
+    """Inflates a gzip or deflate body piece by piece, never past the room it is given."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._inflate = zlib.decompressobj(_CODINGS[coding])
+
+    @property
+    def complete(self) -> bool:
+        """Whether the compressed stream ended properly."""
+        return self._inflate.eof
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """The bytes ``data`` inflates to; ``TooLarge`` as soon as they would pass ``room``."""
+        out = b""
+        while data:
+            try:
+                # At most one byte more than the room: enough to tell "too large".
+                out += self._inflate.decompress(data, room - len(out) + 1)
+            except zlib.error:
+                raise BadEncoding(f"response body is not valid {self.coding}") from None
+            if len(out) > room:
+                return out  # the caller refuses it
+            data = b""
+            if self._inflate.eof and self._inflate.unused_data:
+                if self.coding == "deflate":
+                    raise BadEncoding("response body has data after its deflate stream")
+                # gzip allows several members one after another (RFC 1952): inflate the next.
+                data = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(_CODINGS[self.coding])
+        return out
 
 
 def _readable(sock: socket.socket) -> bool:

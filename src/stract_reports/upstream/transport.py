@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 # A read asks the socket for at most this much at once.
 _CHUNK = 64 * 1024
+# Inflating produces at most this much at once.
+_INFLATE_SLICE = 1024 * 1024
 # Content codings we ask for and can inflate under the byte cap (wbits for zlib).
 _CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -210,10 +212,10 @@ class Transport:
         self.watchdog.watch(exchange, time.monotonic() + timeout)
         conn = self._checkout(min(self.connect_timeout, timeout))
         reusable = False
+        response: http.client.HTTPResponse | None = None
         try:
             response = self._exchange(conn, target, headers, timeout, exchange)
             body = self._read_body(response, exchange, timeout)
-            response.close()  # the socket stays with the connection, ready for the next call
             reusable = not response.will_close
             return Response(response.status, response.msg, body)
         except ExchangeError:
@@ -226,6 +228,10 @@ class Transport:
         except (OSError, http.client.HTTPException):
             raise self._cut_or(exchange, Dropped(), timeout) from None
         finally:
+            if response is not None:
+                # Complete: the socket stays with the connection, ready for the next call.
+                # Otherwise (or when it will close) this releases the socket the response holds.
+                response.close()
             exchange.finish()
             with self._lock:
                 self._live.discard(exchange)
@@ -279,10 +285,11 @@ class Transport:
             if not chunk:
                 break
             if inflater is not None:
-                chunk = inflater.feed(chunk, limit - len(body))
-            if len(body) + len(chunk) > limit:
+                inflater.feed_into(body, chunk, limit)
+            elif len(body) + len(chunk) > limit:
                 raise TooLarge(limit)
-            body += chunk
+            else:
+                body += chunk
         if exchange.cut_because is not None:
             raise self._cut_or(exchange, CutShort(), timeout)
         if response.length:  # the connection closed before the announced length
@@ -342,25 +349,24 @@ class _Inflater:
         """Whether the compressed stream ended properly."""
         return self._inflate.eof
 
-    def feed(self, data: bytes, room: int) -> bytes:
-        """The bytes ``data`` inflates to; ``TooLarge`` as soon as they would pass ``room``."""
-        out = b""
+    def feed_into(self, body: bytearray, data: bytes, limit: int) -> None:
+        """Append what ``data`` inflates to; ``TooLarge`` as soon as ``body`` would pass
+        ``limit`` bytes. Inflated a slice at a time: no large temporary buffers."""
         while data:
+            room = limit - len(body) + 1  # one byte more than allowed tells "too large"
             try:
-                # At most one byte more than the room: enough to tell "too large".
-                out += self._inflate.decompress(data, room - len(out) + 1)
+                body += self._inflate.decompress(data, min(room, _INFLATE_SLICE))
             except zlib.error:
                 raise BadEncoding(f"response body is not valid {self.coding}") from None
-            if len(out) > room:
-                return out  # the caller refuses it
-            data = b""
+            if len(body) > limit:
+                raise TooLarge(limit)
+            data = self._inflate.unconsumed_tail
             if self._inflate.eof and self._inflate.unused_data:
                 if self.coding == "deflate":
                     raise BadEncoding("response body has data after its deflate stream")
                 # gzip allows several members one after another (RFC 1952): inflate the next.
                 data = self._inflate.unused_data
                 self._inflate = zlib.decompressobj(_CODINGS[self.coding])
-        return out
 
 
 def _readable(sock: socket.socket) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -103,6 +104,8 @@ class HostileUpstream:
         self.dataset = dataset or real_dataset()
         self.token = token or DEFAULT_TOKEN
         self.calls: Counter[str] = Counter()
+        # Every call as it arrived: (endpoint, sorted query, monotonic time).
+        self.log: list[tuple[str, tuple[tuple[str, str], ...], float]] = []
         self.active = 0  # handlers still sending (a dripped body stops when the client leaves)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -160,6 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
         with up.lock:
             up.calls[endpoint] += 1
             number = up.calls[endpoint]
+            up.log.append((endpoint, tuple(sorted(query.items())), time.monotonic()))
             up.active += 1
         try:
             auth = self.headers.get("Authorization", "")

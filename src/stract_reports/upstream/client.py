@@ -33,6 +33,7 @@ from ..errors import (
 from ..redaction import redact
 from .decode import BadJSON, decode_json
 from .flights import Flight, Flights, Handle
+from .shape import Shapes
 from .transport import (
     Abandoned,
     BadEncoding,
@@ -85,6 +86,8 @@ class StractClient:
         }
         self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="upstream")
         self._flights = Flights(settings.cache_ttl, self._start)
+        # The last good report's calls, for speculation (memory only: they carry tokens).
+        self.shapes = Shapes()
 
     def __enter__(self) -> StractClient:
         return self

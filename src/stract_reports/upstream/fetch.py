@@ -20,6 +20,7 @@ from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
 from ..records import Account, AccountData, Field, Platform, PlatformData, Row
 from .client import StractClient
 from .flights import Handle
+from .shape import Planned
 
 Progress = Callable[[int, int], None]
 
@@ -48,6 +49,8 @@ def fetch_report_data(
     ``UpstreamError`` when any call fails after retries: never a partial result.
     """
     run = _Run(client, budget, progress)
+    if client.settings.speculate:
+        run.speculate(client.shapes.recall(platform))
     results: list[PlatformData] = []
 
     def platforms_known(platforms: list[Platform]) -> None:
@@ -62,6 +65,8 @@ def fetch_report_data(
 
     _read_platforms(run, platforms_known)
     run.wait()
+    if client.settings.speculate:
+        client.shapes.remember(platform, run.made)
     return results
 
 
@@ -133,6 +138,9 @@ class _Run:
         # Handles handed out, in the order started -> (the call, in words; its continuation)
         self.pending: dict[Handle, tuple[str, Callable[[Any], None]]] = {}
         self.finished_calls: SimpleQueue[Handle] = SimpleQueue()
+        # Calls issued ahead of the lists that justify them, until adopted or dropped.
+        self.speculative: dict[tuple[str, tuple[tuple[str, str], ...]], Handle] = {}
+        self.made: list[Planned] = []  # every call this report confirmed, in order
         self.started = 0
         self.finished = 0
 
@@ -144,6 +152,18 @@ class _Run:
             raise DeadlineExceeded(call, "the report deadline passed before this call")
         self.backlog.append((endpoint, params, call, then))
         self.started += 1
+
+    def speculate(self, calls: tuple[Planned, ...]) -> None:
+        """Issue remembered calls at once; ``_fill`` adopts those the report turns out to need."""
+        for planned in calls:
+            if planned.key not in self.speculative:
+                handle = self.client.submit(
+                    planned.endpoint,
+                    dict(planned.params),
+                    call=planned.call,
+                    deadline=self.deadline,
+                )
+                self.speculative[planned.key] = handle
 
     def paged(
         self,
@@ -220,6 +240,10 @@ class _Run:
             for handle in self.pending:
                 handle.cancel()
             self.pending.clear()
+            # Speculation nobody adopted went stale: dropped, its outcome never counts.
+            for handle in self.speculative.values():
+                handle.cancel()
+            self.speculative.clear()
 
     def _fill(self) -> None:
         """Hand calls from the backlog to the client while the window has room."""
@@ -227,7 +251,12 @@ class _Run:
             if time.monotonic() >= self.deadline:
                 raise self._deadline_exceeded(self.backlog[0][2])
             endpoint, params, call, then = self.backlog.popleft()
-            handle = self.client.submit(endpoint, params, call=call, deadline=self.deadline)
+            planned = Planned(endpoint, tuple(params.items()), call)
+            self.made.append(planned)
+            # The same request issued ahead is adopted: same page, token and fields.
+            handle = self.speculative.pop(planned.key, None) or self.client.submit(
+                endpoint, params, call=call, deadline=self.deadline
+            )
             self.pending[handle] = (call, then)
             handle.add_done_callback(self.finished_calls.put)
 

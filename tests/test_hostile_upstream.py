@@ -8,6 +8,7 @@ from the hostile server's own counters.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -37,10 +38,17 @@ HEALTHZ_LIMIT = 2.0
 Tamper = Callable[[Call], Reply | None]
 
 
+# Every report body fetched by a test, checked for tokens when the test ends.
+BODIES: list[bytes] = []
+
+
 @pytest.fixture
-def hostile() -> Iterator[Callable[..., HostileUpstream]]:
-    """Start hostile upstreams (``HostileUpstream(tamper, **kwargs)``) that stop at the end."""
+def hostile(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., HostileUpstream]]:
+    """Start hostile upstreams (``HostileUpstream(tamper, **kwargs)``) that stop at the end;
+    then check that no token of theirs reached a report body or a log line (debug included)."""
     started: list[HostileUpstream] = []
+    caplog.set_level(logging.DEBUG)
+    BODIES.clear()
 
     def make(tamper: Tamper | None = None, **kwargs: Any) -> HostileUpstream:
         upstream = HostileUpstream(tamper, **kwargs).__enter__()
@@ -50,6 +58,9 @@ def hostile() -> Iterator[Callable[..., HostileUpstream]]:
     yield make
     for upstream in started:
         upstream.__exit__(None, None, None)
+    logged = "\n".join([caplog.text, *(r.getMessage() for r in caplog.records)])
+    for upstream in started:
+        assert_no_token(upstream, logged, *BODIES)
 
 
 def rss() -> int:
@@ -108,6 +119,7 @@ def fetch_watched(app: Flask, path: str) -> Outcome:
             time.sleep(0.05)
         response = future.result()
         seconds = time.monotonic() - started
+    BODIES.append(response.content)
     done.set()
     sampler.join()
     return Outcome(

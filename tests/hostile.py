@@ -3,8 +3,11 @@
 The simulator's faults are the ordinary ones (429, 5xx, truncation, stalls); this server sends
 what a broken or malicious API could: any raw bytes, any headers, bodies dripped a byte at a
 time, gzip bombs, redirects. ``tamper(request)`` sees each call and returns a ``Reply`` to send
-instead of the honest answer (or None to answer honestly). Loopback only; every sleep ends when
-the server stops.
+instead of the honest answer (or None to answer honestly): ``json_reply``, ``raw_reply``,
+``drip``, ``gzip_bomb`` and ``endless`` build the usual ones; ``Reply.delay`` holds the status
+line back. ``calls`` counts the calls by endpoint, ``log`` keeps each one, ``active`` counts
+handlers still sending, ``dataset`` may be changed between reports. Loopback only; every sleep
+ends when the server stops.
 """
 
 from __future__ import annotations

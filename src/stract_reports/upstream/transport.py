@@ -371,11 +371,13 @@ class _Inflater:
 
 def _readable(sock: socket.socket) -> bool:
     """Whether an idle socket has something to read: the server closed it, or misbehaves."""
+    # poll, not select: select fails on descriptors above 1023, common in a busy server.
+    poller = select.poll()
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 def _tls_context() -> ssl.SSLContext:

@@ -3,17 +3,22 @@
 The simulator's faults are the ordinary ones (429, 5xx, truncation, stalls); this server sends
 what a broken or malicious API could: any raw bytes, any headers, bodies dripped a byte at a
 time, gzip bombs, redirects. ``tamper(request)`` sees each call and returns a ``Reply`` to send
-instead of the honest answer (or None to answer honestly). Loopback only; every sleep ends when
-the server stops.
+instead of the honest answer (or None to answer honestly): ``json_reply``, ``raw_reply``,
+``drip``, ``gzip_bomb`` and ``endless`` build the usual ones; ``Reply.delay`` holds the status
+line back. ``calls`` counts the calls by endpoint, ``log`` keeps each one, ``active`` counts
+handlers still sending, ``dataset`` may be changed between reports. Loopback only; every sleep
+ends when the server stops.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
+import sys
 import threading
+import time
+import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,11 +47,13 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     chunk_delay: float = 0.0  # seconds before each chunk after the first
     content_length: int | None = None  # default: the length of a bytes body
+    delay: float = 0.0  # seconds before the status line
 
 
 def json_reply(document: Any, status: int = 200, **headers: str) -> Reply:
     """A JSON body as the real API would encode it."""
-    return Reply(status, json.dumps(document).encode(), {"Content-Type": "application/json"})
+    body = json.dumps(document).encode()
+    return Reply(status, body, {"Content-Type": "application/json", **headers})
 
 
 def raw_reply(data: bytes, status: int = 200, **headers: str) -> Reply:
@@ -60,11 +67,31 @@ def drip(data: bytes, every: float) -> Reply:
     return Reply(200, chunks, {"Content-Type": "application/json"}, every, len(data))
 
 
-def gzip_bomb(inflated: int, prefix: bytes = b'{"accounts": ["') -> Reply:
-    """A gzip body that inflates to about ``inflated`` bytes (a JSON string that never ends)."""
-    compressor_input = prefix + b"a" * inflated
-    data = gzip.compress(compressor_input, compresslevel=9)
-    return Reply(200, data, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+def gzip_bomb(inflated: int, prefix: bytes = b'{"accounts": ["', *, coding: str = "gzip") -> Reply:
+    """A gzip (or ``deflate``) body that inflates to about ``inflated`` bytes (a JSON string
+    that never ends). Compressed a megabyte at a time: the test process never holds it whole."""
+    wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    parts = [compressor.compress(prefix)]
+    block = b"a" * (1 << 20)
+    for _ in range(inflated // len(block)):
+        parts.append(compressor.compress(block))
+    parts.append(compressor.flush())
+    data = b"".join(parts)
+    return Reply(200, data, {"Content-Type": "application/json", "Content-Encoding": coding})
+
+
+def endless(total: int, prefix: bytes = b'{"platforms": ["') -> Reply:
+    """A body of ``total`` bytes sent a megabyte at a time (never held whole), no length
+    announced: it ends when the connection closes."""
+    block = b"a" * (1 << 20)
+
+    def chunks() -> Iterator[bytes]:
+        yield prefix
+        for _ in range(total // len(block)):
+            yield block
+
+    return Reply(200, chunks(), {"Content-Type": "application/json"})
 
 
 Tamper = Callable[[Call], Reply | None]
@@ -80,10 +107,12 @@ class HostileUpstream:
         self.dataset = dataset or real_dataset()
         self.token = token or DEFAULT_TOKEN
         self.calls: Counter[str] = Counter()
+        # Every call as it arrived: (endpoint, sorted query, monotonic time).
+        self.log: list[tuple[str, tuple[tuple[str, str], ...], float]] = []
         self.active = 0  # handlers still sending (a dripped body stops when the client leaves)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.upstream = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
@@ -110,6 +139,14 @@ class HostileUpstream:
             return sum(self.calls.values())
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (on purpose: a cap or a deadline) is the expected case here.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -129,6 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
         with up.lock:
             up.calls[endpoint] += 1
             number = up.calls[endpoint]
+            up.log.append((endpoint, tuple(sorted(query.items())), time.monotonic()))
             up.active += 1
         try:
             auth = self.headers.get("Authorization", "")
@@ -149,6 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = reply.content_length
         if length is None and isinstance(reply.body, bytes):
             length = len(reply.body)
+        if reply.delay and up.stopping.wait(reply.delay):
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

@@ -168,20 +168,25 @@ def test_simulator_and_api_url_together_are_a_usage_error() -> None:
 
 
 def test_unreachable_upstream_fails_with_one_line_and_no_traceback() -> None:
-    code, _, err = export(closed_port_url(), "geral")
+    url = closed_port_url()
+    code, _, err = export(url, "geral")
     assert code == 1
-    assert err == "stract-reports: upstream unavailable: platform list: connection failed\n"
+    assert err == (
+        "stract-reports: upstream unavailable: platform list: connection failed "
+        f"({url}/platforms)\n"
+    )
 
 
 def test_retries_print_no_warning_lines_before_the_message() -> None:
     # A real process: the CLI's logging setup is what is tested (CliRunner shares pytest's).
-    env = {**os.environ, "STRACT_API_URL": closed_port_url(), "STRACT_RETRIES": "2"}
+    url = closed_port_url()
+    env = {**os.environ, "STRACT_API_URL": url, "STRACT_RETRIES": "2"}
     done = subprocess.run(
         [CLI, "export", "geral"], env=env, capture_output=True, text=True, timeout=60
     )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
-        "stract-reports: upstream unavailable: platform list: connection failed\n"
+        f"stract-reports: upstream unavailable: platform list: connection failed ({url}/platforms)\n"
     )
 
 

@@ -168,7 +168,7 @@ def test_rate_limit_forever_is_503_with_retry_after_in_bounded_time(
     assert response.headers["Retry-After"] == "1"
     assert problem(response) == {
         "error": "upstream rate limit",
-        "detail": "platform list: rate limited (HTTP 429)",
+        "detail": f"platform list: rate limited (HTTP 429) ({simulator.url}/platforms)",
         "status": 503,
     }
     assert simulator.stats()["requests"]["platforms"] == ATTEMPTS
@@ -260,7 +260,11 @@ def test_persistent_fault_has_its_status_and_names_the_call(
     response = get(app, "/geral")
 
     assert response.status_code == status
-    assert problem(response) == {"error": error, "detail": detail, "status": status}
+    assert problem(response) == {
+        "error": error,
+        "detail": f"{detail} ({simulator.url}/platforms)",
+        "status": status,
+    }
     assert "Retry-After" not in response.headers
     assert simulator.stats()["requests"]["platforms"] == attempts
 
@@ -286,7 +290,7 @@ def test_error_body_in_a_200_is_502_and_not_retried(
     assert response.status_code == 502
     assert problem(response) == {
         "error": "upstream rejected the request",
-        "detail": f'{call}: upstream answered error "invalid request"',
+        "detail": f'{call}: upstream answered error "invalid request" ({simulator.url}/{endpoint})',
         "status": 502,
     }
     assert simulator.stats()["faults"] == {"error": 1}
@@ -303,7 +307,8 @@ def test_server_errors_on_one_account_fail_its_reports_only(
         assert response.status_code == 502
         assert problem(response) == {
             "error": "upstream unavailable",
-            "detail": "insights of Facebook Ads account 'Ronaldão': HTTP 500",
+            "detail": "insights of Facebook Ads account 'Ronaldão': HTTP 500 "
+            f"({simulator.url}/insights)",
             "status": 502,
         }
     for path in ("/ga4", "/tiktok_insights", "/ga4/resumo"):
@@ -321,7 +326,8 @@ def test_wrong_bearer_token_is_502_saying_the_configured_token_was_refused(
     assert response.status_code == 502
     assert problem(response) == {
         "error": "upstream refused the configured token",
-        "detail": "platform list: the configured API token was refused (HTTP 401)",
+        "detail": "platform list: the configured API token was refused (HTTP 401) "
+        f"({simulator.url}/platforms)",
         "status": 502,
     }
     assert b"not-the-right-token" not in response.data
@@ -330,14 +336,15 @@ def test_wrong_bearer_token_is_502_saying_the_configured_token_was_refused(
 
 @pytest.mark.parametrize("path", REPORTS + ["/meta_ads.json"])
 def test_unreachable_upstream_is_502(make_app: Callable[..., Flask], path: str) -> None:
-    app = make_app(SimpleNamespace(url=closed_port_url()))
+    url = closed_port_url()
+    app = make_app(SimpleNamespace(url=url))
 
     response = get(app, path)
 
     assert response.status_code == 502
     assert problem(response) == {
         "error": "upstream unavailable",
-        "detail": "platform list: connection failed",
+        "detail": f"platform list: connection failed ({url}/platforms)",
         "status": 502,
     }
 
@@ -354,7 +361,7 @@ def test_other_4xx_is_502_and_not_retried(
     assert response.status_code == 502
     assert problem(response) == {
         "error": "upstream rejected the request",
-        "detail": f"platform list: HTTP {status}",
+        "detail": f"platform list: HTTP {status} ({upstream.url}/platforms)",
         "status": 502,
     }
     assert upstream.server.calls == 1
@@ -405,10 +412,11 @@ def test_bad_pagination_total_is_502(
     assert response.status_code == 502
     body = problem(response)
     assert body["error"] == "invalid upstream payload"
+    where = f"{simulator.url}{match}"
     if shown is None:
-        assert body["detail"] == f"{call}: pagination total is 0 but the page has items"
+        assert body["detail"] == f"{call}: pagination total is 0 but the page has items ({where})"
     else:
-        assert body["detail"] == f"{call}: pagination total is {shown}, not a page count"
+        assert body["detail"] == f"{call}: pagination total is {shown}, not a page count ({where})"
     assert simulator.stats()["faults"] == {kind: 1}
 
 
@@ -460,7 +468,7 @@ def test_read_timeout_is_504_after_bounded_retries(
     assert response.status_code == 504
     assert problem(response) == {
         "error": "upstream timed out",
-        "detail": "platform list: no answer within 0.1s",
+        "detail": f"platform list: no answer within 0.1s ({simulator.url}/platforms)",
         "status": 504,
     }
     assert simulator.stats()["requests"]["platforms"] == ATTEMPTS
@@ -475,7 +483,9 @@ def test_a_body_that_stalls_past_the_timeout_is_504_not_502(
     response = get(app, "/geral")
 
     assert response.status_code == 504
-    assert problem(response)["detail"] == "platform list: no answer within 0.1s"
+    assert problem(response)["detail"] == (
+        f"platform list: no answer within 0.1s ({simulator.url}/platforms)"
+    )
     assert simulator.stats()["requests"]["platforms"] == ATTEMPTS
 
 
@@ -612,3 +622,65 @@ def test_readyz_is_503_when_the_upstream_is_down(
     assert response.status_code == 503
     assert problem(response)["error"] == "not ready"
     assert problem(response)["detail"].startswith(f"{error}: platform list")
+
+
+# -- hostile faults: the simulator's attacks end in the right status, naming the call ----------
+
+MAX_BODY = Settings().max_body_bytes
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "error", "reason"),
+    [
+        (
+            "huge-total",
+            502,
+            "invalid upstream payload",
+            "pagination total is 1000000000, more than the 10000 pages allowed (STRACT_MAX_PAGES)",
+        ),
+        (
+            "huge-body",
+            502,
+            "invalid upstream payload",
+            f"response body larger than {MAX_BODY} bytes (STRACT_MAX_BODY_BYTES)",
+        ),
+        (
+            "gzip-bomb",
+            502,
+            "invalid upstream payload",
+            f"response body larger than {MAX_BODY} bytes (STRACT_MAX_BODY_BYTES)",
+        ),
+        ("redirect", 502, "upstream rejected the request", "HTTP 302 redirect, not followed"),
+        ("deep", 502, "invalid upstream payload", "response nests too deeply"),
+        (
+            "dup-keys",
+            502,
+            "invalid upstream payload",
+            'response repeats the key "accounts" in one object',
+        ),
+        ("drip", 504, "upstream timed out", "no answer within 0.3s"),
+    ],
+)
+def test_hostile_fault_has_its_status_and_names_the_call(
+    make_app: Callable[..., Flask],
+    simulator: Simulator,
+    kind: str,
+    status: int,
+    error: str,
+    reason: str,
+) -> None:
+    app = make_app(simulator, timeout=0.3, retries=1)
+    inject(simulator, FaultRule(kind, match="/accounts", delay=0.05))
+
+    started = time.monotonic()
+    response = get(app, "/meta_ads")
+
+    assert time.monotonic() - started < 10.0
+    assert response.status_code == status
+    assert problem(response) == {
+        "error": error,
+        "detail": f"accounts of Facebook Ads: {reason} ({simulator.url}/accounts)",
+        "status": status,
+    }
+    # Only the transient kind is tried again.
+    assert simulator.stats()["requests"]["accounts"] == (2 if kind == "drip" else 1)

@@ -215,7 +215,8 @@ def test_the_index_asks_the_upstream_once_and_healthz_never(
 
 
 def test_readyz_is_503_when_the_upstream_is_down(make_app: Callable[..., Flask]) -> None:
-    app = make_app(SimpleNamespace(url=closed_port_url()), retries=0)
+    url = closed_port_url()
+    app = make_app(SimpleNamespace(url=url), retries=0)
 
     response = app.test_client().get("/readyz")
 
@@ -223,7 +224,7 @@ def test_readyz_is_503_when_the_upstream_is_down(make_app: Callable[..., Flask])
     assert response.headers["Retry-After"] == "1"
     assert response.get_json() == {
         "error": "not ready",
-        "detail": "upstream unavailable: platform list: connection failed",
+        "detail": f"upstream unavailable: platform list: connection failed ({url}/platforms)",
         "status": 503,
     }
 
@@ -236,7 +237,9 @@ def test_readyz_is_503_when_the_upstream_fails(
     response = make_app(simulator, retries=0).test_client().get("/readyz")
 
     assert response.status_code == 503
-    assert response.get_json()["detail"] == "upstream unavailable: platform list: HTTP 502"
+    assert response.get_json()["detail"] == (
+        f"upstream unavailable: platform list: HTTP 502 ({simulator.url}/platforms)"
+    )
 
 
 def test_readyz_is_503_while_the_upstream_pool_is_saturated(

@@ -86,7 +86,7 @@ def test_no_token_in_any_response_or_log(
         + [record.getMessage() for record in caplog.records]
         + [str(record.exc_text or "") for record in caplog.records]
     )
-    assert "urllib3.connectionpool" in logs  # the upstream client's debug log was captured
+    assert "stract_reports.upstream" in logs  # the upstream client's debug log was captured
     if scenario == "no fault":
         assert "token=***" in logs  # ... including insight URLs, redacted
     out, err = capfd.readouterr()
@@ -182,5 +182,6 @@ def test_an_upstream_error_that_echoes_our_token_is_redacted(
 
     assert response.status_code == 502
     assert response.get_json()["detail"] == (
-        'platform list: upstream answered error "token *** is not valid here"'
+        'platform list: upstream answered error "token *** is not valid here" '
+        f"({upstream.url}/platforms)"
     )

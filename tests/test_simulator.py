@@ -6,6 +6,7 @@ import http.client
 import json
 import subprocess
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -417,6 +418,7 @@ PAGINATION_FAULTS = {
 COVERED_FAULTS = {"429", "500", "502", "503", "slow", "stall", "truncate", "malformed", "drop"}
 COVERED_FAULTS |= {"error"}
 COVERED_FAULTS |= {"401", *PAGINATION_FAULTS}
+COVERED_FAULTS |= {"huge-total", "huge-body", "gzip-bomb", "drip", "redirect", "deep", "dup-keys"}
 
 
 def test_every_fault_kind_has_a_contract_test() -> None:
@@ -546,6 +548,94 @@ def test_pagination_faults_bend_the_total(
     sim = make_simulator(faults=[FaultRule(kind)])
     data = body(session, sim, "accounts", platform="meta_ads")
     assert data == {"accounts": META_ACCOUNTS_PAGE_1, "pagination": pagination}
+
+
+def test_huge_total_fault_claims_a_billion_pages(
+    make_simulator: MakeSimulator, session: requests.Session
+) -> None:
+    sim = make_simulator(faults=[FaultRule("huge-total")])
+    data = body(session, sim, "accounts", platform="meta_ads")
+    assert data == {"accounts": META_ACCOUNTS_PAGE_1, "pagination": {"current": 1, "total": 10**9}}
+
+
+def test_huge_body_fault_sends_a_gibibyte_without_a_length(make_simulator: MakeSimulator) -> None:
+    sim = make_simulator(faults=[FaultRule("huge-body")])
+    connection = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=5)
+    try:
+        connection.request("GET", "/api/platforms", headers=AUTH)
+        response = connection.getresponse()
+        head = response.read(16 + 4 * 1024 * 1024)  # read a little, then hang up
+    finally:
+        connection.close()
+    assert response.status == 200
+    assert response.headers["Content-Length"] is None
+    assert head == b'{"platforms": ["' + b"a" * 4 * 1024 * 1024
+
+
+def test_gzip_bomb_fault_inflates_a_thousandfold(make_simulator: MakeSimulator) -> None:
+    sim = make_simulator(faults=[FaultRule("gzip-bomb")])
+    connection = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=30)
+    try:
+        connection.request("GET", "/api/platforms", headers=AUTH)
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    head, inflated, members = b"", 0, 0
+    while data:  # member by member (RFC 1952 allows several), a megabyte at a time
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        piece = inflate.decompress(data, 1 << 20)
+        head = head or piece[:20]
+        inflated += len(piece)
+        while not inflate.eof:
+            inflated += len(inflate.decompress(inflate.unconsumed_tail, 1 << 20))
+        data, members = inflate.unused_data, members + 1
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert len(data) < 2 * 1024 * 1024
+    assert head == b'{"platforms": ["'
+    assert (members, inflated) == (1025, 16 + 1024 * 1024 * 1024)
+
+
+def test_drip_fault_sends_the_right_body_a_byte_at_a_time(
+    make_simulator: MakeSimulator, session: requests.Session
+) -> None:
+    sim = make_simulator(faults=[FaultRule("drip", delay=0.002)])
+    start = time.monotonic()
+    assert body(session, sim, "platforms") == PLATFORMS
+    assert time.monotonic() - start >= 0.002 * (len(json.dumps(PLATFORMS)) - 1)
+
+
+def test_redirect_fault_points_elsewhere_with_the_same_query(
+    make_simulator: MakeSimulator, session: requests.Session
+) -> None:
+    sim = make_simulator(faults=[FaultRule("redirect")])
+    response = session.get(
+        f"{sim.url}/accounts?platform=ga4&page=1", timeout=5, allow_redirects=False
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://127.0.0.2:9/api/accounts?platform=ga4&page=1"
+
+
+def test_deep_fault_nests_past_the_parser_limit(
+    make_simulator: MakeSimulator, session: requests.Session
+) -> None:
+    sim = make_simulator(faults=[FaultRule("deep")])
+    response = call(session, sim, "platforms")
+    assert response.status_code == 200
+    assert response.content == b'{"platforms": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(RecursionError):
+        json.loads(response.content)
+
+
+def test_dup_keys_fault_repeats_the_list_empty(
+    make_simulator: MakeSimulator, session: requests.Session
+) -> None:
+    sim = make_simulator(faults=[FaultRule("dup-keys")])
+    response = call(session, sim, "platforms")
+    keys = json.loads(response.content, object_pairs_hook=lambda pairs: [k for k, _ in pairs])
+    assert keys == ["platforms", "platforms"]
+    assert response.content.startswith(json.dumps(PLATFORMS)[:-1].encode())
+    assert response.json() == {"platforms": []}  # what a lenient parser keeps
 
 
 @pytest.mark.parametrize("kind", PAGINATION_FAULTS)

@@ -88,7 +88,7 @@ class Settings:
         commands=_UPSTREAM,
     )
     max_pages: int = setting(
-        1000,
+        10_000,
         "pages read at most of one list (accounts, fields, insights of one account)",
         env="STRACT_MAX_PAGES",
         commands=_UPSTREAM,

@@ -7,13 +7,18 @@
     └── UpstreamError                        an upstream call failed (after retries)
         ├── UpstreamTimeout             504  no answer in time
         │   └── DeadlineExceeded        504  the whole report ran out of time
-        ├── UpstreamUnavailable         502  connection refused or dropped, 5xx
+        ├── UpstreamUnavailable         502  connection refused or dropped, 5xx, abandoned
         ├── UpstreamRateLimited         503  429 for longer than the retry budget
-        ├── UpstreamBadPayload          502  truncated, not JSON, wrong shape, bad pagination
-        └── UpstreamRejected            502  an ``{"error": ...}`` body or another 4xx
+        ├── UpstreamBadPayload          502  truncated, not JSON, wrong shape, bad pagination,
+        │                                    too many pages, body over the byte cap, duplicate
+        │                                    keys, too deep, lone surrogate, huge number literal
+        └── UpstreamRejected            502  an ``{"error": ...}`` body, a 3xx (never followed)
+            │                                or another 4xx
             └── TokenRefused            502  401/403: the configured token was refused
 
-Messages name the call (platform, account name), never a URL with a token in it.
+Messages name the call (platform, account name) and, where known, the URL's scheme, host and
+path; never its query (it carries the account token), never upstream text beyond a short,
+redacted summary.
 """
 
 from __future__ import annotations
@@ -60,15 +65,17 @@ class UnknownPlatform(ReportError):
 
 
 class UpstreamError(ReportError):
-    """An upstream call failed; ``call`` says which one, in words."""
+    """An upstream call failed; ``call`` says which one, in words, and ``url`` where (scheme,
+    host and path: never the query, which holds the account token)."""
 
     status = 502
     title = "upstream failed"
 
-    def __init__(self, call: str, reason: str) -> None:
-        super().__init__(f"{call}: {reason}")
+    def __init__(self, call: str, reason: str, *, url: str = "") -> None:
+        super().__init__(f"{call}: {reason}" + (f" ({url})" if url else ""))
         self.call = call
         self.reason = reason
+        self.url = url
 
 
 class UpstreamTimeout(UpstreamError):
@@ -88,8 +95,8 @@ class UpstreamRateLimited(UpstreamError):
     status = 503
     title = "upstream rate limit"
 
-    def __init__(self, call: str, reason: str, retry_after: float) -> None:
-        super().__init__(call, reason)
+    def __init__(self, call: str, reason: str, retry_after: float, *, url: str = "") -> None:
+        super().__init__(call, reason, url=url)
         self.retry_after = retry_after
 
 

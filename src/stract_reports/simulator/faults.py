@@ -31,6 +31,14 @@ FAULT_KINDS = {
     "no-total": "the pagination object lacks `total`",
     "zero-total": "pagination total is 0",
     "text-total": 'pagination total is a string ("many")',
+    # Hostile: what a broken or malicious API could send (the report server must refuse each).
+    "huge-total": "pagination total is 1,000,000,000 pages",
+    "huge-body": "HTTP 200 whose body never ends (1 GiB, no length announced)",
+    "gzip-bomb": "HTTP 200 gzip body of about 1 MiB that inflates to 1 GiB",
+    "drip": "the right body, one byte every `delay` seconds",
+    "redirect": "HTTP 302 to the same path and query on another host",
+    "deep": "HTTP 200 whose body nests 100,000 arrays deep",
+    "dup-keys": "the right body with its list repeated, empty, under the same key",
 }
 
 

@@ -8,6 +8,8 @@ counters; ``POST /_sim/reset`` clears them.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import random
 import sys
@@ -205,11 +207,13 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "401" or not _authorized(self.headers.get("Authorization"), sim.token):
             return self._send_json(401, {"error": "invalid authorization token"})
         body = _respond(sim.dataset, endpoint, {k: v[-1] for k, v in query.items()})
-        if kind in ("no-total", "zero-total", "text-total") and "pagination" in body:
+        if kind in _TOTALS and "pagination" in body:
             if kind == "no-total":
                 del body["pagination"]["total"]
             else:
-                body["pagination"]["total"] = 0 if kind == "zero-total" else "many"
+                body["pagination"]["total"] = _TOTALS[kind]
+        if kind in _HOSTILE:
+            return _HOSTILE[kind](self, sim, body, delay)
         if kind in ("truncate", "stall"):
             data = _encode(body)
             self.send_response(200)
@@ -226,6 +230,50 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(200, body)
 
+    def _huge_body(self, sim: Simulator, body: Any, delay: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.close_connection = True  # the body ends when the connection does
+        self.wfile.write(b'{"' + next(iter(body)).encode() + b'": ["')
+        block = b"a" * _MIB
+        for _ in range(1024):
+            if sim._stopping.is_set():
+                return
+            self.wfile.write(block)
+
+    def _gzip_bomb(self, sim: Simulator, body: Any, delay: float) -> None:
+        headers = {"Content-Encoding": "gzip"}
+        self._send(200, _bomb(next(iter(body))), "application/json", headers)
+
+    def _drip(self, sim: Simulator, body: Any, delay: float) -> None:
+        data = _encode(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        for index in range(len(data)):
+            if index and sim._stopping.wait(delay):
+                self.close_connection = True
+                return
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+
+    def _redirect(self, sim: Simulator, body: Any, delay: float) -> None:
+        # Port 9 (discard) on another loopback address: nothing should ever go there.
+        elsewhere = f"http://127.0.0.2:9{self.path}"
+        self._send(302, b"", "application/json", {"Location": elsewhere})
+
+    def _deep(self, sim: Simulator, body: Any, delay: float) -> None:
+        depth = 100_000
+        data = b'{"' + next(iter(body)).encode() + b'": ' + b"[" * depth + b"]" * depth + b"}"
+        self._send(200, data, "application/json")
+
+    def _dup_keys(self, sim: Simulator, body: Any, delay: float) -> None:
+        key = next(iter(body))
+        data = _encode(body)[:-1] + b", " + json.dumps(key).encode() + b": []}"
+        self._send(200, data, "application/json")
+
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, _encode(body), "application/json", headers)
 
@@ -239,6 +287,35 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+_MIB = 1 << 20
+# The pagination faults: the total each one sends (no-total removes it).
+_TOTALS: dict[str, Any] = {
+    "no-total": None,
+    "zero-total": 0,
+    "text-total": "many",
+    "huge-total": 10**9,
+}
+_HOSTILE = {
+    "huge-body": _Handler._huge_body,
+    "gzip-bomb": _Handler._gzip_bomb,
+    "drip": _Handler._drip,
+    "redirect": _Handler._redirect,
+    "deep": _Handler._deep,
+    "dup-keys": _Handler._dup_keys,
+}
+
+
+@functools.cache
+def _bomb(key: str) -> bytes:
+    """A gzip body inflating to 1 GiB: ``{"KEY": ["aaaa...`` that never closes.
+
+    Made of 1,024 gzip members (RFC 1952 allows several), all the same megabyte: cheap to
+    build, as cheap to send, and every gzip reader must inflate all of them.
+    """
+    member = gzip.compress(b"a" * _MIB, compresslevel=9, mtime=0)
+    return gzip.compress(b'{"' + key.encode() + b'": ["', mtime=0) + member * 1024
 
 
 def _encode(body: Any) -> bytes:

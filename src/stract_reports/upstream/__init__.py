@@ -1,13 +1,24 @@
-"""The Stract API as this program sees it: client, fetch orchestration, records, errors."""
+"""The Stract API as this program sees it.
+
+transport  one bounded HTTP exchange: pooled connections, no redirects, a whole-response
+           time limit kept by a watchdog, a byte cap counted after inflating
+decode     strict JSON: duplicate keys, lone surrogates, huge literals, deep nesting refused
+flights    single-flight and the short cache; a per-caller ``Handle`` with ``cancel()``
+client     ``StractClient``: retries within the deadline, ``_map_response``, a context manager
+shape      the last good report's calls, to speculate with (memory only)
+fetch      what a report needs, in parallel, on a completion queue; cancelled on failure
+"""
 
 from ..records import Account, AccountData, Field, Platform, PlatformData
 from .client import StractClient
 from .fetch import fetch_platforms, fetch_report_data
+from .flights import Handle
 
 __all__ = [
     "Account",
     "AccountData",
     "Field",
+    "Handle",
     "Platform",
     "PlatformData",
     "StractClient",

@@ -1,7 +1,10 @@
-"""HTTP access to the Stract API: one call with retries, shared by identical concurrent reads.
+"""The Stract API client: reads in a bounded pool, retried, shared by identical callers.
 
-Retries live in one loop here rather than in urllib3's ``Retry``: the same loop must also retry
-truncated and malformed bodies (which urllib3 never sees) and must stop at the report deadline.
+Layered the way httpx layers its client: ``transport`` does one bounded HTTP exchange;
+``_map_response`` is the one place a status and body become a result or an exception; the retry
+loop here decides what another attempt may fix, within the report's deadline; ``flights``
+shares identical reads. Retries live in this loop rather than in urllib3's ``Retry``: the same
+loop must also retry truncated and malformed bodies, and stop at the deadline.
 """
 
 from __future__ import annotations
@@ -9,16 +12,12 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from decimal import Decimal
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
+from urllib.parse import urlencode
 
 from ..config import Settings
 from ..errors import (
@@ -32,17 +31,29 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..redaction import redact
+from .decode import BadJSON, decode_json
+from .flights import Flight, Flights, Handle
+from .shape import Shapes
+from .transport import (
+    Abandoned,
+    BadEncoding,
+    ConnectFailed,
+    CutShort,
+    Dropped,
+    Exchange,
+    Response,
+    TimedOut,
+    TooLarge,
+    Transport,
+)
 
 log = logging.getLogger(__name__)
 
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
-def decode_json(data: bytes) -> Any:
-    """Parse a JSON body; decimals stay exact (``Decimal``); NaN and Infinity are refused."""
-    return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+# Retry-After is believed within these bounds: negative means now, and an absurd value
+# (inf, 1e400, a date in year 9999) must not overflow anything downstream.
+RETRY_AFTER_MAX = 3600.0
+# How much of an upstream error message is shown: enough to recognise it, no more.
+SUMMARY_CHARS = 80
 
 
 class _Retryable(Exception):
@@ -54,76 +65,92 @@ class _Retryable(Exception):
 
 
 class StractClient:
-    """Calls the upstream API from a bounded thread pool, with retries and single-flight."""
+    """Calls the upstream API from a bounded thread pool, with retries and single-flight.
+
+    A context manager: leaving it (or ``close()``) abandons every read in flight.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.concurrency)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["Authorization"] = f"Bearer {settings.api_token}"
-        # Proxy settings from the environment, read once: requests would otherwise walk
-        # os.environ on every call (120 us of a 130 us call, measured).
-        self._session.proxies = requests.utils.get_environ_proxies(settings.api_url)
-        self._session.trust_env = False
+        self._transport = Transport(
+            settings.api_url,
+            connect_timeout=settings.connect_timeout,
+            max_body_bytes=settings.max_body_bytes,
+            pool=settings.concurrency,
+        )
+        self._headers = {
+            "Authorization": f"Bearer {settings.api_token}",
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": "stract-reports",
+        }
         self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="upstream")
-        self._lock = threading.Lock()
-        # (endpoint, params) -> (future, monotonic time it finished or None while running)
-        self._reads: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
+        self._flights = Flights(settings.cache_ttl, self._start)
+        # The last good report's calls, for speculation (memory only: they carry tokens).
+        self.shapes = Shapes()
+
+    def __enter__(self) -> StractClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
-        """Stop the worker threads and close pooled connections."""
+        """Abandon every read: queued ones cancelled, sockets shut down, threads let go."""
+        self._flights.abandon_all()
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self._session.close()
+        self._transport.close()
+
+    def where(self, endpoint: str) -> str:
+        """The URL of an endpoint without its query (which may hold a token): for errors."""
+        return f"{self._transport.where}/{endpoint}"
 
     def submit(
         self, endpoint: str, params: dict[str, str], *, call: str, deadline: float
-    ) -> Future:
+    ) -> Handle:
         """Start ``GET endpoint?params`` in the pool, or join an identical read in flight.
 
-        The future's result is the decoded JSON body; its exception an ``UpstreamError``.
+        The handle's result is the decoded JSON body (shared: do not mutate it); its error an
+        ``UpstreamError``. ``deadline`` (monotonic) is this caller's; the read may run until the
+        latest deadline of the callers sharing it, and stops when every caller has cancelled.
         """
-        key = (endpoint, tuple(sorted(params.items())))
-        now = time.monotonic()
-        with self._lock:
-            entry = self._reads.get(key)
-            if entry is not None:
-                future, finished = entry
-                if finished is None or now - finished < self.settings.cache_ttl:
-                    return future
-            future = self._executor.submit(
-                self.get_json, endpoint, params, call=call, deadline=deadline
-            )
-            self._reads[key] = [future, None]
-        future.add_done_callback(lambda f: self._finished(key, f))
-        return future
-
-    def _finished(self, key: tuple[str, tuple[tuple[str, str], ...]], future: Future) -> None:
-        with self._lock:
-            entry = self._reads.get(key)
-            if entry is None or entry[0] is not future:
-                return
-            if self.settings.cache_ttl and future.exception() is None:
-                entry[1] = time.monotonic()
-            else:
-                del self._reads[key]
+        return self._flights.join(endpoint, params, call, deadline)
 
     def get_json(self, endpoint: str, params: dict[str, str], *, call: str, deadline: float) -> Any:
-        """One upstream read with bounded retries; raises an ``UpstreamError`` subclass."""
+        """One upstream read with bounded retries, in the calling thread."""
+        handle = self.submit(endpoint, params, call=call, deadline=deadline)
+        if not handle.wait(deadline - time.monotonic()):
+            handle.cancel()
+            raise DeadlineExceeded(call, "the report deadline passed while waiting for this call")
+        return handle.result()
+
+    # -- the work of one read, in a pool thread ------------------------------------------------
+
+    def _start(self, flight: Flight) -> None:
+        try:
+            flight.task = self._executor.submit(flight.settle, lambda: self._read(flight))
+        except RuntimeError:  # the pool is shut down: the client is closing
+            call = flight.call
+            flight.settle(_raiser(UpstreamUnavailable(call, "the upstream client is closed")))
+
+    def _read(self, flight: Flight) -> Any:
+        """Attempts until one succeeds, one fails for good, or the retries or time run out."""
+        endpoint, params, call = flight.key[0], flight.params, flight.call
         attempts = self.settings.retries + 1
         for attempt in range(1, attempts + 1):
-            remaining = deadline - time.monotonic()
+            if flight.abandoned.is_set():
+                raise UpstreamUnavailable(call, "abandoned")
+            remaining = flight.deadline - time.monotonic()
             if remaining <= 0:
                 raise DeadlineExceeded(call, "the report deadline passed before this call")
             try:
-                return self._attempt(endpoint, params, call, remaining)
+                return self._attempt(flight, endpoint, params, remaining)
             except _Retryable as failure:
                 error = failure.error
                 if attempt == attempts:
                     raise error from None
                 wait = self._backoff(attempt, failure.retry_after, error)
-                if time.monotonic() + wait >= deadline:
+                if time.monotonic() + wait >= flight.deadline:
                     if isinstance(error, UpstreamRateLimited | UpstreamTimeout):
                         raise error from None
                     raise DeadlineExceeded(
@@ -137,7 +164,8 @@ class StractClient:
                     attempts,
                     error.reason,
                 )
-                time.sleep(wait)
+                if flight.abandoned.wait(wait):
+                    raise UpstreamUnavailable(call, "abandoned") from None
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int, retry_after: float | None, error: UpstreamError) -> float:
@@ -149,68 +177,123 @@ class StractClient:
         base = min(s.backoff_max, s.backoff * 2 ** (attempt - 1))
         return base * random.uniform(0.5, 1.5)
 
-    def _attempt(self, endpoint: str, params: dict[str, str], call: str, remaining: float) -> Any:
-        s = self.settings
-        timeout = (min(s.connect_timeout, remaining), min(s.timeout, remaining))
+    def _attempt(
+        self, flight: Flight, endpoint: str, params: dict[str, str], remaining: float
+    ) -> Any:
+        """One exchange, its transport failures in the exception tree; then ``_map_response``."""
+        call, url = flight.call, self.where(endpoint)
+        timeout = min(self.settings.timeout, remaining)
+        exchange = Exchange()
+        flight.exchange = exchange
+        if flight.abandoned.is_set():  # abandoned between the check and now
+            exchange.cut("abandoned")
+        target = f"/{endpoint}?{urlencode(params)}" if params else f"/{endpoint}"
         try:
-            response = self._session.get(f"{s.api_url}/{endpoint}", params=params, timeout=timeout)
-            body = response.content
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            if not _timed_out(exc):
-                reason = (
-                    "connection dropped" if "aborted" in str(exc).lower() else "connection failed"
-                )
-                raise _Retryable(UpstreamUnavailable(call, reason)) from None
-            limit = timeout[0] if isinstance(exc, requests.ConnectTimeout) else timeout[1]
-            if limit >= remaining:  # the report's deadline ran out, not this call's own timeout
+            response = self._transport.get(
+                target, self._headers, timeout=timeout, exchange=exchange
+            )
+        except TimedOut as exc:
+            if exc.limit >= remaining:  # the report's deadline ran out, not this call's timeout
+                # No URL, like the deadline errors of the report's own loop: the same cause
+                # reads the same whichever side notices it first.
                 raise DeadlineExceeded(
                     call, "the report deadline passed while waiting for this call"
                 ) from None
-            raise _Retryable(UpstreamTimeout(call, f"no answer within {limit:g}s")) from None
-        except requests.RequestException:
-            raise _Retryable(UpstreamBadPayload(call, "response body cut short")) from None
+            raise _Retryable(UpstreamTimeout(call, exc.reason, url=url)) from None
+        except (ConnectFailed, Dropped) as exc:
+            raise _Retryable(UpstreamUnavailable(call, exc.reason, url=url)) from None
+        except (CutShort, BadEncoding) as exc:
+            raise _Retryable(UpstreamBadPayload(call, exc.reason, url=url)) from None
+        except TooLarge as exc:
+            raise UpstreamBadPayload(call, exc.reason, url=url) from None
+        except Abandoned as exc:
+            raise UpstreamUnavailable(call, exc.reason, url=url) from None
+        finally:
+            flight.exchange = None
+        # The query goes to the debug log only with its token blanked.
+        log.debug(
+            "GET %s -> %d (%d bytes)",
+            redact(url + target[len(endpoint) + 1 :]),
+            response.status,
+            len(response.body),
+        )
+        return self._map_response(response, call, url, params.get("token", ""))
 
-        status = response.status_code
+    def _map_response(self, response: Response, call: str, url: str, token: str) -> Any:
+        """The one place a status and body become the decoded payload or an exception."""
+        status = response.status
         if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            error = UpstreamRateLimited(call, "rate limited (HTTP 429)", retry_after or 1.0)
-            raise _Retryable(error, retry_after)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            limited = UpstreamRateLimited(
+                call, "rate limited (HTTP 429)", retry_after or 1.0, url=url
+            )
+            raise _Retryable(limited, retry_after)
         if status >= 500:
-            raise _Retryable(UpstreamUnavailable(call, f"HTTP {status}"))
+            raise _Retryable(UpstreamUnavailable(call, f"HTTP {status}", url=url))
         if status in (401, 403):
-            raise TokenRefused(call, f"the configured API token was refused (HTTP {status})")
-        if status >= 300:
-            raise UpstreamRejected(call, f"HTTP {status}")
+            reason = f"the configured API token was refused (HTTP {status})"
+            raise TokenRefused(call, reason, url=url)
+        if 300 <= status < 400:
+            # Following would send the account tokens in the query to wherever it points.
+            raise UpstreamRejected(call, f"HTTP {status} redirect, not followed", url=url)
+        if not 200 <= status < 300:
+            raise UpstreamRejected(call, f"HTTP {status}", url=url)
+        secrets = (*self.settings.secrets, token)
         try:
-            payload = decode_json(body)
-        except ValueError:
-            raise _Retryable(UpstreamBadPayload(call, "response is not valid JSON")) from None
+            payload = decode_json(response.body)
+        except BadJSON as exc:
+            error = UpstreamBadPayload(call, redact(exc.reason, secrets), url=url)
+            if exc.transient:
+                raise _Retryable(error) from None
+            raise error from None
         if isinstance(payload, dict) and "error" in payload:
-            # The upstream's own words, minus any credential it might echo back.
-            said = json.dumps(payload["error"], default=str, ensure_ascii=False)[:200]
-            said = redact(said, (s.api_token, params.get("token", "")))
-            raise UpstreamRejected(call, f"upstream answered error {said}")
+            said = summary(payload["error"], secrets)
+            raise UpstreamRejected(call, f"upstream answered error {said}", url=url)
         return payload
 
 
-def _timed_out(exc: requests.RequestException) -> bool:
-    """Whether a request failed by timing out, including mid-body (which requests reports as
-    a ConnectionError wrapping urllib3's ReadTimeoutError)."""
-    if isinstance(exc, requests.Timeout):
-        return True
-    return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args)
+def summary(said: Any, secrets: tuple[str, ...]) -> str:
+    """An upstream's error value as a short, printable, quoted text with no secret in it.
+
+    Secrets go first, over the whole text: a cut made before could leave a token's prefix.
+    """
+    if not isinstance(said, str):
+        # Only strings are echoed: anything else is named by its kind.
+        if said is None or isinstance(said, bool):
+            return f"({json.dumps(said)})"
+        return (
+            "(an object)"
+            if isinstance(said, dict)
+            else "(a list)"
+            if isinstance(said, list)
+            else "(a number)"
+        )
+    text = redact(said, secrets)
+    cut = text[:SUMMARY_CHARS]
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in cut)
+    return f'"{cleaned}{"…" if len(text) > SUMMARY_CHARS else ""}"'
 
 
-def _retry_after(header: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+def parse_retry_after(header: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), clamped; None when
+    absent or unreadable."""
     if not header:
         return None
     try:
-        return max(0.0, float(header))
+        seconds = float(header.strip())
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+            seconds = when.timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    if math.isnan(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)
+
+
+def _raiser(error: Exception) -> Any:
+    def outcome() -> Any:
+        raise error
+
+    return outcome

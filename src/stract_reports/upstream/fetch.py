@@ -1,22 +1,26 @@
 """Fetch what a report needs, every independent call in parallel, results in upstream order.
 
-The calling thread runs a small event loop over futures: when a call finishes, its
-continuation runs here and starts the calls that were waiting for it. Worker threads only do
-HTTP, so a bounded pool cannot deadlock on itself, and no call waits for one it does not
-depend on: a platform's insights start as soon as its own accounts and fields are complete.
+The calling thread runs a small event loop over a queue of finished calls: when a call
+finishes, its continuation runs here and starts the calls that were waiting for it. Worker
+threads only do HTTP, so a bounded pool cannot deadlock on itself, and no call waits for one
+it does not depend on: a platform's insights start as soon as its own accounts and fields
+are complete.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from functools import partial
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
 from ..records import Account, AccountData, Field, Platform, PlatformData, Row
 from .client import StractClient
+from .flights import Handle
+from .shape import Planned
 
 Progress = Callable[[int, int], None]
 
@@ -45,6 +49,8 @@ def fetch_report_data(
     ``UpstreamError`` when any call fails after retries: never a partial result.
     """
     run = _Run(client, budget, progress)
+    if client.settings.speculate:
+        run.speculate(client.shapes.recall(platform))
     results: list[PlatformData] = []
 
     def platforms_known(platforms: list[Platform]) -> None:
@@ -59,6 +65,8 @@ def fetch_report_data(
 
     _read_platforms(run, platforms_known)
     run.wait()
+    if client.settings.speculate:
+        client.shapes.remember(platform, run.made)
     return results
 
 
@@ -111,23 +119,51 @@ def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) ->
 
 
 class _Run:
-    """The futures of one report, and what to do when each finishes."""
+    """The calls of one report, and what to do when each finishes.
+
+    Calls wait in a backlog and go to the client a window at a time, so a report with
+    thousands of calls neither floods the shared pool ahead of other reports nor leaves much
+    to cancel when it fails. Finished calls arrive on a queue: O(1) work each, however many
+    are pending. However the run ends, its unfinished calls are cancelled.
+    """
 
     def __init__(self, client: StractClient, budget: float | None, progress: Progress | None):
         self.client = client
+        self.settings = client.settings
         self.deadline = time.monotonic() + (budget or client.settings.deadline)
         self.progress = progress
-        # future -> (the call, in words; what to do with its result), in the order started
-        self.pending: dict[Future, tuple[str, Callable[[Any], None]]] = {}
+        self.window = client.settings.concurrency
+        # Calls not yet handed to the client: (endpoint, params, call, then), in order.
+        self.backlog: deque[tuple[str, dict[str, str], str, Callable[[Any], None]]] = deque()
+        # Handles handed out, in the order started -> (the call, in words; its continuation)
+        self.pending: dict[Handle, tuple[str, Callable[[Any], None]]] = {}
+        self.finished_calls: SimpleQueue[Handle] = SimpleQueue()
+        # Calls issued ahead of the lists that justify them, until adopted or dropped.
+        self.speculative: dict[tuple[str, tuple[tuple[str, str], ...]], Handle] = {}
+        self.made: list[Planned] = []  # every call this report confirmed, in order
         self.started = 0
         self.finished = 0
 
     def call(
         self, endpoint: str, params: dict[str, str], call: str, then: Callable[[Any], None]
     ) -> None:
-        future = self.client.submit(endpoint, params, call=call, deadline=self.deadline)
-        self.pending[future] = (call, then)
+        """Queue one call; ``then(body)`` runs in this thread when it succeeds."""
+        if time.monotonic() >= self.deadline:  # scheduling is work too: stop on time
+            raise DeadlineExceeded(call, "the report deadline passed before this call")
+        self.backlog.append((endpoint, params, call, then))
         self.started += 1
+
+    def speculate(self, calls: tuple[Planned, ...]) -> None:
+        """Issue remembered calls at once; ``_fill`` adopts those the report turns out to need."""
+        for planned in calls:
+            if planned.key not in self.speculative:
+                handle = self.client.submit(
+                    planned.endpoint,
+                    dict(planned.params),
+                    call=planned.call,
+                    deadline=self.deadline,
+                )
+                self.speculative[planned.key] = handle
 
     def paged(
         self,
@@ -141,16 +177,26 @@ class _Run:
         The items are the body's list named like the endpoint (``/accounts`` -> ``accounts``).
 
         Page 1 tells how many pages there are; pages 2..total are then read in parallel.
-        A body without ``pagination`` is the only page.
+        A body without ``pagination`` is the only page. More pages than ``max_pages`` is a
+        bad payload: the count comes from the upstream and is not trusted.
         """
         pages: dict[int, list[Any]] = {}
+        url = self.client.where(endpoint)
 
         def first_page(body: Any) -> None:
-            items, total = _page(body, endpoint, 1, call)
+            items, total = _page(body, endpoint, 1, call, url)
             pages[1] = items
             if total <= 1:
                 then(items)
                 return
+            limit = self.settings.max_pages
+            if total > limit:
+                raise UpstreamBadPayload(
+                    call,
+                    f"pagination total is {total}, more than the {limit} pages allowed "
+                    "(STRACT_MAX_PAGES)",
+                    url=url,
+                )
             for number in range(2, total + 1):
                 self.call(
                     endpoint,
@@ -160,9 +206,9 @@ class _Run:
                 )
 
         def later_page(body: Any, *, number: int, total: int) -> None:
-            items, page_total = _page(body, endpoint, number, f"{call} (page {number})")
+            items, page_total = _page(body, endpoint, number, f"{call} (page {number})", url)
             if page_total != total:
-                raise UpstreamBadPayload(call, "the number of pages changed while reading")
+                raise UpstreamBadPayload(call, "the number of pages changed while reading", url=url)
             pages[number] = items
             if len(pages) == total:
                 then([item for n in range(1, total + 1) for item in pages[n]])
@@ -170,44 +216,80 @@ class _Run:
         self.call(endpoint, params, call, first_page)
 
     def wait(self) -> None:
-        """Run continuations as calls finish, until none is pending or one fails."""
-        while self.pending:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._deadline_exceeded()
-            done, _ = wait(self.pending, timeout=remaining, return_when=FIRST_COMPLETED)
-            for future in done:
-                _, then = self.pending.pop(future)
-                then(future.result())
+        """Run continuations as calls finish, until none is left or one fails."""
+        try:
+            self._fill()
+            while self.pending:
+                remaining = self.deadline - time.monotonic()
+                try:
+                    handle = self.finished_calls.get(timeout=max(0.0, remaining))
+                except Empty:
+                    raise self._deadline_exceeded() from None
+                entry = self.pending.pop(handle, None)
+                if entry is None:
+                    continue  # cancelled by this run already
+                entry[1](handle.result())
                 self.finished += 1
                 if self.progress:
                     self.progress(self.finished, self.started)
+                self._fill()
+        finally:
+            # The first failure (or the deadline) ends the report: nothing more is sent for it,
+            # and reads nobody else shares are abandoned.
+            self.backlog.clear()
+            for handle in self.pending:
+                handle.cancel()
+            self.pending.clear()
+            # Speculation nobody adopted went stale: dropped, its outcome never counts.
+            for handle in self.speculative.values():
+                handle.cancel()
+            self.speculative.clear()
 
-    def _deadline_exceeded(self) -> DeadlineExceeded:
+    def _fill(self) -> None:
+        """Hand calls from the backlog to the client while the window has room."""
+        while self.backlog and len(self.pending) < self.window:
+            if time.monotonic() >= self.deadline:
+                raise self._deadline_exceeded(self.backlog[0][2])
+            endpoint, params, call, then = self.backlog.popleft()
+            planned = Planned(endpoint, tuple(params.items()), call)
+            self.made.append(planned)
+            # The same request issued ahead is adopted: same page, token and fields.
+            handle = self.speculative.pop(planned.key, None) or self.client.submit(
+                endpoint, params, call=call, deadline=self.deadline
+            )
+            self.pending[handle] = (call, then)
+            handle.add_done_callback(self.finished_calls.put)
+
+    def _deadline_exceeded(self, waiting: str | None = None) -> DeadlineExceeded:
         """The deadline error, naming the oldest call still unanswered."""
         calls = [call for call, _ in self.pending.values()]
+        if waiting is not None:
+            calls.insert(0, waiting)
+        calls += [call for _, _, call, _ in self.backlog][1 if waiting else 0 :]
         others = f" (and {len(calls) - 1} more)" if len(calls) > 1 else ""
         return DeadlineExceeded(
             calls[0], f"the report deadline passed while waiting for this call{others}"
         )
 
 
-def _page(body: Any, key: str, number: int, call: str) -> tuple[list[Any], int]:
+def _page(body: Any, key: str, number: int, call: str, url: str) -> tuple[list[Any], int]:
     """The items of one page and the total number of pages, validated."""
     if not isinstance(body, dict) or not isinstance(body.get(key), list):
-        raise UpstreamBadPayload(call, f"expected an object with a {key!r} list")
+        raise UpstreamBadPayload(call, f"expected an object with a {key!r} list", url=url)
     items = body[key]
     if "pagination" not in body:
         return items, 1
     pagination = body["pagination"]
     total = pagination.get("total") if isinstance(pagination, dict) else None
     if type(total) is not int or total < 0:
-        raise UpstreamBadPayload(call, f"pagination total is {total!r}, not a page count")
+        shown = repr(total)[:20]
+        raise UpstreamBadPayload(call, f"pagination total is {shown}, not a page count", url=url)
     if total == 0 and items:
-        raise UpstreamBadPayload(call, "pagination total is 0 but the page has items")
+        raise UpstreamBadPayload(call, "pagination total is 0 but the page has items", url=url)
     current = pagination.get("current", number)
     if current != number:
-        raise UpstreamBadPayload(call, f"asked for page {number}, got page {current!r}")
+        shown = repr(current)[:20]
+        raise UpstreamBadPayload(call, f"asked for page {number}, got page {shown}", url=url)
     return items, total
 
 

@@ -32,6 +32,13 @@ hostile   401         p=0.002            the bearer refused
 hostile   no-total    p=0.01             pagination without its total
 hostile   zero-total  p=0.01
 hostile   text-total  p=0.01             pagination total "many"
+hostile   huge-total  p=0.005:match=/accounts  a billion pages claimed
+hostile   huge-body   p=0.002:match=/insights  a body past STRACT_MAX_BODY_BYTES
+hostile   gzip-bomb   p=0.002:match=/insights  1 GiB once inflated
+hostile   drip        p=0.002:delay=0.05  a byte each 50 ms: cut at the whole-response timeout
+hostile   redirect    p=0.005            a 302 elsewhere: never followed
+hostile   deep        p=0.005            JSON nested past any parser's depth
+hostile   dup-keys    p=0.005            an object whose keys repeat
 """
 MIXES: dict[str, list[str]] = {}
 for mix, kind, options, *_ in (line.split(maxsplit=3) for line in FAULTS.strip().splitlines()):

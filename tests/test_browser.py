@@ -226,3 +226,47 @@ def test_screenshot_of_a_report(browser: Any, base_url: str, tmp_path: Path, rep
         target = DOCS / f"screenshot-{report.replace('/', '-')}.png"
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(shot.read_bytes())
+
+
+def test_the_csv_link_shows_the_csv_in_the_browser(browser: Any, base_url: str) -> None:
+    browser.get(f"{base_url}/geral.html")
+    browser.find_element(By.CSS_SELECTOR, 'a[href="/geral.csv"]').click()
+
+    assert browser.current_url == f"{base_url}/geral.csv"  # shown, not downloaded
+    assert browser.execute_script("return document.contentType;") == "text/plain"
+    shown = browser.find_element(By.TAG_NAME, "pre").text
+    assert shown == GOLDEN.joinpath("geral.csv").read_text("utf-8").replace("\r\n", "\n").strip()
+
+
+def test_a_sort_link_sorts_the_rows_numbers_as_numbers(browser: Any, base_url: str) -> None:
+    browser.get(f"{base_url}/geral.html")
+    click_header(browser, "Spend")
+
+    spend = [float(cell) for cell in column(browser, "Spend")]
+    assert spend == sorted(spend) and len(spend) == 66
+    click_header(browser, "Spend")  # again: descending
+    assert browser.current_url == f"{base_url}/geral.html?_sort_desc=Spend"
+    assert [float(cell) for cell in column(browser, "Spend")] == sorted(spend, reverse=True)
+
+
+def test_pages_follow_one_another_with_the_options_kept(browser: Any, base_url: str) -> None:
+    golden = golden_rows("geral")
+    browser.get(f"{base_url}/geral.html?Platform=Facebook Ads&_size=20")
+
+    assert browser.execute_script(READ_CELLS) == golden[1:21]
+    browser.find_element(By.CSS_SELECTOR, 'a[rel="next"]').click()
+    assert browser.execute_script(READ_CELLS) == golden[21:41]
+    browser.find_element(By.CSS_SELECTOR, 'a[rel="next"]').click()
+    assert browser.execute_script(READ_CELLS) == golden[41:43]  # meta's last 2 of 42 ads
+    assert browser.find_elements(By.CSS_SELECTOR, 'a[rel="next"]') == []
+
+
+def test_the_summary_chart_is_drawn_with_a_bar_per_value(browser: Any, base_url: str) -> None:
+    browser.get(f"{base_url}/geral/resumo.html")
+
+    chart = browser.find_element(By.CSS_SELECTOR, "main svg.chart")
+    assert chart.size["width"] > 300 and chart.size["height"] > 100
+    bars = browser.find_elements(By.CSS_SELECTOR, "main svg.chart rect")
+    assert len(bars) == 2 + 3 * 2  # the legend's two swatches, Spend and Clicks per platform
+    titles = [t.get_attribute("textContent") for t in chart.find_elements(By.TAG_NAME, "title")]
+    assert "TikTok: Clicks 41,717" in titles

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from hostile import HostileUpstream
 from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
@@ -66,6 +67,13 @@ def app(make_app: Callable[..., Flask], simulator: Simulator) -> Flask:
 def client(app: Flask) -> FlaskClient:
     """A test client of ``app``."""
     return app.test_client()
+
+
+@pytest.fixture
+def make_hostile() -> Iterator[Callable[..., HostileUpstream]]:
+    """Start hostile upstreams (``HostileUpstream(tamper, **kwargs)``) that stop at the end."""
+    with ExitStack() as stack:
+        yield lambda tamper=None, **kwargs: stack.enter_context(HostileUpstream(tamper, **kwargs))
 
 
 @pytest.fixture

@@ -13,19 +13,18 @@ ends when the server stops.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from stract_reports.simulator import DEFAULT_TOKEN, Dataset, real_dataset
-from stract_reports.simulator.server import API_ENDPOINTS, _respond
+from stract_reports.simulator.server import API_ENDPOINTS, QuietHTTPServer, _respond
 
 
 @dataclass(frozen=True)
@@ -112,8 +111,7 @@ class HostileUpstream:
         self.active = 0  # handlers still sending (a dripped body stops when the client leaves)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.upstream = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
         self._thread.daemon = True
@@ -137,14 +135,6 @@ class HostileUpstream:
         """Calls received so far, all endpoints."""
         with self.lock:
             return sum(self.calls.values())
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up (on purpose: a cap or a deadline) is the expected case here.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -43,21 +43,20 @@ BODIES: list[bytes] = []
 
 
 @pytest.fixture
-def hostile(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., HostileUpstream]]:
-    """Start hostile upstreams (``HostileUpstream(tamper, **kwargs)``) that stop at the end;
-    then check that no token of theirs reached a report body or a log line (debug included)."""
+def hostile(
+    caplog: pytest.LogCaptureFixture, make_hostile: Callable[..., HostileUpstream]
+) -> Iterator[Callable[..., HostileUpstream]]:
+    """``make_hostile``, then a check that no token of the upstreams started reached a report
+    body or a log line (debug included)."""
     started: list[HostileUpstream] = []
     caplog.set_level(logging.DEBUG)
     BODIES.clear()
 
     def make(tamper: Tamper | None = None, **kwargs: Any) -> HostileUpstream:
-        upstream = HostileUpstream(tamper, **kwargs).__enter__()
-        started.append(upstream)
-        return upstream
+        started.append(make_hostile(tamper, **kwargs))
+        return started[-1]
 
     yield make
-    for upstream in started:
-        upstream.__exit__(None, None, None)
     logged = "\n".join([caplog.text, *(r.getMessage() for r in caplog.records)])
     for upstream in started:
         assert_no_token(upstream, logged, *BODIES)

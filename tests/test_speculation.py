@@ -8,7 +8,7 @@ report with a cold read (speculation off) of the same data, and counts the calls
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -73,21 +73,6 @@ CHANGES: dict[str, Change] = {
 }
 
 
-@pytest.fixture
-def hostile() -> Iterator[Callable[..., HostileUpstream]]:
-    """Start hostile upstreams that stop when the test ends."""
-    started: list[HostileUpstream] = []
-
-    def make(tamper: Any = None, **kwargs: Any) -> HostileUpstream:
-        upstream = HostileUpstream(tamper, **kwargs).__enter__()
-        started.append(upstream)
-        return upstream
-
-    yield make
-    for upstream in started:
-        upstream.__exit__(None, None, None)
-
-
 def calls_of(upstream: HostileUpstream) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
     """The calls received since the log was last cleared, then clear it."""
     with upstream.lock:
@@ -100,12 +85,12 @@ def calls_of(upstream: HostileUpstream) -> list[tuple[str, tuple[tuple[str, str]
 # CSV: the same bytes for the same data (JSON and HTML carry the time they were made).
 @pytest.mark.parametrize("path", ["/geral.csv", "/meta_ads/resumo.csv", "/ga4.csv"])
 def test_a_warm_report_is_a_cold_read_byte_for_byte_whatever_changed(
-    hostile: Callable[..., HostileUpstream],
+    make_hostile: Callable[..., HostileUpstream],
     make_app: Callable[..., Flask],
     change: str,
     path: str,
 ) -> None:
-    upstream = hostile(dataset=real_dataset())
+    upstream = make_hostile(dataset=real_dataset())
     warm = make_app(upstream)
     assert warm.test_client().get(path).status_code == 200  # the shape is remembered
     remembered = set(calls_of(upstream))
@@ -126,7 +111,7 @@ def test_a_warm_report_is_a_cold_read_byte_for_byte_whatever_changed(
 
 
 def test_remembered_calls_go_out_before_the_platform_list_answers(
-    hostile: Callable[..., HostileUpstream], make_app: Callable[..., Flask]
+    make_hostile: Callable[..., HostileUpstream], make_app: Callable[..., Flask]
 ) -> None:
     slow = {"on": False}
 
@@ -137,7 +122,7 @@ def test_remembered_calls_go_out_before_the_platform_list_answers(
             return reply
         return None
 
-    upstream = hostile(tamper)
+    upstream = make_hostile(tamper)
     warm = make_app(upstream)
     cold = make_app(upstream, speculate=False)
     first = warm.test_client().get("/geral.csv")
@@ -156,7 +141,7 @@ def test_remembered_calls_go_out_before_the_platform_list_answers(
 
 
 def test_a_failed_report_is_not_remembered_and_a_confirmed_failure_still_fails(
-    hostile: Callable[..., HostileUpstream], make_app: Callable[..., Flask]
+    make_hostile: Callable[..., HostileUpstream], make_app: Callable[..., Flask]
 ) -> None:
     broken = {"on": False}
 
@@ -165,7 +150,7 @@ def test_a_failed_report_is_not_remembered_and_a_confirmed_failure_still_fails(
             return json_reply({"error": "invalid request"})
         return None
 
-    upstream = hostile(tamper)
+    upstream = make_hostile(tamper)
     app = make_app(upstream)
     first = app.test_client().get("/tiktok_insights.csv")
     broken["on"] = True

@@ -139,10 +139,10 @@ class Simulator:
         self._stopping.wait(seconds)
 
 
-class _Server(ThreadingHTTPServer):
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threaded server that does not print a traceback when a client hangs up."""
+
     daemon_threads = True
-    request_queue_size = 256
-    simulator: Simulator
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (its own timeout, e.g. against a `slow` fault) is routine here:
@@ -150,6 +150,11 @@ class _Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
+
+
+class _Server(QuietHTTPServer):
+    request_queue_size = 256
+    simulator: Simulator
 
 
 class _Handler(BaseHTTPRequestHandler):

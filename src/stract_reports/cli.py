@@ -32,7 +32,8 @@ def setting_options(command_name: str) -> Callable[[Any], Any]:
             if command_name not in f.metadata["commands"]:
                 continue
             flag = flag_name(f)
-            help = f"{f.metadata['help'].capitalize()} [{f.metadata['env']}]."
+            text = f.metadata["help"]
+            help = f"{text[:1].upper()}{text[1:]} [{f.metadata['env']}]."
             if f.type in (bool, "bool"):
                 negative = "--no-" + flag[2:]
                 option = click.option(f"{flag}/{negative}", f.name, default=None, help=help)

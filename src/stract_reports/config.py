@@ -126,7 +126,7 @@ class Settings:
     )
     shared_url: str = setting(
         "",
-        "redis://host:port/db shared by every process and host (empty: in-process only)",
+        "the Redis (redis://host:port/db) every process and host shares (empty: in-process only)",
         env="STRACT_SHARED_URL",
         commands=(SERVE,),
     )

@@ -10,14 +10,16 @@ from harness import BenchError, Out, burst, serve, simulator
 from scale import PATIENT
 from stract_reports.config import Settings
 
-TITLE = "7. Builds: 16 distinct 300,000-row reports at once"
-# 16 distinct builds: each report of each platform, summary or not, with either ratio mode.
+TITLE = "7. Builds: 8 distinct 300,000-row reports at once, each asked twice"
+# 8 distinct builds: each report of each platform, summary or not; both ratio modes of a report
+# are cut from one shared build, so each build is asked for twice.
 PATHS = [
     f"/{name}{summary}?ratios={ratios}"
     for name in ("geral", "meta_ads", "ga4", "tiktok_insights")
     for summary in ("", "/resumo")
     for ratios in ("recompute", "sum")
 ]
+DISTINCT = len(PATHS) // 2
 
 
 def run(out: Out, quick: bool) -> None:
@@ -34,12 +36,15 @@ def run(out: Out, quick: bool) -> None:
     slowest = f"{max(refused):.2f} s" if refused else "—"
     rows = f"{3 * accounts * ads:,} rows"
     out(
-        f"{len(PATHS)} distinct reports of {rows} (/geral) at once: {statuses[200]} answered 200,"
+        f"{len(PATHS)} requests for {DISTINCT} distinct reports of {rows} (/geral) at once: "
+        f"{statuses[200]} answered 200,"
         f" {len(refused)} answered 503 (the slowest in {slowest}); all done in {wall:.1f} s.",
         "",
     )
     against = "no cap: 2.6 GB and 500s (issue 9)"
-    out.goal(f"16 distinct reports at once, {rows}: server peak RSS", rss, "≤ 1000 MB", against)
-    cap, name = Settings.max_builds, "16 distinct reports at once: 503s within 1 s"
-    against = f"16 − STRACT_MAX_BUILDS {cap}"
-    out.goal(name, sum(t <= 1 for t in refused), f"≥ {len(PATHS) - cap}", against)
+    out.goal(
+        f"{DISTINCT} distinct reports at once, {rows}: server peak RSS", rss, "≤ 1000 MB", against
+    )
+    cap, name = Settings.max_builds, f"{DISTINCT} distinct reports at once: 503s within 1 s"
+    against = f"2 × ({DISTINCT} − STRACT_MAX_BUILDS {cap})"
+    out.goal(name, sum(t <= 1 for t in refused), f"≥ {2 * (DISTINCT - cap)}", against)

@@ -1,21 +1,28 @@
-"""stract-reports: CSV, HTML and JSON reports over the Stract ads API, read at request time."""
+"""stract-reports: CSV, HTML and JSON reports over the Stract ads API, read at request time.
+
+Importing the package (or its pure layers, ``reports`` and ``render``) loads neither Flask nor
+the upstream client: ``create_app`` imports them when an app is built.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
-from .redaction import install_log_redaction
-from .upstream import StractClient
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
     """Build the report server: settings, one upstream client per process, views, errors."""
+    from flask import Flask
+
     from . import access, builds, handlers, security, views
+    from .redaction import install_log_redaction
+    from .upstream import StractClient
 
     # No static folder: /static/... would answer Flask's own 404, outside our error shape.
     app = Flask(__name__, static_folder=None)

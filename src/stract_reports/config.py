@@ -100,7 +100,7 @@ class Settings:
         commands=_UPSTREAM,
     )
     max_builds: int = setting(
-        4,
+        8,
         "distinct reports built at once per process; more answer 503 with Retry-After",
         env="STRACT_MAX_BUILDS",
         commands=(SERVE,),

@@ -186,7 +186,8 @@ def test_retries_print_no_warning_lines_before_the_message() -> None:
     )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
-        f"stract-reports: upstream unavailable: platform list: connection failed ({url}/platforms)\n"
+        "stract-reports: upstream unavailable: platform list: "
+        f"connection failed ({url}/platforms)\n"
     )
 
 

@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NAMESPACE = "stract:v1:"
+# With no rate limit, how long a process trusts that the fleet has no back-off in force.
+PAUSE_LOOK = 0.1
 CONNECTED, DOWN, OFF = "connected", "down", "off"
 
 
@@ -341,6 +343,9 @@ class RedisBackend:
         self._prefix = f"{NAMESPACE}{scope}:"
         self._channel = f"{self._prefix}done"
         self._budget_keys = [f"{self._prefix}{{budget}}:tat", f"{self._prefix}{{budget}}:pause"]
+        # Without a rate, the budget is only the fleet's back-off: looked up at most once per
+        # PAUSE_LOOK seconds rather than before every call (a round trip costs ~0.1 ms of CPU).
+        self._no_pause_until = 0.0
 
         # No client-side retries: a failure falls back at once and the next probe reconnects.
         self._redis = redis.Redis.from_url(
@@ -562,7 +567,11 @@ class RedisBackend:
 
     def acquire(self, deadline: float) -> None:
         """Wait for the fleet's next free upstream slot (``BudgetTimeout`` if after deadline)."""
-        longest = max(0, round((deadline - time.monotonic()) * 1e6))
+        now = time.monotonic()
+        if not self._interval_us and now < self._no_pause_until:
+            self.local.acquire(deadline)  # this process's own back-off still holds
+            return
+        longest = max(0, round((deadline - now) * 1e6))
         args: list[_Arg] = [self._interval_us, self._slack_us, longest]
         answer = self._call(lambda: self._reserve(keys=self._budget_keys, args=args), _nothing)
         if answer is None:
@@ -571,6 +580,8 @@ class RedisBackend:
         granted, wait = int(answer[0]), int(answer[1]) / 1e6
         if not granted:
             raise BudgetTimeout(wait)
+        if not wait:
+            self._no_pause_until = now + PAUSE_LOOK
         if wait > 0:
             time.sleep(wait)
 

@@ -198,6 +198,38 @@ def test_the_rate_budget_holds_under_a_burst(
     assert rate >= rps / 3  # and the budget is spent, not wasted waiting
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_429_holds_every_process_until_its_retry_after(
+    redis_server: RedisServer, hostile: Callable[..., HostileUpstream], shared: bool
+) -> None:
+    limited: list[float] = []
+
+    def tamper(call: Call) -> Reply | None:
+        if call.endpoint == "fields" and call.query["platform"] == "ga4" and not limited:
+            limited.append(time.monotonic())
+            return json_reply({"error": "slow down"}, 429, **{"Retry-After": "2"})
+        return None
+
+    upstream = hostile(tamper)
+    env = {"STRACT_SHARED_URL": redis_server.url if shared else ""}
+    with _fleet(upstream.url, 2, env) as (told, other), ThreadPoolExecutor(2) as pool:
+        first = pool.submit(_get, f"{told.base}/ga4.csv")
+        _until(lambda: bool(limited))
+        time.sleep(0.3)  # the told process has passed the back-off on
+        second = pool.submit(_get, f"{other.base}/meta_ads.csv")
+        answers = [first.result(30), second.result(30)]
+
+    assert [(a.status_code, a.content) for a in answers] == [
+        (200, golden("ga4")),
+        (200, golden("meta_ads")),
+    ]
+    after = [t - limited[0] for _, _, t in upstream.log if t > limited[0]]
+    if shared:  # nobody calls the upstream before the Retry-After has passed
+        assert min(after) >= 2.0 - 0.1
+    else:  # the other process knew nothing of it
+        assert min(after) < 1.0
+
+
 # -- the warm shape --------------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from stract_reports.shared import (
     BudgetTimeout,
     LocalBackend,
     RedisBackend,
+    SharedError,
     SharedTimeout,
     open_backend,
     read_key,
@@ -273,6 +274,42 @@ def test_a_waiter_keeps_its_own_deadline(
         with pytest.raises(SharedTimeout):
             second.read_once(KEY, started + 0.5, lambda: b"must not be read")
         assert 0.5 <= time.monotonic() - started < 2.5
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def test_an_abandoned_waiter_stops_waiting_at_once(
+    redis_server: RedisServer, make_backend: Callable[..., Any]
+) -> None:
+    first, second = make_backend(redis_server.url), make_backend(redis_server.url)
+    release, abandoned = threading.Event(), threading.Event()
+
+    def slow_read() -> bytes:
+        release.wait(20)
+        return b"late"
+
+    thread = threading.Thread(target=lambda: first.read_once(KEY, time.monotonic() + 30, slow_read))
+    thread.start()
+    try:
+        _wait_for(lambda: redis_server.client().keys("*:lock") != [])
+        failed: list[BaseException] = []
+
+        def waiter() -> None:
+            try:
+                second.read_once(KEY, time.monotonic() + 30, lambda: b"not read", abandoned)
+            except SharedError as exc:
+                failed.append(exc)
+
+        waiting = threading.Thread(target=waiter)
+        waiting.start()
+        time.sleep(1.0)  # long enough for the poll to reach its longest pause
+        assert waiting.is_alive()
+        abandoned.set()
+        left = time.monotonic()
+        waiting.join(10)
+        assert time.monotonic() - left < 1.0  # within a poll (0.2 s), not at the deadline
+        assert [type(e) for e in failed] == [SharedError]
     finally:
         release.set()
         thread.join(10)

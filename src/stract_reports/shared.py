@@ -8,7 +8,7 @@ upstream's rate budget — through Redis when ``STRACT_SHARED_URL`` is set, in m
                             shape and the budget live in Redis. While Redis is unreachable
                             every method answers at once from its LocalBackend.
 
-    SharedError
+    SharedError                        also: the caller gave up waiting (``abandoned``)
     └── SharedTimeout (TimeoutError)   waited for another process's read until our deadline
         └── BudgetTimeout              the rate budget grants no call before our deadline
 
@@ -85,7 +85,13 @@ class SharedBackend(Protocol):
         """``connected``, ``down`` (Redis unreachable: in-process behaviour) or ``off``."""
         ...
 
-    def read_once(self, key: str, deadline: float, read: Callable[[], bytes]) -> bytes:
+    def read_once(
+        self,
+        key: str,
+        deadline: float,
+        read: Callable[[], bytes],
+        abandoned: threading.Event | None = None,
+    ) -> bytes:
         """``read()``'s bytes, read by one process of the fleet for every identical caller."""
         ...
 
@@ -162,7 +168,13 @@ class LocalBackend:
         """Always ``off``: nothing is shared."""
         return OFF
 
-    def read_once(self, key: str, deadline: float, read: Callable[[], bytes]) -> bytes:
+    def read_once(
+        self,
+        key: str,
+        deadline: float,
+        read: Callable[[], bytes],
+        abandoned: threading.Event | None = None,
+    ) -> bytes:
         """Call ``read()``: identical reads inside a process are joined by the client itself."""
         return read()
 
@@ -440,13 +452,20 @@ class RedisBackend:
         base = f"{self._prefix}read:{{{digest}}}:"
         return digest, base, base + "lock", base + "last"
 
-    def read_once(self, key: str, deadline: float, read: Callable[[], bytes]) -> bytes:
+    def read_once(
+        self,
+        key: str,
+        deadline: float,
+        read: Callable[[], bytes],
+        abandoned: threading.Event | None = None,
+    ) -> bytes:
         """``read()``'s bytes, read by one process of the fleet for every identical caller.
 
         ``key`` names the read (``read_key(endpoint, params)``); ``deadline`` is this caller's
         ``time.monotonic()`` limit for waiting on another process (``SharedTimeout``); ``read``
         must return only a good body and raise otherwise — a failed read is not shared: a
-        waiter then reads itself. Redis down: ``read()`` at once.
+        waiter then reads itself. Once ``abandoned`` is set, a waiter stops waiting within
+        ``poll_max`` (``SharedError``). Redis down: ``read()`` at once.
         """
         digest, base, lock_key, last_key = self._keys(key)
         me = secrets.token_hex(8)
@@ -473,6 +492,8 @@ class RedisBackend:
                 if verdict == b"read":
                     break
                 joined = value.decode()
+                if abandoned is not None and abandoned.is_set():
+                    raise SharedError("nobody waits for this read any more")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise SharedTimeout("the report deadline passed while another process read")

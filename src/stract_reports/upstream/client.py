@@ -34,7 +34,7 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..redaction import redact
-from ..shared import BudgetTimeout, SharedTimeout, open_backend, read_key
+from ..shared import BudgetTimeout, SharedError, SharedTimeout, open_backend, read_key
 from .decode import BadJSON, decode_json
 from .flights import Flight, Flights, Handle
 from .shape import Shapes
@@ -154,12 +154,15 @@ class StractClient:
             ours.append(payload)
             return body
 
+        key = read_key(endpoint, params)
         try:
-            body = self.shared.read_once(read_key(endpoint, params), flight.deadline, read)
+            body = self.shared.read_once(key, flight.deadline, read, flight.abandoned)
         except SharedTimeout:
             raise DeadlineExceeded(
                 call, "the report deadline passed while another server process read this call"
             ) from None
+        except SharedError:  # every caller left while another process read it
+            raise UpstreamUnavailable(call, "abandoned") from None
         if ours:  # read here: decoded already
             return ours[0]
         try:  # checked by the process that read it; decoded again here, as strictly

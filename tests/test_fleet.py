@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 
 import pytest
 import requests
+from flask import Flask
 
 from hostile import Call, HostileUpstream, Reply, json_reply
 from redisd import RedisServer
@@ -196,6 +197,24 @@ def test_the_rate_budget_holds_under_a_burst(
     assert rate <= rps * 1.1
     assert busiest <= rps + 2
     assert rate >= rps / 3  # and the budget is spent, not wasted waiting
+
+
+def test_a_report_the_budget_cannot_serve_in_time_is_503_with_retry_after(
+    make_app: Callable[..., Flask], simulator: Simulator
+) -> None:
+    # 30 calls at 2 a second cannot fit in 1.5 s: the report fails at once, not at its deadline.
+    app = make_app(simulator, upstream_rps=2, deadline=1.5)
+    started = time.monotonic()
+    answer = app.test_client().get("/geral")
+
+    assert time.monotonic() - started < 1.5
+    assert answer.status_code == 503
+    assert int(answer.headers["Retry-After"]) >= 1
+    body = answer.get_json()
+    assert (body["error"], body["status"]) == ("upstream rate limit", 503)
+    reason = "the upstream rate budget (STRACT_UPSTREAM_RPS) has no call free before the report"
+    assert reason in body["detail"]
+    assert simulator.stats()["total"] <= 1 + 2 * 1.5  # no call beyond the budget
 
 
 @pytest.mark.parametrize("shared", [True, False])

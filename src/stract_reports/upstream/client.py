@@ -179,17 +179,19 @@ class StractClient:
         for attempt in range(1, attempts + 1):
             if flight.abandoned.is_set():
                 raise UpstreamUnavailable(call, "abandoned")
-            try:  # the fleet's rate budget (and a 429's back-off), even without a limit
-                self.shared.acquire(flight.deadline)
-            except BudgetTimeout as exc:
-                raise UpstreamRateLimited(
-                    call,
-                    "the upstream rate budget (STRACT_UPSTREAM_RPS) has no call free before the "
-                    "report deadline",
-                    exc.retry_after,
-                    url=self.where(endpoint),
-                ) from None
             remaining = flight.deadline - time.monotonic()
+            if remaining > 0:
+                try:  # the fleet's rate budget (and a 429's back-off), even without a limit
+                    self.shared.acquire(flight.deadline)
+                except BudgetTimeout as exc:
+                    raise UpstreamRateLimited(
+                        call,
+                        "the upstream rate budget (STRACT_UPSTREAM_RPS) has no call free before "
+                        "the report deadline",
+                        exc.retry_after,
+                        url=self.where(endpoint),
+                    ) from None
+                remaining = flight.deadline - time.monotonic()  # the budget may have waited
             if remaining <= 0:
                 raise DeadlineExceeded(call, "the report deadline passed before this call")
             try:

@@ -140,6 +140,10 @@ class HostileUpstream:
 
 
 class _Server(ThreadingHTTPServer):
+    # A fresh process speculating opens ~30 connections at once: socketserver's backlog of 5
+    # would drop some, and their retried SYN arrives a second later.
+    request_queue_size = 256
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (on purpose: a cap or a deadline) is the expected case here.
         if isinstance(sys.exc_info()[1], ConnectionError):

@@ -3,7 +3,8 @@
 N separate ``serve`` process groups on their own ports (as N hosts would be, each with one
 worker), and one ``serve --workers 2``, each fleet fresh, without and with
 ``STRACT_SHARED_URL`` pointing at a ``redis-server`` started here (loopback, no persistence,
-emptied before each fleet). Clients spread identical /geral over the fleet.
+emptied before each fleet). Clients spread identical /geral over the fleet. Then what Redis costs
+one read: warm /geral at 0 ms latency on one serve, without and with Redis, alternated.
 """
 
 from __future__ import annotations
@@ -12,8 +13,20 @@ import contextlib
 import shutil
 import socket
 from collections.abc import Iterator
+from statistics import median
 
-from harness import HOST, BenchError, Out, free_port, hammer, process, serve, simulator
+from harness import (
+    HOST,
+    BenchError,
+    Out,
+    free_port,
+    get,
+    hammer,
+    process,
+    serve,
+    session,
+    simulator,
+)
 
 TITLE = "11. Processes: identical /geral over several serve processes, with and without Redis"
 CLIENTS = 16
@@ -58,16 +71,75 @@ def run(out: Out, quick: bool) -> None:
                         fleet.enter_context(serve(sim.api_url, env, args)).base
                         for _ in range(groups)
                     ]
+                    servers = [
+                        fleet.enter_context(serve(sim.api_url, env, args)) for _ in range(groups)
+                    ]
+                    bases = [server.base for server in servers]
                     sim.reset()
+                    cpu = sum(server.cpu() for server in servers)
                     samples = hammer("", [f"{base}/geral" for base in bases], CLIENTS, seconds)
+                    cpu = sum(server.cpu() for server in servers) - cpu
                     calls = sim.calls()
                 ok = sum(s.status == 200 for s in samples)
                 per_request[name, bool(shared)] = each = calls / len(samples)
                 label = "Redis" if shared else "—"
-                rows.append(f"{name} | {label} | {len(samples)} | {ok / seconds:.1f} | {each:.1f}")
-    out.table("fleet | shared | requests | req/s (200s) | upstream calls / request", rows)
-    out(f"{CLIENTS} clients, {seconds} s per fleet, from fresh processes.", "")
+                ms = cpu / len(samples) * 1000
+                rate = ok / seconds
+                rows.append(
+                    f"{name} | {label} | {len(samples)} | {rate:.1f} | {each:.1f} | {ms:.1f}"
+                )
+    out.table(
+        "fleet | shared | requests | req/s (200s) | upstream calls / request"
+        " | serve CPU ms / request",
+        rows,
+    )
+    out(
+        f"{CLIENTS} clients, {seconds} s per fleet, from fresh processes; the simulator at"
+        " 200 ms per call.",
+        "",
+    )
     one = per_request["1 serve", True]
     for name, _, _ in FLEETS[1:]:
         goal = f"{name} with Redis: upstream calls per request / 1 serve's"
         out.goal(goal, per_request[name, True] / one, "≤ 1.50", f"1 serve: {one:.1f} calls")
+    overhead(out, quick)
+
+
+def overhead(out: Out, quick: bool) -> None:
+    """Warm /geral at 0 ms on one serve without and with Redis, alternated: Redis's cost in
+    wall time per report and in serve CPU per upstream read."""
+    repeat = 11 if quick else 41
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, float] = {}
+    with simulator() as sim, redis() as port:
+        url = f"redis://{HOST}:{port}/0"
+        with (
+            serve(sim.api_url) as alone,
+            serve(sim.api_url, {"STRACT_SHARED_URL": url}) as shared,
+            session() as http,
+        ):
+            sim.reset()
+            get(http, f"{alone.base}/geral")  # connections open, the shape known
+            calls = sim.calls()
+            get(http, f"{shared.base}/geral")
+            servers = {False: alone, True: shared}
+            cpu = {on: server.cpu() for on, server in servers.items()}
+            for _ in range(repeat):
+                for on, server in servers.items():
+                    walls[on].append(get(http, f"{server.base}/geral")[0])
+            cpu = {on: server.cpu() - cpu[on] for on, server in servers.items()}
+    without, with_redis = median(walls[False]) * 1000, median(walls[True]) * 1000
+    per_read = (cpu[True] - cpu[False]) / (repeat * calls) * 1e6
+    out(
+        f"Warm /geral at 0 ms, one serve: {without:.1f} ms without Redis, {with_redis:.1f} ms"
+        f" with it (medians of {repeat}, alternated): {with_redis - without:+.1f} ms per report"
+        f" of {calls} upstream reads, made in parallel. Serve CPU: {per_read:+.0f} µs per read"
+        " (two script calls: claim; finish and hand over).",
+        "",
+    )
+    out.goal(
+        "Redis's serve CPU per upstream read (warm /geral at 0 ms)",
+        per_read / 1000,
+        "≤ 0.50 ms",
+        f"{cpu[False] / (repeat * calls) * 1000:.2f} ms per read without Redis",
+    )

@@ -1,9 +1,11 @@
-"""Fixtures: the simulator on a free loopback port, and the report app pointed at it."""
+"""Fixtures: the simulator on a free loopback port, the report app pointed at it, and real
+Redis servers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hostile import HostileUpstream
+from redisd import REDIS_SERVER, RedisServer, in_ci
 from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
@@ -83,3 +86,32 @@ def status_upstream() -> Iterator[Callable[..., Any]]:
         yield lambda status, body=b'{"detail": "no"}': stack.enter_context(
             fixed_upstream(status, body)
         )
+
+
+@pytest.fixture
+def make_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Start real Redis servers (``make_redis(password=...)``) that stop when the test ends."""
+    if not REDIS_SERVER.is_file():
+        reason = (
+            f"a real Redis is needed but {REDIS_SERVER} is missing; "
+            "install it with: apt-get install -y redis-server"
+        )
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    started: list[RedisServer] = []
+
+    def make(password: str = "") -> RedisServer:
+        server = RedisServer(tmp_path, password).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(make_redis: Callable[..., RedisServer]) -> RedisServer:
+    """One real Redis for the test."""
+    return make_redis()

@@ -596,7 +596,10 @@ def test_healthz_answers_without_the_upstream(make_app: Callable[..., Flask]) ->
 def test_readyz_is_200_when_the_upstream_answers(client: Any) -> None:
     response = client.get("/readyz")
 
-    assert (response.status_code, response.get_json()) == (200, {"status": "ready", "platforms": 3})
+    assert (response.status_code, response.get_json()) == (
+        200,
+        {"status": "ready", "platforms": 3, "shared": "off"},
+    )
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ def test_worker_processes_serve_the_golden_reports(simulator: Simulator) -> None
             assert session.get(f"{served.base}/readyz", timeout=10).json() == {
                 "status": "ready",
                 "platforms": 3,
+                "shared": "off",
             }
         assert served.stop(timeout=30) == 0
         log = served.log()

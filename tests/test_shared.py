@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,107 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
+from redisd import RedisServer
 from stract_reports.config import Settings
 from stract_reports.shared import (
     NAMESPACE,
     BudgetTimeout,
     LocalBackend,
     RedisBackend,
+    SharedError,
     SharedTimeout,
     open_backend,
     read_key,
 )
 from support import free_port
 
-REDIS_SERVER = Path("/usr/bin/redis-server")
 TOKEN = "bearer-token-never-in-redis"
 ACCOUNT_TOKEN = "account-token-in-params"
 KEY = read_key("api/insights", {"platform": "meta_ads", "token": ACCOUNT_TOKEN})
 SPAWN = multiprocessing.get_context("spawn")
 LOGGER = "stract_reports.shared"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-class RedisServer:
-    """One ``redis-server`` on a free loopback port, no persistence; can stop and start again."""
-
-    def __init__(self, workdir: Path, password: str = "") -> None:
-        self.port = free_port()
-        self.password = password
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        """A plain client, for the tests to look at what the server holds."""
-        return redis.Redis.from_url(self.url)
-
-    def start(self) -> RedisServer:
-        args = [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
-        args += ["--loglevel", "warning"]
-        if self.password:
-            args += ["--requirepass", self.password]
-        with open(self.workdir / f"redis-{self.port}.log", "ab") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        give_up = time.monotonic() + 10
-        while True:
-            try:
-                with self.client() as probe:
-                    probe.ping()
-                return self
-            except redis.ConnectionError:
-                if self.process.poll() is not None or time.monotonic() > give_up:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            self.process = None
-
-
-@pytest.fixture
-def make_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
-    """Start real Redis servers (``make_redis(password=...)``) that stop when the test ends."""
-    if not REDIS_SERVER.is_file():
-        reason = (
-            f"a real Redis is needed but {REDIS_SERVER} is missing; "
-            "install it with: apt-get install -y redis-server"
-        )
-        if _in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    started: list[RedisServer] = []
-
-    def make(password: str = "") -> RedisServer:
-        server = RedisServer(tmp_path, password).start()
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def redis_server(make_redis: Callable[..., RedisServer]) -> RedisServer:
-    """One real Redis for the test."""
-    return make_redis()
 
 
 @pytest.fixture
@@ -356,6 +274,42 @@ def test_a_waiter_keeps_its_own_deadline(
         with pytest.raises(SharedTimeout):
             second.read_once(KEY, started + 0.5, lambda: b"must not be read")
         assert 0.5 <= time.monotonic() - started < 2.5
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def test_an_abandoned_waiter_stops_waiting_at_once(
+    redis_server: RedisServer, make_backend: Callable[..., Any]
+) -> None:
+    first, second = make_backend(redis_server.url), make_backend(redis_server.url)
+    release, abandoned = threading.Event(), threading.Event()
+
+    def slow_read() -> bytes:
+        release.wait(20)
+        return b"late"
+
+    thread = threading.Thread(target=lambda: first.read_once(KEY, time.monotonic() + 30, slow_read))
+    thread.start()
+    try:
+        _wait_for(lambda: redis_server.client().keys("*:lock") != [])
+        failed: list[BaseException] = []
+
+        def waiter() -> None:
+            try:
+                second.read_once(KEY, time.monotonic() + 30, lambda: b"not read", abandoned)
+            except SharedError as exc:
+                failed.append(exc)
+
+        waiting = threading.Thread(target=waiter)
+        waiting.start()
+        time.sleep(1.0)  # long enough for the poll to reach its longest pause
+        assert waiting.is_alive()
+        abandoned.set()
+        left = time.monotonic()
+        waiting.join(10)
+        assert time.monotonic() - left < 1.0  # within a poll (0.2 s), not at the deadline
+        assert [type(e) for e in failed] == [SharedError]
     finally:
         release.set()
         thread.join(10)

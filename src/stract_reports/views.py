@@ -114,14 +114,25 @@ def healthz() -> Response:
 
 def readyz() -> Response:
     """Readiness: the upstream answers its platform list in time; else 503, whatever failed
-    (down, refusing, or our pool too busy to ask it), so an orchestrator routes elsewhere."""
+    (down, refusing, or our pool too busy to ask it), so an orchestrator routes elsewhere.
+
+    ``shared`` tells the state of the fleet's Redis (``connected``, ``down`` or ``off``). Redis
+    down is still ready: reports work, each process reading on its own.
+    """
     try:
         platforms = fetch_platforms(client(), budget=min(settings().deadline, READY_BUDGET))
     except ReportError as exc:
         response = error_response(503, "not ready", f"{exc.title}: {exc.detail}")
         response.headers["Retry-After"] = "1"
         return response
-    return jsonify({"status": "ready", "platforms": len(platforms)})
+    body: dict[str, object] = {"status": "ready", "platforms": len(platforms)}
+    body["shared"] = state = client().shared.state
+    if state == "down":
+        body["shared_detail"] = (
+            "the shared Redis (STRACT_SHARED_URL) is unreachable: reports still work, each "
+            "server process reading the upstream on its own until it answers again"
+        )
+    return jsonify(body)
 
 
 @dataclass(frozen=True)

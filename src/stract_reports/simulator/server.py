@@ -143,6 +143,9 @@ class QuietHTTPServer(ThreadingHTTPServer):
     """A threaded server that does not print a traceback when a client hangs up."""
 
     daemon_threads = True
+    # A report speculating opens ~30 connections at once: socketserver's backlog of 5 would
+    # drop some, and their retried SYN arrives a second later.
+    request_queue_size = 256
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (its own timeout, e.g. against a `slow` fault) is routine here:
@@ -153,7 +156,6 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
 
 class _Server(QuietHTTPServer):
-    request_queue_size = 256
     simulator: Simulator
 
 

@@ -5,7 +5,7 @@ transport  one bounded HTTP exchange: pooled connections, no redirects, a whole-
 decode     strict JSON: duplicate keys, lone surrogates, huge literals, deep nesting refused
 flights    single-flight and the short cache; a per-caller ``Handle`` with ``cancel()``
 client     ``StractClient``: retries within the deadline, ``_map_response``, a context manager
-shape      the last good report's calls, to speculate with (memory only)
+shape      the last good report's calls, to speculate with (memory; and Redis when shared)
 fetch      what a report needs, in parallel, on a completion queue; cancelled on failure
 """
 

@@ -3,8 +3,11 @@
 Layered the way httpx layers its client: ``transport`` does one bounded HTTP exchange;
 ``_map_response`` is the one place a status and body become a result or an exception; the retry
 loop here decides what another attempt may fix, within the report's deadline; ``flights``
-shares identical reads. Retries live in this loop rather than in urllib3's ``Retry``: the same
-loop must also retry truncated and malformed bodies, and stop at the deadline.
+shares identical reads within this process, and the shared backend (``..shared``) across the
+processes and hosts pointed at one Redis: one of them reads, the others take its body's bytes.
+The backend also holds the upstream's rate budget, spent before every attempt. Retries live in
+this loop rather than in urllib3's ``Retry``: the same loop must also retry truncated and
+malformed bodies, and stop at the deadline.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..redaction import redact
+from ..shared import BudgetTimeout, SharedError, SharedTimeout, open_backend, read_key
 from .decode import BadJSON, decode_json
 from .flights import Flight, Flights, Handle
 from .shape import Shapes
@@ -86,8 +90,10 @@ class StractClient:
         }
         self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="upstream")
         self._flights = Flights(settings.cache_ttl, self._start)
-        # The last good report's calls, for speculation (memory only: they carry tokens).
-        self.shapes = Shapes()
+        # Redis when STRACT_SHARED_URL is set, else this process alone (at no cost).
+        self.shared = open_backend(settings)
+        # The last good report's calls, for speculation (in memory, and in Redis when shared).
+        self.shapes = Shapes(self.shared)
 
     def __enter__(self) -> StractClient:
         return self
@@ -100,6 +106,7 @@ class StractClient:
         self._flights.abandon_all()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._transport.close()
+        self.shared.close()
 
     def where(self, endpoint: str) -> str:
         """The URL of an endpoint without its query (which may hold a token): for errors."""
@@ -128,25 +135,71 @@ class StractClient:
 
     def _start(self, flight: Flight) -> None:
         try:
-            flight.task = self._executor.submit(flight.settle, lambda: self._read(flight))
+            flight.task = self._executor.submit(flight.settle, lambda: self._read_shared(flight))
         except RuntimeError:  # the pool is shut down: the client is closing
             call = flight.call
             flight.settle(_raiser(UpstreamUnavailable(call, "the upstream client is closed")))
 
-    def _read(self, flight: Flight) -> Any:
-        """Attempts until one succeeds, one fails for good, or the retries or time run out."""
+    def _read_shared(self, flight: Flight) -> Any:
+        """The decoded body, read here or by whichever process of the fleet reads it first.
+
+        Only a good body is handed to other processes: a failure raises in ``read`` and each
+        waiter then reads for itself.
+        """
+        endpoint, params, call = flight.key[0], flight.params, flight.call
+        ours: list[Any] = []
+
+        def read() -> bytes:
+            body, payload = self._read(flight)
+            ours.append(payload)
+            return body
+
+        key = read_key(endpoint, params)
+        try:
+            body = self.shared.read_once(key, flight.deadline, read, flight.abandoned)
+        except SharedTimeout:
+            raise DeadlineExceeded(
+                call, "the report deadline passed while another server process read this call"
+            ) from None
+        except SharedError:  # every caller left while another process read it
+            raise UpstreamUnavailable(call, "abandoned") from None
+        if ours:  # read here: decoded already
+            return ours[0]
+        try:  # checked by the process that read it; decoded again here, as strictly
+            return decode_json(body)
+        except BadJSON as exc:
+            reason = redact(exc.reason, (*self.settings.secrets, params.get("token", "")))
+            raise UpstreamBadPayload(call, reason, url=self.where(endpoint)) from None
+
+    def _read(self, flight: Flight) -> tuple[bytes, Any]:
+        """Attempts until one succeeds, one fails for good, or the retries or time run out:
+        the good body's bytes and its decoded payload."""
         endpoint, params, call = flight.key[0], flight.params, flight.call
         attempts = self.settings.retries + 1
         for attempt in range(1, attempts + 1):
             if flight.abandoned.is_set():
                 raise UpstreamUnavailable(call, "abandoned")
             remaining = flight.deadline - time.monotonic()
+            if remaining > 0:
+                try:  # the fleet's rate budget (and a 429's back-off), even without a limit
+                    self.shared.acquire(flight.deadline)
+                except BudgetTimeout as exc:
+                    raise UpstreamRateLimited(
+                        call,
+                        "the upstream rate budget (STRACT_UPSTREAM_RPS) has no call free before "
+                        "the report deadline",
+                        exc.retry_after,
+                        url=self.where(endpoint),
+                    ) from None
+                remaining = flight.deadline - time.monotonic()  # the budget may have waited
             if remaining <= 0:
                 raise DeadlineExceeded(call, "the report deadline passed before this call")
             try:
                 return self._attempt(flight, endpoint, params, remaining)
             except _Retryable as failure:
                 error = failure.error
+                if failure.retry_after:  # the upstream said when: every process holds off
+                    self.shared.back_off(min(failure.retry_after, self.settings.retry_after_cap))
                 if attempt == attempts:
                     raise error from None
                 wait = self._backoff(attempt, failure.retry_after, error)
@@ -179,8 +232,9 @@ class StractClient:
 
     def _attempt(
         self, flight: Flight, endpoint: str, params: dict[str, str], remaining: float
-    ) -> Any:
-        """One exchange, its transport failures in the exception tree; then ``_map_response``."""
+    ) -> tuple[bytes, Any]:
+        """One exchange, its transport failures in the exception tree; then ``_map_response``:
+        the body's bytes and its payload."""
         call, url = flight.call, self.where(endpoint)
         timeout = min(self.settings.timeout, remaining)
         exchange = Exchange()
@@ -217,7 +271,8 @@ class StractClient:
             response.status,
             len(response.body),
         )
-        return self._map_response(response, call, url, params.get("token", ""))
+        payload = self._map_response(response, call, url, params.get("token", ""))
+        return bytes(response.body), payload
 
     def _map_response(self, response: Response, call: str, url: str, token: str) -> Any:
         """The one place a status and body become the decoded payload or an exception."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib.util
 import logging
 import socket
 import sys
@@ -78,6 +79,10 @@ def _settings(**flags: Any) -> Settings:
         settings = Settings.from_env(**flags)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    if settings.shared_url and importlib.util.find_spec("redis") is None:
+        raise click.UsageError(
+            "STRACT_SHARED_URL needs the Redis client: pip install 'stract-reports[shared]'"
+        )
     install_log_redaction(settings.secrets)
     return settings
 

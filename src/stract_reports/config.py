@@ -132,7 +132,7 @@ class Settings:
     )
     upstream_rps: float = setting(
         0.0,
-        "upstream calls per second for the whole fleet (0: no limit)",
+        "upstream calls per second, fleet-wide with STRACT_SHARED_URL, else per process (0: none)",
         env="STRACT_UPSTREAM_RPS",
         commands=(SERVE,),
     )

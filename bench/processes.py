@@ -28,7 +28,7 @@ from harness import (
     simulator,
 )
 
-TITLE = "11. Processes: identical /geral over several serve processes, with and without Redis"
+TITLE = "9. Processes: identical /geral over several serve processes, with and without Redis"
 CLIENTS = 16
 # (name, serve process groups, serve's arguments)
 FLEETS = [

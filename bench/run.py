@@ -38,8 +38,9 @@ MEASURES = {
     "html": html_page,
     "builds": builds_memory,
     "slow-clients": slow_clients,
+    "processes": processes,
 }
-SEPARATE = {"load": load, "threads": threads, "processes": processes}
+SEPARATE = {"load": load, "threads": threads}
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Iterable
 
 from flask import Request, Response
 
@@ -31,6 +32,11 @@ _GZIP_SUFFIX = "-gz"
 
 def entity_tag(*parts: bytes | str, weak: bool) -> str:
     """An ETag value (quoted, ``W/`` when weak) digesting ``parts`` in order."""
+    return entity_tag_of(parts, weak=weak)
+
+
+def entity_tag_of(parts: Iterable[bytes | str], *, weak: bool) -> str:
+    """``entity_tag`` over parts produced one at a time: none is kept after it is digested."""
     digest = hashlib.sha256()
     for part in parts:
         data = part.encode("utf-8") if isinstance(part, str) else part

@@ -19,12 +19,16 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from stract_reports.simulator import DEFAULT_TOKEN, Dataset, real_dataset
-from stract_reports.simulator.server import API_ENDPOINTS, QuietHTTPServer, _respond
+from stract_reports.simulator.server import (
+    API_ENDPOINTS,
+    QuietHandler,
+    QuietHTTPServer,
+    _respond,
+)
 
 
 @dataclass(frozen=True)
@@ -137,13 +141,8 @@ class HostileUpstream:
             return sum(self.calls.values())
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     server: Any
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request lines carry account tokens."""
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
         up: HostileUpstream = self.server.upstream

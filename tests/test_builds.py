@@ -43,7 +43,7 @@ def test_overlapping_requests_share_one_build() -> None:
         time.sleep(0.1)
         build.release.set()
         results = {id(f.result(timeout=10)) for f in [first, *others]}
-    assert build.calls == 1 and gate.builds_started == 1
+    assert build.calls == 1
     assert len(results) == 1
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from stract_reports.render.csv import render_csv, render_tsv
-from stract_reports.render.json import dumps, render_ndjson, rows_document, table_document
+from stract_reports.render.json import dumps, render_ndjson, render_rows_array, table_document
 from stract_reports.reports.slicing import parse_slice, slice_report
 from stract_reports.reports.table import Table
 from support import REPORTS, golden
@@ -76,9 +76,9 @@ def test_pandas_reads_the_csv_with_numeric_dtypes() -> None:
     assert excel.equals(frame)
 
 
-def test_rows_document_is_a_bare_list_pandas_reads_as_records() -> None:
+def test_the_rows_array_is_a_bare_list_pandas_reads_as_records() -> None:
     table = report_table("geral")
-    body = dumps(rows_document(table))
+    body = render_rows_array(table)
     frame = pd.read_json(io.StringIO(body))
 
     assert body.startswith('[{"Platform":"Facebook Ads","Account Name":"Jorginho","Clicks":886,')
@@ -100,9 +100,7 @@ def test_ndjson_is_one_row_object_per_line() -> None:
     frame = pd.read_json(io.StringIO(body), lines=True)
 
     assert body.count("\n") == 2 and body.endswith("\n")
-    assert [json.loads(line) for line in body.splitlines()] == json.loads(
-        dumps(rows_document(table))
-    )
+    assert [json.loads(line) for line in body.splitlines()] == json.loads(render_rows_array(table))
     assert frame["Account Name"].tolist() == ["Ana Patrícia Ramos", "Duda Lisboa"]
     assert int(frame["Clicks"].sum()) == 41717
 
@@ -110,5 +108,5 @@ def test_ndjson_is_one_row_object_per_line() -> None:
 def test_empty_table_gives_an_empty_list_and_no_lines() -> None:
     table = Table("geral", "", ["Platform"], [False], [])
 
-    assert dumps(rows_document(table)) == "[]"
+    assert render_rows_array(table) == "[]"
     assert render_ndjson(table) == ""

@@ -23,7 +23,7 @@ from datasets import edge_dataset
 from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
-from stract_reports.render.csv import csv_chunks, render_csv
+from stract_reports.render.csv import render_csv
 from stract_reports.render.json import render_json
 from stract_reports.reports import general_summary, platform_ads, platform_summary
 from stract_reports.simulator import Dataset, Simulator, real_dataset
@@ -143,7 +143,6 @@ def test_csv_and_json_print_the_same_numbers(accounts: list[list[dict[str, Any]]
     )
     for table in (platform_ads(data), platform_summary(data)):
         csv_rows = _rows(render_csv(table).encode())
-        assert b"".join(csv_chunks(table)) == render_csv(table).encode()
         moment = datetime(2025, 2, 1, tzinfo=UTC)
         document = json.loads(render_json(table, moment), parse_float=str, parse_int=str)
         for json_row, csv_row in zip(document["rows"], csv_rows, strict=True):

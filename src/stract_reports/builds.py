@@ -58,7 +58,6 @@ class BuildGate:
         self._lock = threading.Lock()
         self._running: dict[Hashable, _Build[Any]] = {}
         self._finished: dict[Hashable, _Build[Any]] = {}
-        self.builds_started = 0  # how many times ``build`` was called: for tests and stats
 
     def get(self, key: Hashable, arrived: float, build: Callable[[], T]) -> T:
         """``build()``'s result for ``key``, shared as the module says; raises what it raised,
@@ -79,7 +78,6 @@ class BuildGate:
                     )
                 mine: _Build[T] = _Build(started=now)
                 self._running[key] = mine
-                self.builds_started += 1
         if running is not None:
             running.done.wait()
             if running.error is not None:

@@ -90,13 +90,6 @@ def render_tsv(table: Table) -> str:
     return "".join(_text_chunks(table, _Dialect("\t", False, False)))
 
 
-def csv_chunks(table: Table, *, excel: ExcelPreset | None = None) -> Iterator[bytes]:
-    """``render_csv`` as UTF-8 chunks of a few thousand rows, for a streamed response body:
-    the same bytes, without the whole text in memory."""
-    for chunk in _text_chunks(table, _dialect(excel)):
-        yield chunk.encode("utf-8")
-
-
 class _Dialect(NamedTuple):
     delimiter: str
     decimal_comma: bool

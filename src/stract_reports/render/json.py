@@ -33,13 +33,11 @@ def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
 def render_json(table: Table, generated_at: datetime, *, next_url: str | None = None) -> str:
     """``dumps(table_document(...))``, built column by column: several times faster.
     ``next_url``: the next page of a paged table, as ``"next"`` after ``"rows"``."""
-    return "".join(json_chunks(table, generated_at, next_url=next_url))
+    return "".join(_chunks(table, generated_at, next_url=next_url))
 
 
-def json_chunks(
-    table: Table, generated_at: datetime, *, next_url: str | None = None
-) -> Iterator[str]:
-    """``render_json`` in chunks of a few thousand rows, for a streamed response body."""
+def _chunks(table: Table, generated_at: datetime, *, next_url: str | None = None) -> Iterator[str]:
+    """``render_json`` a few thousand rows at a time: no list of every row's text at once."""
     head = dumps(_head(table, generated_at))
     yield head[:-1] + ',"rows":['
     for start in range(0, len(table.rows), _CHUNK_ROWS):
@@ -152,15 +150,9 @@ def _other(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def rows_document(table: Table) -> list[dict[str, Any]]:
+def render_rows_array(table: Table) -> str:
     """The rows alone, a bare list of objects keyed by label (``?_shape=array``): what
     ``pandas.read_json`` and most tools read as records."""
-    columns = table.columns
-    return [dict(zip(columns, row, strict=True)) for row in table.rows]
-
-
-def render_rows_array(table: Table) -> str:
-    """``dumps(rows_document(table))``, built column by column like ``render_json``."""
     return "[" + ",".join(_all_rows(table)) + "]"
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from .numbers import Number
 
@@ -25,15 +23,6 @@ class Table:
     numeric: list[bool]
     rows: list[list[Cell]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    def text_rows(
-        self, number: Callable[[Any], str], text: Callable[[Any], str]
-    ) -> Iterator[list[str]]:
-        """Each row as strings: empty cells "", numeric columns through ``number``, text
-        columns through ``text`` (every cell of a column is one or the other: see build)."""
-        formats = [number if numeric else text for numeric in self.numeric]
-        for row in self.rows:
-            yield ["" if cell is None else f(cell) for f, cell in zip(formats, row)]  # noqa: B905
 
     @property
     def slug(self) -> str:

@@ -123,14 +123,6 @@ class StractClient:
         """
         return self._flights.join(endpoint, params, call, deadline)
 
-    def get_json(self, endpoint: str, params: dict[str, str], *, call: str, deadline: float) -> Any:
-        """One upstream read with bounded retries, in the calling thread."""
-        handle = self.submit(endpoint, params, call=call, deadline=deadline)
-        if not handle.wait(deadline - time.monotonic()):
-            handle.cancel()
-            raise DeadlineExceeded(call, "the report deadline passed while waiting for this call")
-        return handle.result()
-
     # -- the work of one read, in a pool thread ------------------------------------------------
 
     def _start(self, flight: Flight) -> None:

@@ -98,11 +98,6 @@ class Shapes:
             c for c in everything if c.endpoint == "platforms" or ("platform", scope) in c.params
         )
 
-    def forget(self) -> None:
-        """Drop every remembered shape."""
-        with self._lock:
-            self._by_scope.clear()
-
 
 def _dump(by_scope: dict[str | None, tuple[Planned, ...]]) -> bytes:
     """The shapes as JSON: ``[[scope, [[endpoint, [[name, value], ...], call], ...]], ...]``."""

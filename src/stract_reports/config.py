@@ -227,8 +227,9 @@ def settings_table() -> str:
     return "\n".join(lines)
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+# The words a switch takes, in the environment and in a URL (``?download=``), lower-cased.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def _keys(raw: str) -> tuple[str, ...]:
@@ -238,9 +239,9 @@ def _keys(raw: str) -> tuple[str, ...]:
 def parse_bool(raw: str) -> bool | None:
     """``1/true/yes/on`` -> True, ``0/false/no/off`` (and empty) -> False, else None."""
     word = raw.strip().lower()
-    if word in _TRUE:
+    if word in TRUE_WORDS:
         return True
-    if word in _FALSE or word == "":
+    if word in FALSE_WORDS or word == "":
         return False
     return None
 

@@ -26,7 +26,7 @@ from .catalog import (
     report_links,
     resolve,
 )
-from .config import Settings
+from .config import FALSE_WORDS, TRUE_WORDS, Settings, parse_bool
 from .errors import InvalidRequest, ReportError
 from .handlers import error_response
 from .render.chart import render_chart_svg
@@ -40,9 +40,6 @@ from .service import build_source, slice_source
 from .transfer import deliver, entity_tag, entity_tag_of
 from .upstream import StractClient, fetch_platforms
 
-# The words ?download= (and other switches) take, lower-cased; a bare ?download means yes.
-TRUE_WORDS = ("", "1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
 # Rows per slice of a weak ETag's digest: a few hundred KB of repr at a time.
@@ -180,15 +177,15 @@ def report_options(fmt: str) -> ReportOptions:
 
 
 def _switch(name: str) -> bool:
+    """A query switch: absent is no, a bare ``?name`` is yes, else the settings' words."""
     value = request.args.get(name)
     if value is None:
         return False
-    if value.lower() in TRUE_WORDS:
-        return True
-    if value.lower() in FALSE_WORDS:
-        return False
-    words = ", ".join(w for w in TRUE_WORDS + FALSE_WORDS if w)
-    raise InvalidRequest(f"{name} must be one of {words} (or bare ?{name}), not {value!r}")
+    switched = True if value == "" else parse_bool(value)
+    if switched is None:
+        words = ", ".join(TRUE_WORDS + FALSE_WORDS)
+        raise InvalidRequest(f"{name} must be one of {words} (or bare ?{name}), not {value!r}")
+    return switched
 
 
 def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Table, Page]:

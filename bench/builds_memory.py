@@ -45,6 +45,8 @@ def run(out: Out, quick: bool) -> None:
     out.goal(
         f"{DISTINCT} distinct reports at once, {rows}: server peak RSS", rss, "≤ 1000 MB", against
     )
-    cap, name = Settings.max_builds, f"{DISTINCT} distinct reports at once: 503s within 1 s"
-    against = f"2 × ({DISTINCT} − STRACT_MAX_BUILDS {cap})"
-    out.goal(name, sum(t <= 1 for t in refused), f"≥ {2 * (DISTINCT - cap)}", against)
+    cap = Settings.max_builds
+    if cap < DISTINCT:  # with the default cap every report may build: nothing to refuse here
+        name = f"{DISTINCT} distinct reports at once: 503s within 1 s"
+        against = f"2 × ({DISTINCT} − STRACT_MAX_BUILDS {cap})"
+        out.goal(name, sum(t <= 1 for t in refused), f"≥ {2 * (DISTINCT - cap)}", against)

@@ -194,7 +194,7 @@ def test_control_characters_of_the_path_never_reach_the_log(
     assert not [ch for ch in logged if ch not in "\n" and not ch.isprintable()]
 
 
-def test_the_index_asks_the_upstream_once_and_healthz_never(
+def test_healthz_never_asks_the_upstream_the_json_index_once_the_html_index_its_chart(
     client: FlaskClient, simulator: Simulator
 ) -> None:
     assert client.get("/healthz").status_code == 200

@@ -13,11 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hostile import HostileUpstream
-from redisd import REDIS_SERVER, RedisServer, in_ci
+from redisd import REDIS_SERVER, RedisServer
 from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
-from support import fixed_upstream
+from support import fixed_upstream, in_ci
 
 # Fast retries keep failure tests short; the behaviour is the same as in production.
 FAST = {"timeout": 2.0, "deadline": 10.0, "backoff": 0.01, "backoff_max": 0.05}

@@ -6,7 +6,6 @@ tests do (the ``make_redis`` and ``redis_server`` fixtures in conftest.py decide
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -16,11 +15,6 @@ import redis
 from support import free_port
 
 REDIS_SERVER = Path("/usr/bin/redis-server")
-
-
-def in_ci() -> bool:
-    """Whether this runs in CI, where a missing Redis is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 class RedisServer:

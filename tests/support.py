@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
@@ -29,6 +30,22 @@ REPORTS = [
     "tiktok_insights",
     "tiktok_insights/resumo",
 ]
+
+
+def in_ci() -> bool:
+    """Whether this runs in CI, where a missing Chromium or Redis is a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def assert_rate_within(times: list[float], rps: float) -> None:
+    """Upstream calls at ``times`` (sorted seconds) kept to ``rps`` a second, and spent:
+    the mean rate at most 10% above it, no second with more than ``rps + 2`` calls, and the
+    rate not starved (at least a third of it)."""
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert rate <= rps * 1.1
+    assert busiest <= rps + 2
+    assert rate >= rps / 3  # the budget is spent, not wasted waiting
 
 
 def golden(report: str) -> bytes:

@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 
 from datasets import one_account
 from stract_reports.simulator import Simulator
-from support import serving
+from support import in_ci, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -44,10 +44,6 @@ READ_CELLS = (
 )
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium with a fresh profile, kept off the network but for our loopback server."""
@@ -57,7 +53,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             f"a real browser is needed but {', '.join(missing)} is missing; "
             "install it with: apt-get install -y chromium chromium-driver"
         )
-        if _in_ci():
+        if in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
     options = webdriver.ChromeOptions()

@@ -88,6 +88,30 @@ def test_summary_ratios_are_recomputed_from_summed_components(client: FlaskClien
     assert meta["Unique CTR"] == ""  # no components to recompute it from
 
 
+def test_a_ratio_is_recomputed_wherever_its_components_exist(client: FlaskClient) -> None:
+    # GA4 and TikTok serve no Clickthrough Rate, but have Clicks and Impressions: every view
+    # that groups their ads recomputes it, the same way.
+    summary = {r["Platform"]: r for r in rows(client.get("/geral/resumo").data)}
+    assert summary["Google Analytics"]["Clickthrough Rate"] == "0.809957"  # 70365 / 86875
+    assert summary["TikTok"]["Clickthrough Rate"] == "0.785261"  # 41717 / 53125
+    assert summary["Facebook Ads"]["Unique CTR"] == ""  # no components anywhere
+    assert summary["TikTok"]["Unique CTR"] == ""
+    by_platform = rows(client.get("/geral/resumo?_by=Platform").data)
+    assert {r["Platform"]: r["Clickthrough Rate"] for r in by_platform} == {
+        name: row["Clickthrough Rate"] for name, row in summary.items()
+    }
+    tiktok = rows(client.get("/geral/resumo?Platform=TikTok&_by=Country").data)
+    ads = [r for r in rows(client.get("/geral?Platform=TikTok").data)]
+    for group in tiktok:
+        mine = [a for a in ads if a["Country"] == group["Country"]]
+        clicks = sum(Decimal(a["Clicks"]) for a in mine)
+        impressions = sum(Decimal(a["Impressions"]) for a in mine)
+        expected = (clicks / impressions).quantize(Decimal("0.000001"))
+        assert Decimal(group["Clickthrough Rate"]) == expected
+    # The platform's own report has no such column: nothing is invented there.
+    assert "Clickthrough Rate" not in rows(client.get("/ga4/resumo").data)[0]
+
+
 def test_ratios_sum_switch_sums_every_numeric_column(client: FlaskClient) -> None:
     meta = rows(client.get("/geral/resumo?ratios=sum").data)[0]
     assert (meta["Cost Per Click"], meta["Clickthrough Rate"], meta["Unique CTR"]) == (

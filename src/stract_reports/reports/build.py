@@ -492,11 +492,12 @@ def _aggregator(
         return lambda rows: None  # a ratio with no components in the data
     if not (ads.numeric[numerator] and ads.numeric[denominator]):
         return lambda rows: None
-    cell, top, bottom = itemgetter(index), itemgetter(numerator), itemgetter(denominator)
+    top, bottom = itemgetter(numerator), itemgetter(denominator)
 
+    # One rule for every group (summaries, _by, totals, charts): the ratio of the group's
+    # summed components wherever they exist, whether or not its ads served the ratio itself
+    # (Google Analytics and TikTok serve no Clickthrough Rate, yet have Clicks and Impressions).
     def recompute(rows: _Rows) -> Cell:
-        if not any(map(_not_none, map(cell, rows))):
-            return None  # the group's ads have no such ratio: nothing to recompute
         return ratio(_sum(top, rows), _sum(bottom, rows))
 
     return recompute

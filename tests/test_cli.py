@@ -48,6 +48,13 @@ def test_export_options_match_the_http_options(
     assert out == client.get(f"/geral/resumo?{query}").data
 
 
+def test_an_html_export_says_the_ratio_mode_it_was_built_with(simulator: Simulator) -> None:
+    code, out, _ = export(simulator.url, "geral/resumo.html", "--ratios", "sum")
+    assert code == 0
+    assert b"Ratio columns are summed like the others" in out
+    assert b"Ratios are recomputed" not in out
+
+
 def test_export_json_to_a_file(simulator: Simulator, client: FlaskClient, tmp_path: Path) -> None:
     target = tmp_path / "meta.json"
     code, out, _ = export(simulator.url, "meta_ads/resumo", "--format", "json", "-o", str(target))

@@ -86,7 +86,9 @@ def export_report(
         client.close()
         if show_progress:
             sys.stderr.write("\n")
-    return render(table, plan.fmt, Rendering(datetime.now(UTC), excel=plan.excel))
+    return render(
+        table, plan.fmt, Rendering(datetime.now(UTC), excel=plan.excel, ratios=plan.ratios)
+    )
 
 
 def write_output(path: Path, data: bytes) -> None:

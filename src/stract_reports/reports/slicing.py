@@ -327,6 +327,7 @@ def _project(table: Table, columns: list[int]) -> Table:
         [table.columns[c] for c in columns],
         [table.numeric[c] for c in columns],
         rows,
+        table.warnings,
     )
 
 
@@ -339,7 +340,7 @@ def _totals(table: Table) -> list[Cell]:
 
 
 def _with_rows(table: Table, rows: list[list[Cell]]) -> Table:
-    return Table(table.name, table.title, table.columns, table.numeric, rows)
+    return Table(table.name, table.title, table.columns, table.numeric, rows, table.warnings)
 
 
 __all__ = [

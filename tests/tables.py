@@ -8,6 +8,7 @@ from functools import cache
 from stract_reports.config import Settings
 from stract_reports.reports.build import Ads, PlatformData
 from stract_reports.reports.slicing import Summary, report_source
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.simulator import Simulator
 from stract_reports.upstream import StractClient, fetch_report_data
 
@@ -25,12 +26,12 @@ def real_data() -> tuple[PlatformData, ...]:
 
 def general() -> Ads:
     """The ads of ``/geral``."""
-    return report_source(real_data(), None, summary=False)[0]
+    return report_source(real_data(), ReportSpec(None))[0]
 
 
 def general_summary() -> Summary:
     """``/geral/resumo`` as the slicing layer is asked for it."""
-    summary = report_source(real_data(), None, summary=True)[1]
+    summary = report_source(real_data(), ReportSpec(None, summary=True))[1]
     assert summary is not None
     return summary
 
@@ -38,6 +39,6 @@ def general_summary() -> Summary:
 def platform(value: str) -> tuple[Ads, Summary]:
     """The ads of ``/{value}`` and its per-account summary."""
     data = [d for d in real_data() if d.platform.value == value]
-    ads, summary = report_source(data, value, summary=True)
+    ads, summary = report_source(data, ReportSpec(value, summary=True))
     assert summary is not None
     return ads, summary

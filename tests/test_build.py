@@ -23,6 +23,7 @@ from stract_reports.reports.build import (
     summarize,
 )
 from stract_reports.reports.numbers import NumberOutOfRange
+from stract_reports.reports.spec import ReportSpec
 
 
 def platform(
@@ -148,7 +149,7 @@ def test_ads_table_rows_groups_and_derived_ratios() -> None:
         [("Spend", "cost"), ("Clicks", "clicks")],
         {"Dup": [{"cost": "3", "clicks": 4}, {"cost": 1, "clicks": 0}]},
     )
-    ads = ads_table([meta, ga4], "geral", "All")
+    ads = ads_table([meta, ga4], ReportSpec(None), "All")
     assert ads.table.columns == ["Platform", "Account Name", "Clicks", "Spend", "Cost per Click"]
     assert ads.table.numeric == [False, False, True, True, True]
     assert ads.table.rows == [
@@ -174,12 +175,14 @@ def test_ads_table_warns_naming_column_value_and_account() -> None:
             "Ana": [{"spend": "1,234.56", "clicks": 3}],
         },
     )
-    ads = ads_table([data], "p", "P")
+    ads = ads_table([data], ReportSpec("p"), "P")
     assert ads.table.warnings == [
         "column 'Spend' is text, not numbers: '1,234.56' in the insights of Facebook Ads "
         "account 'Ana' is not a number, so summaries leave it empty"
     ]
-    summary = summarize(ads.table, ads.by_account, "recompute", name="p/resumo", title="")
+    summary = summarize(
+        ads.table, ads.by_account, "recompute", spec=ReportSpec("p", summary=True), title=""
+    )
     assert summary.warnings == ads.table.warnings
     assert [row[2:] for row in summary.rows] == [[None, 3], [None, 3]]
 
@@ -194,7 +197,7 @@ def test_a_number_beyond_the_bounds_is_a_bad_payload_naming_field_and_account(
         {"Ana": [{"name": "a", "spend": 1}], "Jorginho": [{"name": "b", "spend": value}]},
     )
     with pytest.raises(UpstreamBadPayload) as caught:
-        ads_table([data], "p", "P")
+        ads_table([data], ReportSpec("p"), "P")
     assert caught.value.status == 502
     assert caught.value.call == "insights of Facebook Ads account 'Jorginho'"
     assert caught.value.reason.startswith("Spend value ")
@@ -220,25 +223,29 @@ def test_summarize_keeps_the_chosen_columns_and_groups() -> None:
         [("Clicks", "clicks"), ("Impressions", "impressions"), ("CTR", "ctr"), ("Ad", "ad")],
         {"A": [{"clicks": 1, "impressions": 4, "ctr": 9, "ad": "x"}, {"clicks": 3, "ad": "y"}]},
     )
-    ads = ads_table([data], "p", "P").table
+    ads = ads_table([data], ReportSpec("p"), "P").table
     groups = [(["x"], [0]), (["both"], [0, 1]), (["none"], [])]
-    summary = summarize(ads, groups, "recompute", name="n", title="t", columns=[5, 4, 2])
-    assert (summary.name, summary.title) == ("n", "t")
+    summary = summarize(
+        ads, groups, "recompute", spec=ReportSpec("n", summary=True), title="t", columns=[5, 4, 2]
+    )
+    assert (summary.spec.name, summary.title) == ("n/resumo", "t")
     assert summary.columns == ["Ad", "CTR", "Clicks"]
     assert summary.numeric == [False, True, True]
     assert summary.rows == [["x", Decimal("0.25"), 1], ["both", 1, 4], ["none", None, None]]
-    summed = summarize(ads, groups, "sum", name="n", title="t", columns=[5, 4])
+    summed = summarize(
+        ads, groups, "sum", spec=ReportSpec("n", summary=True), title="t", columns=[5, 4]
+    )
     assert summed.rows == [["x", 9], ["both", 9], ["none", None]]
 
 
 def test_building_pauses_the_garbage_collector_and_restores_it() -> None:
     data = platform("P", [("Clicks", "clicks")], {"A": [{"clicks": 1}]})
     assert gc.isenabled()
-    ads_table([data], "p", "P")
+    ads_table([data], ReportSpec("p"), "P")
     assert gc.isenabled()
     gc.disable()
     try:
-        ads_table([data], "p", "P")
+        ads_table([data], ReportSpec("p"), "P")
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:
         gc.enable()
@@ -247,7 +254,7 @@ def test_building_pauses_the_garbage_collector_and_restores_it() -> None:
 def test_overlapping_builds_leave_the_garbage_collector_on() -> None:
     data = platform("P", [("Clicks", "clicks")], {"A": [{"clicks": i} for i in range(2000)]})
     with ThreadPoolExecutor(4) as pool:
-        tables = list(pool.map(lambda _: ads_table([data], "p", "P").table, range(40)))
+        tables = list(pool.map(lambda _: ads_table([data], ReportSpec("p"), "P").table, range(40)))
     assert gc.isenabled()
     assert all(t.rows == tables[0].rows for t in tables)
 

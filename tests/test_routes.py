@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from datasets import fields
-from stract_reports.catalog import FORMATS
+from stract_reports.formats import FORMATS
 from stract_reports.simulator import Dataset, FaultRule, SimAccount, SimPlatform, Simulator
 from support import closed_port_url, golden, serving
 

@@ -17,9 +17,9 @@ from stract_reports.reports.slicing import (
     BadOption,
     Slice,
     parse_slice,
-    query_with,
     slice_report,
 )
+from stract_reports.urls import query_with
 from support import REPORTS, golden
 from tables import general, general_summary, platform, real_data
 

@@ -14,10 +14,11 @@ from typing import Any, NoReturn
 
 import click
 
-from .catalog import DEFAULT_FORMAT, FORMATS
 from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
+from .formats import DEFAULT_FORMAT, FORMATS
 from .redaction import install_log_redaction
-from .reports.names import RATIO_MODES, RatioMode, report_names
+from .reports.names import RATIO_MODES, RatioMode
+from .reports.spec import all_reports
 from .serving import GRACE
 
 DEMO_PORT = 5000
@@ -165,7 +166,7 @@ def demo(port: int | None, latency_ms: float, **flags: Any) -> None:
     base = f"http://{host}:{port}"
     click.echo(f"Simulated Stract API: {simulator.url}")
     click.echo(f"Reports:  {base}/   (index)")
-    for name in report_names(p.value for p in simulator.dataset.platforms):
+    for name in (s.name for s in all_reports(p.value for p in simulator.dataset.platforms)):
         click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
     click.echo("Press Ctrl+C to stop.")
     run_server(

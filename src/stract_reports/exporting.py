@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .catalog import Rendering, ReportSpec, check_excel, parse_report, render
 from .config import Settings
 from .errors import InvalidRequest, ReportError
+from .formats import check_excel
 from .redaction import redact
+from .renderers import plan_rendering, render
 from .reports.names import RatioMode
+from .reports.spec import ReportSpec
 from .service import build_table
 from .upstream import StractClient
+from .urls import parse_report
 
 
 class ExportError(Exception):
@@ -86,9 +89,10 @@ def export_report(
         client.close()
         if show_progress:
             sys.stderr.write("\n")
-    return render(
-        table, plan.fmt, Rendering(datetime.now(UTC), excel=plan.excel, ratios=plan.ratios)
+    rendering = plan_rendering(
+        table, plan.fmt, datetime.now(UTC), ratios=plan.ratios, excel=plan.excel
     )
+    return render(table, plan.fmt, rendering)
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -7,7 +7,6 @@ asked for out of it: a summary, filters, sort, columns, one page.
 
 from __future__ import annotations
 
-from .catalog import ReportSpec
 from .errors import InvalidRequest
 from .reports import Table
 from .reports.build import Ads
@@ -21,6 +20,7 @@ from .reports.slicing import (
     report_source,
     slice_report,
 )
+from .reports.spec import ReportSpec
 from .upstream import StractClient, fetch_report_data
 from .upstream.fetch import Progress
 
@@ -33,7 +33,7 @@ def build_source(
 ) -> Source:
     """Fetch what ``spec`` needs from the upstream now, and lay out its ads (and groups)."""
     data = fetch_report_data(client, spec.platform, progress=progress)
-    return report_source(data, spec.platform, summary=spec.summary)
+    return report_source(data, spec)
 
 
 def slice_source(

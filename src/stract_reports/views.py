@@ -1,5 +1,5 @@
 """Thin handlers: the routes, the request's options, one place that builds a report's table and
-one that answers it. What a report is and which formats exist is ``catalog``'s business."""
+one that answers it. Which formats exist is ``formats``' business, the report URLs ``urls``'."""
 
 from __future__ import annotations
 
@@ -11,34 +11,23 @@ from typing import Any, cast
 from flask import Flask, Response, current_app, jsonify, request
 
 from .builds import shared_build
-from .catalog import (
-    CONVERTERS,
-    FORMATS,
-    ROUTES,
-    Rendering,
-    ReportSpec,
-    all_reports,
-    check_excel,
-    download_name,
-    negotiate,
-    prefers_html,
-    render,
-    report_links,
-    resolve,
-)
 from .config import FALSE_WORDS, TRUE_WORDS, Settings, parse_bool
 from .errors import InvalidRequest, ReportError
+from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
 from .handlers import error_response
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
-from .render.html import HTML_PAGE_SIZE, render_index_html
+from .render.html import render_index_html
+from .renderers import plan_rendering, render
 from .reports.names import RATIO_MODES, RatioMode
 from .reports.slicing import BadOption, Page, Slice, parse_slice
+from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .security import csp_nonce
 from .service import build_source, slice_source
 from .transfer import deliver, entity_tag, entity_tag_of
 from .upstream import StractClient, fetch_platforms
+from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
 
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
@@ -82,6 +71,7 @@ def index() -> Response:
             platforms_error=platforms_error,
             nonce=csp_nonce(),
             chart=None if platforms_error else _summary_chart(),
+            chart_url=report_url(ReportSpec(None, summary=True), "html"),
         )
         response = Response(page, mimetype="text/html")
     else:
@@ -193,12 +183,13 @@ def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Ta
     shared by the requests that overlap it (``builds.py``: every format and slice of one report
     shares one build), then the slice this request asked for."""
     source = shared_build(spec, lambda: build_source(client(), spec))
+    shown = FORMATS[fmt]
     return slice_source(
         source,
         options.slice,
         ratios=options.ratios,
-        page_size=HTML_PAGE_SIZE if fmt == "html" else None,
-        totals=fmt == "html" and not spec.summary,
+        page_size=shown.page_size,
+        totals=shown.totals and not spec.summary,
     )
 
 
@@ -210,14 +201,15 @@ def answer_report(
         fmt, prefers_html=prefers_html(request.accept_mimetypes.quality), download=options.download
     )
     generated_at = datetime.now(UTC)
-    nonce = csp_nonce() if fmt == "html" else None
-    rendering = Rendering(
+    rendering = plan_rendering(
+        table,
+        fmt,
         generated_at,
-        excel=options.excel,
-        nonce=nonce,
         query=options.query,
         page=page,
         ratios=options.ratios,
+        excel=options.excel,
+        nonce=csp_nonce() if FORMATS[fmt].nonce else None,
         shape=options.shape,
     )
     body = render(table, fmt, rendering)
@@ -241,13 +233,13 @@ def _etag(table: Table, body: bytes, mimetype: str, fmt: str) -> str:
         return entity_tag(mimetype, body, weak=False)
     # The query too: a page's links carry it. The rows are digested a slice at a time: a repr
     # of the whole table would be a second copy of it (hundreds of MB at 900,000 rows).
-    head = repr((table.name, table.title, table.columns, table.numeric, len(table.rows)))
+    head = repr((table.spec.name, table.title, table.columns, table.numeric, len(table.rows)))
     rows = (repr(table.rows[i : i + ETAG_ROWS]) for i in range(0, len(table.rows), ETAG_ROWS))
     return entity_tag_of(chain((mimetype, fmt, request.query_string, head), rows), weak=True)
 
 
 def init_app(app: Flask) -> None:
-    """Register the routes: the index, the probes, and the report URLs of ``catalog``."""
+    """Register the routes: the index, the probes, and the report URLs of ``urls``."""
     # "//geral" is no report: merging slashes would redirect it (Location from the Host header).
     app.url_map.merge_slashes = False
     app.url_map.converters.update(CONVERTERS)

@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import UpstreamBadPayload
 from ..records import Field, PlatformData
 from .metrics import DERIVED_PER_AD, RATIOS, label_key
-from .names import RatioMode, report_name
+from .names import RatioMode
 from .numbers import (
     ARITHMETIC,
     Number,
@@ -47,6 +47,7 @@ from .numbers import (
     ratio,
     shown,
 )
+from .spec import ReportSpec
 from .table import Cell, Table
 
 PLATFORM = "Platform"
@@ -69,28 +70,28 @@ class Ads:
 
 def platform_ads(data: PlatformData) -> Table:
     """``/{platform}``: one row per ad of one platform."""
-    name = report_name(data.platform.value, summary=False)
-    return ads_table([data], name, f"{data.platform.label}: ads").table
+    spec = ReportSpec(data.platform.value)
+    return ads_table([data], spec, f"{data.platform.label}: ads").table
 
 
 def platform_summary(data: PlatformData, ratios: RatioMode = "recompute") -> Table:
     """``/{platform}/resumo``: one row per account of one platform."""
-    ads = ads_table([data], "", "")
-    name = report_name(data.platform.value, summary=True)
+    spec = ReportSpec(data.platform.value, summary=True)
+    ads = ads_table([data], spec.ads, "")
     title = f"{data.platform.label}: summary by account"
-    return summarize(ads.table, ads.by_account, ratios, name=name, title=title)
+    return summarize(ads.table, ads.by_account, ratios, spec=spec, title=title)
 
 
 def general_ads(data: Sequence[PlatformData]) -> Table:
     """``/geral``: one row per ad of every platform."""
-    return ads_table(data, report_name(None, summary=False), "All platforms: ads").table
+    return ads_table(data, ReportSpec(None), "All platforms: ads").table
 
 
 def general_summary(data: Sequence[PlatformData], ratios: RatioMode = "recompute") -> Table:
     """``/geral/resumo``: one row per platform."""
-    ads = ads_table(data, "", "")
-    name = report_name(None, summary=True)
-    return summarize(ads.table, ads.by_platform, ratios, name=name, title="All platforms: summary")
+    ads = ads_table(data, ReportSpec(None), "")
+    spec = ReportSpec(None, summary=True)
+    return summarize(ads.table, ads.by_platform, ratios, spec=spec, title="All platforms: summary")
 
 
 # --- layout: the columns, from the fields alone ------------------------------------------------
@@ -255,8 +256,8 @@ class _Span:
     stop: int
 
 
-def ads_table(data: Sequence[PlatformData], name: str, title: str) -> Ads:
-    """The ad table of ``data`` named ``name``, with its account and platform groups.
+def ads_table(data: Sequence[PlatformData], spec: ReportSpec, title: str) -> Ads:
+    """The ad table of ``data`` (the report ``spec``), with its account and platform groups.
 
     ``UpstreamBadPayload`` naming the field and the account for a number beyond the bounds.
     """
@@ -277,7 +278,7 @@ def ads_table(data: Sequence[PlatformData], name: str, title: str) -> Ads:
         by_platform.append(
             ([p.platform.label, None], list(range(mine[0].start, mine[-1].stop)) if mine else [])
         )
-    return Ads(Table(name, title, plan.columns, numeric, rows, warnings), by_account, by_platform)
+    return Ads(Table(spec, title, plan.columns, numeric, rows, warnings), by_account, by_platform)
 
 
 _Flat = list[list[tuple[Any, ...]]]  # per platform: its ad rows, every account's, in order
@@ -429,7 +430,7 @@ def summarize(
     groups: Sequence[Group],
     ratios: RatioMode,
     *,
-    name: str,
+    spec: ReportSpec,
     title: str,
     columns: list[int] | None = None,
 ) -> Table:
@@ -458,7 +459,7 @@ def summarize(
                     ) from None
             out.append(row)
     return Table(
-        name,
+        spec,
         title,
         [ads.columns[c] for c in chosen],
         [ads.numeric[c] for c in chosen],

@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from .build import Ads, Group, ads_table, summarize
 from .metrics import label_key
-from .names import RatioMode, report_name
+from .names import RatioMode
 from .numbers import parse_number
+from .spec import ReportSpec
 from .table import Cell, Table
 
 if TYPE_CHECKING:  # only named in a signature; build.py says where the records live
@@ -76,13 +76,18 @@ class Page:
     next: str | None
     totals: list[Cell] | None = field(default=None)  # per column over ``total`` rows, if asked
 
+    @property
+    def paged(self) -> bool:
+        """Whether the table is cut into pages: a page follows this one or precedes it."""
+        return self.next is not None or self.offset > 0
+
 
 @dataclass(frozen=True)
 class Summary:
-    """A summary report: its name, what it summarises ("All platforms", "Facebook Ads"), its
+    """A summary report: which one, what it summarises ("All platforms", "Facebook Ads"), its
     default groups (``Ads.by_platform`` or ``Ads.by_account``) and what they are by."""
 
-    name: str
+    spec: ReportSpec
     subject: str
     groups: Sequence[Group]
     unit: str | None = None  # "account" -> "...: summary by account"; None -> "...: summary"
@@ -93,23 +98,20 @@ class Summary:
         return f"{self.subject}: summary by {unit}" if unit else f"{self.subject}: summary"
 
 
-def report_source(
-    data: Sequence[PlatformData], platform: str | None, *, summary: bool
-) -> tuple[Ads, Summary | None]:
-    """What ``slice_report`` needs for a report: the ads of ``data`` (one platform's, or every
-    platform's when ``platform`` is None) and, for a summary, which one."""
-    if platform is None:
-        ads = ads_table(data, report_name(None, summary=False), "All platforms: ads")
-        if not summary:
+def report_source(data: Sequence[PlatformData], spec: ReportSpec) -> tuple[Ads, Summary | None]:
+    """What ``slice_report`` needs for the report ``spec``: the ads of ``data`` (one platform's,
+    or every platform's for the general reports) and, for a summary, which one."""
+    if spec.platform is None:
+        ads = ads_table(data, spec.ads, "All platforms: ads")
+        if not spec.summary:
             return ads, None
-        return ads, Summary(report_name(None, summary=True), "All platforms", ads.by_platform)
+        return ads, Summary(spec, "All platforms", ads.by_platform)
     (one,) = data
     label = one.platform.label
-    ads = ads_table(data, report_name(platform, summary=False), f"{label}: ads")
-    if not summary:
+    ads = ads_table(data, spec.ads, f"{label}: ads")
+    if not spec.summary:
         return ads, None
-    name = report_name(platform, summary=True)
-    return ads, Summary(name, label, ads.by_account, "account")
+    return ads, Summary(spec, label, ads.by_account, "account")
 
 
 def query_pairs(query: Query) -> list[tuple[str, str]]:
@@ -171,7 +173,7 @@ def slice_report(
     selected = _select(source, sl.filters)
     if summary is None:
         if sl.by is not None:
-            raise BadOption(f"_by groups summaries: ask /{source.name}/resumo?_by={sl.by}")
+            raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
         table = (
             source if selected is None else _with_rows(source, [source.rows[i] for i in selected])
         )
@@ -183,7 +185,7 @@ def slice_report(
             keep = set(selected)
             kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
             groups = [(prefix, rows) for prefix, rows in kept if rows]
-        table = summarize(source, groups, ratios, name=summary.name, title=summary.title())
+        table = summarize(source, groups, ratios, spec=summary.spec, title=summary.title())
     # The output's labels are checked before sorting or totalling anything.
     sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
     chosen = _columns(table, sl.columns) if sl.columns else None
@@ -205,23 +207,6 @@ def slice_report(
         if row_totals is not None:
             page = replace(page, totals=[row_totals[c] for c in chosen])
     return table, page
-
-
-def query_with(pairs: Iterable[tuple[str, str]], changes: Mapping[str, str | None]) -> str:
-    """The query string of ``pairs`` with each name of ``changes`` set to its value (None:
-    removed): in place of its first occurrence, or at the end."""
-    out: list[tuple[str, str]] = []
-    done: set[str] = set()
-    for name, value in pairs:
-        if name not in changes:
-            out.append((name, value))
-        elif name not in done:
-            done.add(name)
-            new = changes[name]
-            if new is not None:
-                out.append((name, new))
-    out.extend((name, new) for name, new in changes.items() if name not in done and new is not None)
-    return urlencode(out)
 
 
 def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int | None:
@@ -292,7 +277,7 @@ def _summary_by(
         ads,
         groups,
         ratios,
-        name=summary.name,
+        spec=summary.spec,
         title=summary.title(name),
         columns=[column, *numeric],
     )
@@ -322,7 +307,7 @@ def _sorted(table: Table, column: int, descending: bool, *, limit: int) -> list[
 def _project(table: Table, columns: list[int]) -> Table:
     rows = [[row[c] for c in columns] for row in table.rows]
     return Table(
-        table.name,
+        table.spec,
         table.title,
         [table.columns[c] for c in columns],
         [table.numeric[c] for c in columns],
@@ -334,13 +319,13 @@ def _project(table: Table, columns: list[int]) -> Table:
 def _totals(table: Table) -> list[Cell]:
     """Sums of the numeric columns over every row, ratios recomputed; text columns empty."""
     (row,) = summarize(
-        table, [([], list(range(len(table.rows))))], "recompute", name=table.name, title=""
+        table, [([], list(range(len(table.rows))))], "recompute", spec=table.spec, title=""
     ).rows
     return row
 
 
 def _with_rows(table: Table, rows: list[list[Cell]]) -> Table:
-    return Table(table.name, table.title, table.columns, table.numeric, rows, table.warnings)
+    return Table(table.spec, table.title, table.columns, table.numeric, rows, table.warnings)
 
 
 __all__ = [
@@ -350,7 +335,6 @@ __all__ = [
     "Summary",
     "parse_slice",
     "query_pairs",
-    "query_with",
     "report_source",
     "slice_report",
 ]

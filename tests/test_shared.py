@@ -21,7 +21,7 @@ import pytest
 
 from redisd import RedisServer
 from stract_reports.config import Settings
-from stract_reports.shared import (
+from stract_reports.upstream.fleet import (
     NAMESPACE,
     BudgetTimeout,
     LocalBackend,
@@ -37,7 +37,7 @@ TOKEN = "bearer-token-never-in-redis"
 ACCOUNT_TOKEN = "account-token-in-params"
 KEY = read_key("api/insights", {"platform": "meta_ads", "token": ACCOUNT_TOKEN})
 SPAWN = multiprocessing.get_context("spawn")
-LOGGER = "stract_reports.shared"
+LOGGER = "stract_reports.upstream.fleet"
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ decode     strict JSON: duplicate keys, lone surrogates, huge literals, deep nes
 flights    single-flight and the short cache; a per-caller ``Handle`` with ``cancel()``
 client     ``StractClient``: retries within the deadline, ``_map_response``, a context manager
 shape      the last good report's calls, to speculate with (memory; and Redis when shared)
+fleet      what several processes and hosts share through Redis: reads, budget, shape
 fetch      what a report needs, in parallel, on a completion queue; cancelled on failure
 """
 

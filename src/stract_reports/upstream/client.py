@@ -3,7 +3,7 @@
 Layered the way httpx layers its client: ``transport`` does one bounded HTTP exchange;
 ``_map_response`` is the one place a status and body become a result or an exception; the retry
 loop here decides what another attempt may fix, within the report's deadline; ``flights``
-shares identical reads within this process, and the shared backend (``..shared``) across the
+shares identical reads within this process, and the shared backend (``fleet``) across the
 processes and hosts pointed at one Redis: one of them reads, the others take its body's bytes.
 The backend also holds the upstream's rate budget, spent before every attempt. Retries live in
 this loop rather than in urllib3's ``Retry``: the same loop must also retry truncated and
@@ -34,8 +34,8 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..redaction import redact
-from ..shared import BudgetTimeout, SharedError, SharedTimeout, open_backend, read_key
 from .decode import BadJSON, decode_json
+from .fleet import BudgetTimeout, SharedError, SharedTimeout, open_backend, read_key
 from .flights import Flight, Flights, Handle
 from .shape import Shapes
 from .transport import (

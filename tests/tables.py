@@ -1,14 +1,20 @@
 """The real dataset's fetched data, read once over loopback from the simulator, for the tests of
-the pure layers (slicing, renderers) that start from a ``Table``."""
+the pure layers (slicing, renderers) that start from a ``Table``; and any fetched data as a whole
+report, by the path the server takes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 from stract_reports.config import Settings
-from stract_reports.reports.build import Ads, PlatformData
+from stract_reports.records import PlatformData
+from stract_reports.reports.ads import Ads
+from stract_reports.reports.names import RatioMode
 from stract_reports.reports.slicing import Summary, report_source
 from stract_reports.reports.spec import ReportSpec
+from stract_reports.reports.table import Table
+from stract_reports.service import slice_source
 from stract_reports.simulator import Simulator
 from stract_reports.upstream import StractClient, fetch_report_data
 
@@ -42,3 +48,8 @@ def platform(value: str) -> tuple[Ads, Summary]:
     ads, summary = report_source(data, ReportSpec(value, summary=True))
     assert summary is not None
     return ads, summary
+
+
+def whole(data: Sequence[PlatformData], spec: ReportSpec, ratios: RatioMode = "recompute") -> Table:
+    """The report ``spec`` of ``data`` without options, laid out and cut as the server does."""
+    return slice_source(report_source(data, spec), ratios=ratios)[0]

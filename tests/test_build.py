@@ -1,5 +1,5 @@
-"""The report core's pure functions, called directly: layout, settle_column, ads_table,
-summarize. No server: each test runs in milliseconds."""
+"""The report core's pure functions, called directly: layout and ads_table (ads), settle_column
+(columns), summarize (summary). No server: each test runs in milliseconds."""
 
 from __future__ import annotations
 
@@ -14,16 +14,12 @@ import pytest
 
 from stract_reports.errors import UpstreamBadPayload
 from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
-from stract_reports.reports.build import (
-    Derived,
-    ads_table,
-    general_summary,
-    layout,
-    settle_column,
-    summarize,
-)
+from stract_reports.reports.ads import Derived, ads_table, layout
+from stract_reports.reports.columns import settle_column
 from stract_reports.reports.numbers import NumberOutOfRange
 from stract_reports.reports.spec import ReportSpec
+from stract_reports.reports.summary import summarize
+from tables import whole
 
 
 def platform(
@@ -211,7 +207,7 @@ def test_summaries_sum_beyond_1e22_exactly() -> None:
         [("Spend", "spend"), ("Clicks", "clicks"), ("Cost per Click", "cpc")],
         {"A": [{"spend": big, "clicks": 3, "cpc": 1}] * 20},
     )
-    summary = general_summary([data])
+    summary = whole([data], ReportSpec(None, summary=True))
     assert summary.rows == [
         ["P", None, Decimal("19753086421975308642197.40"), 60, Decimal("329218107032921810703.29")]
     ]
@@ -279,7 +275,7 @@ def test_the_pure_layers_import_neither_flask_nor_the_upstream_client() -> None:
     # A fresh interpreter: this test process has long imported everything.
     code = (
         "import sys\n"
-        "import stract_reports.reports.build, stract_reports.reports.slicing\n"
+        "import stract_reports.reports.ads, stract_reports.reports.slicing\n"
         "import stract_reports.render.csv, stract_reports.render.json\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug', 'redis')"
         " or m.startswith('stract_reports.upstream')))\n"

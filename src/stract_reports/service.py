@@ -8,8 +8,7 @@ asked for out of it: a summary, filters, sort, columns, one page.
 from __future__ import annotations
 
 from .errors import InvalidRequest
-from .reports import Table
-from .reports.build import Ads
+from .reports.ads import Ads
 from .reports.names import RatioMode
 from .reports.slicing import (
     BadOption,
@@ -21,6 +20,7 @@ from .reports.slicing import (
     slice_report,
 )
 from .reports.spec import ReportSpec
+from .reports.table import Table
 from .upstream import StractClient, fetch_report_data
 from .upstream.fetch import Progress
 

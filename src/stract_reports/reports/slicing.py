@@ -23,17 +23,16 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .build import Ads, Group, ads_table, summarize
+from ..records import PlatformData
+from .ads import Ads, ads_table
 from .metrics import label_key
 from .names import RatioMode
 from .numbers import parse_number
 from .spec import ReportSpec
+from .summary import Group, summarize
 from .table import Cell, Table
-
-if TYPE_CHECKING:  # only named in a signature; build.py says where the records live
-    from .build import PlatformData
 
 # The slicing options; anything else with a leading underscore is unknown.
 OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")
@@ -169,44 +168,74 @@ def slice_report(
     """The report sliced by ``sl``: ``ads.table`` itself, or ``summary`` of it; one page of
     ``sl.size`` rows (default ``page_size``; None: all). ``totals``: the Page carries a totals
     row of the whole sliced table (sums; ratios recomputed). Raises ``BadOption``."""
+    table = select_rows(ads, sl, summary=summary, ratios=ratios)
+    return arrange(table, sl, page_size=page_size, totals=totals)
+
+
+def select_rows(
+    ads: Ads, sl: Slice, *, summary: Summary | None = None, ratios: RatioMode = "recompute"
+) -> Table:
+    """Which rows: the ad rows ``sl``'s filters keep, or (``summary``) one row per group of
+    them, by the summary's own groups or by ``sl.by``. Raises ``BadOption``."""
     source = ads.table
     selected = _select(source, sl.filters)
     if summary is None:
         if sl.by is not None:
             raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
-        table = (
+        return (
             source if selected is None else _with_rows(source, [source.rows[i] for i in selected])
         )
-    elif sl.by is not None:
-        table = _summary_by(source, sl.by, selected, summary, ratios)
-    else:
-        groups = summary.groups
-        if selected is not None:
-            keep = set(selected)
-            kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
-            groups = [(prefix, rows) for prefix, rows in kept if rows]
-        table = summarize(source, groups, ratios, spec=summary.spec, title=summary.title())
+    if sl.by is not None:
+        return _summary_by(source, sl.by, selected, summary, ratios)
+    return summarize(
+        source, _kept(summary.groups, selected), ratios, spec=summary.spec, title=summary.title()
+    )
+
+
+def arrange(
+    table: Table, sl: Slice, *, page_size: int | None = None, totals: bool = False
+) -> tuple[Table, Page]:
+    """Sort, page and project: the page of ``table`` that ``sl`` asks for, its rows sorted by
+    ``sl.sort`` and cut to ``sl.columns``, and where the page sits. Raises ``BadOption``."""
     # The output's labels are checked before sorting or totalling anything.
     sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
     chosen = _columns(table, sl.columns) if sl.columns else None
-    total = len(table.rows)
     row_totals = _totals(table) if totals else None
+    total = len(table.rows)
     size = sl.size or page_size
     start = min(sl.offset, total)
     end = total if size is None else min(start + size, total)
-    rows = table.rows
-    if sort_column is not None:
-        rows = _sorted(table, sort_column, sl.descending, limit=end)
     page = Page(total, start, size, str(end) if end < total else None, row_totals)
-    if start != 0 or end != len(rows):
-        rows = rows[start:end]
+    rows = _page_rows(table, sort_column, sl.descending, start, end)
     if rows is not table.rows:
         table = _with_rows(table, rows)
-    if chosen is not None:
-        table = _project(table, chosen)
-        if row_totals is not None:
-            page = replace(page, totals=[row_totals[c] for c in chosen])
-    return table, page
+    if chosen is None:
+        return table, page
+    chosen_totals = None if row_totals is None else [row_totals[c] for c in chosen]
+    return _project(table, chosen), replace(page, totals=chosen_totals)
+
+
+def _page_rows(
+    table: Table, sort_column: int | None, descending: bool, start: int, end: int
+) -> list[list[Cell]]:
+    """Rows ``start``..``end`` of the table, sorted by ``sort_column`` if given (the table's
+    own list when that is all of them)."""
+    rows = table.rows
+    if sort_column is not None:
+        rows = _sorted(table, sort_column, descending, limit=end)
+    if start != 0 or end != len(rows):
+        rows = rows[start:end]
+    return rows
+
+
+def _kept(groups: Sequence[Group], selected: list[int] | None) -> Sequence[Group]:
+    """The groups with only their selected rows, those left without any dropped (None: every
+    row is selected)."""
+    if selected is None:
+        return groups
+    keep = set(selected)
+    kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
+    return [(prefix, rows) for prefix, rows in kept if rows]
 
 
 def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int | None:
@@ -333,8 +362,10 @@ __all__ = [
     "Page",
     "Slice",
     "Summary",
+    "arrange",
     "parse_slice",
     "query_pairs",
     "report_source",
+    "select_rows",
     "slice_report",
 ]

@@ -17,7 +17,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
-from ..records import Account, AccountData, Field, Platform, PlatformData, Row
+from ..records import Account, AccountData, Field, Platform, PlatformData, Row, insights_call
 from .client import StractClient
 from .flights import Handle
 from .shape import Planned
@@ -100,7 +100,7 @@ def _fetch_platform(run: _Run, data: PlatformData) -> None:
 
 def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) -> None:
     account = account_data.account
-    call = f"insights of {data.platform.label} account {account.name!r}"
+    call = insights_call(data.platform.label, account.name)
     keys = [f.key for f in data.fields]
     params = {
         "platform": data.platform.value,

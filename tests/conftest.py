@@ -17,10 +17,17 @@ from redisd import REDIS_SERVER, RedisServer
 from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
-from support import fixed_upstream, in_ci
+from support import RUNNING_MARKS, fixed_upstream, in_ci, require_mark
 
 # Fast retries keep failure tests short; the behaviour is the same as in production.
 FAST = {"timeout": 2.0, "deadline": 10.0, "backoff": 0.01, "backoff_max": 0.05}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note the test's markers before its fixtures start anything (``support.require_mark``)."""
+    RUNNING_MARKS.clear()
+    RUNNING_MARKS.update(mark.name for mark in item.iter_markers())
 
 
 @pytest.fixture
@@ -99,6 +106,7 @@ def make_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
         if in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
+    require_mark("redis")
     started: list[RedisServer] = []
 
     def make(password: str = "") -> RedisServer:

@@ -32,6 +32,7 @@ def _assert_unauthorized(response: requests.Response, detail: str) -> None:
     assert "Set-Cookie" not in response.headers
 
 
+@pytest.mark.serve
 def test_requests_without_a_valid_key_answer_401(served: Served) -> None:
     missing = "this server needs an access key: Authorization: Bearer KEY, or ?key=KEY"
     for path in ("/", "/geral", "/geral.html", "/readyz", "/no/such/report"):
@@ -52,11 +53,13 @@ def test_requests_without_a_valid_key_answer_401(served: Served) -> None:
     )
 
 
+@pytest.mark.serve
 def test_healthz_needs_no_key(served: Served) -> None:
     response = requests.get(f"{served.base}/healthz", timeout=10)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
+@pytest.mark.serve
 def test_every_configured_key_opens_every_report_by_bearer_or_query(served: Served) -> None:
     for key in (KEY, OTHER_KEY):
         bearer = {"Authorization": f"Bearer {key}"}
@@ -67,6 +70,7 @@ def test_every_configured_key_opens_every_report_by_bearer_or_query(served: Serv
         assert response.status_code == 200 and response.content == golden("meta_ads/resumo")
 
 
+@pytest.mark.serve
 def test_a_browser_that_opened_a_page_with_the_key_follows_its_links(served: Served) -> None:
     with requests.Session() as browser:
         page = browser.get(f"{served.base}/geral.html?key={KEY}", timeout=10)
@@ -80,6 +84,7 @@ def test_a_browser_that_opened_a_page_with_the_key_follows_its_links(served: Ser
     assert cookie_value(OTHER_KEY) != cookie_value(KEY)
 
 
+@pytest.mark.serve
 def test_the_key_appears_in_no_body_header_or_log_line(served: Served) -> None:
     answers: list[requests.Response] = []
     with requests.Session() as browser:
@@ -108,6 +113,7 @@ def test_the_key_appears_in_no_body_header_or_log_line(served: Served) -> None:
     assert '"GET /nope?key=*** HTTP/1.1" 404' in log
 
 
+@pytest.mark.serve
 def test_the_key_flag_works_like_the_variable(simulator: Simulator) -> None:
     with serve(simulator.url, "--access-keys", KEY) as server:
         assert requests.get(f"{server.base}/geral", timeout=10).status_code == 401

@@ -33,6 +33,8 @@ from stract_reports.upstream.fleet import (
 )
 from support import assert_rate_within, free_port
 
+pytestmark = pytest.mark.redis
+
 TOKEN = "bearer-token-never-in-redis"
 ACCOUNT_TOKEN = "account-token-in-params"
 KEY = read_key("api/insights", {"platform": "meta_ads", "token": ACCOUNT_TOKEN})
@@ -458,7 +460,7 @@ def test_redis_stopped_mid_run_falls_back_and_logs_each_change_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     server = make_redis(password="redis-password-never-logged")
-    backend = make_backend(server.url, options={"retry_every": 0.3}, upstream_rps=100)
+    backend = make_backend(server.url, shared_retry=0.3, upstream_rps=100)
     assert backend.state == "connected"
     assert backend.read_once(KEY, time.monotonic() + 5, lambda: b"before") == b"before"
 

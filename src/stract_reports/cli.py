@@ -19,7 +19,7 @@ from .formats import DEFAULT_FORMAT, FORMATS
 from .redaction import install_log_redaction
 from .reports.names import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
-from .serving import GRACE
+from .serving import GRACE, REQUEST_READ_TIMEOUT
 
 DEMO_PORT = 5000
 
@@ -109,8 +109,22 @@ def main() -> None:
     show_default=True,
     help="Seconds requests in flight may take to finish after SIGTERM.",
 )
+@click.option(
+    "--request-timeout",
+    default=REQUEST_READ_TIMEOUT,
+    show_default=True,
+    help="Seconds a client has to send one whole request.",
+)
 @setting_options(SERVE)
-def serve(host: str, port: int, workers: int, threads: int, grace: float, **flags: Any) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    grace: float,
+    request_timeout: float,
+    **flags: Any,
+) -> None:
     """Serve the reports (waitress worker processes; SIGTERM finishes requests in flight)."""
     from . import create_app
     from .access import is_loopback
@@ -132,6 +146,7 @@ def serve(host: str, port: int, workers: int, threads: int, grace: float, **flag
             workers=workers,
             threads=threads,
             grace=grace,
+            request_timeout=request_timeout,
         )
     except ListenError as exc:
         click.echo(f"stract-reports: {exc}", err=True)

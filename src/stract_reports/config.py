@@ -130,6 +130,12 @@ class Settings:
         env="STRACT_SHARED_URL",
         commands=(SERVE,),
     )
+    shared_retry: float = setting(
+        3.0,
+        "seconds between two probes of the shared Redis while it is unreachable",
+        env="STRACT_SHARED_RETRY",
+        commands=(SERVE,),
+    )
     upstream_rps: float = setting(
         0.0,
         "upstream calls per second, fleet-wide with STRACT_SHARED_URL, else per process (0: none)",
@@ -161,7 +167,7 @@ class Settings:
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
         if isinstance(self.access_keys, str):
             object.__setattr__(self, "access_keys", _keys(self.access_keys))
-        for name in ("timeout", "connect_timeout", "deadline"):
+        for name in ("timeout", "connect_timeout", "deadline", "shared_retry"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{name} must be a positive number of seconds")
         for name in ("concurrency", "max_pages", "max_body_bytes", "max_builds"):

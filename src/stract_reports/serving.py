@@ -6,9 +6,10 @@ nothing costs a socket, not a thread. gunicorn's gthread worker hands each new c
 a thread that then blocks reading the headers: 32 dripping plus 200 idle connections made
 ``/healthz`` time out with 16 threads.
 
-Limits on what a client may hold: ``REQUEST_READ_TIMEOUT`` seconds to send a whole request,
-``IDLE_TIMEOUT`` seconds of silence on a kept-alive connection, ``CONNECTION_LIMIT`` open
-connections per process, headers of ``MAX_HEADER_BYTES`` and bodies of ``MAX_BODY_BYTES``.
+Limits on what a client may hold: ``request_timeout`` seconds to send a whole request
+(``REQUEST_READ_TIMEOUT`` unless told), ``IDLE_TIMEOUT`` seconds of silence on a kept-alive
+connection, ``CONNECTION_LIMIT`` open connections per process, headers of ``MAX_HEADER_BYTES``
+and bodies of ``MAX_BODY_BYTES``.
 
 Each request is stamped with the monotonic time it was fully received
 (``request_arrival(environ)``), for the report builds it may share (see ``builds.py``).
@@ -124,11 +125,12 @@ class _Dispatcher(ThreadedTaskDispatcher):
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
+    request_timeout = REQUEST_READ_TIMEOUT  # seconds to send one whole request
 
     def maintenance(self, now: float) -> None:
         """Close idle channels (waitress) and those too slow to send one whole request."""
         super().maintenance(now)
-        cutoff = time.monotonic() - REQUEST_READ_TIMEOUT
+        cutoff = time.monotonic() - self.request_timeout
         for channel in list(self.active_channels.values()):
             request = channel.request
             if request is not None and not request.completed and request.started < cutoff:
@@ -203,7 +205,12 @@ class _AccessLog:
 
 
 def _serve_process(
-    factory: Callable[[], Flask], sock: socket.socket, *, threads: int, grace: float
+    factory: Callable[[], Flask],
+    sock: socket.socket,
+    *,
+    threads: int,
+    grace: float,
+    request_timeout: float,
 ) -> None:
     """One worker process: its own app, threads and event loop over the shared socket."""
     from . import close_app
@@ -228,6 +235,7 @@ def _serve_process(
         bind_socket=False,
         sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
     )
+    server.request_timeout = request_timeout
     try:
         while not stop.is_set():
             wasyncore.loop(_LOOP_TIMEOUT, True, sockets, count=1)
@@ -278,10 +286,12 @@ def run_server(
     workers: int,
     threads: int,
     grace: float = GRACE,
+    request_timeout: float = REQUEST_READ_TIMEOUT,
     log_level: str = "info",
 ) -> None:
     """Serve the app until SIGINT/SIGTERM with ``workers`` processes of ``threads`` threads,
-    finishing requests in flight for up to ``grace`` seconds before exiting."""
+    finishing requests in flight for up to ``grace`` seconds before exiting; a client has
+    ``request_timeout`` seconds to send a whole request."""
     logging.getLogger("stract_reports").setLevel(log_level.upper())
     # waitress's own INFO lines ("Serving on ...") repeat ours; its warnings stay.
     logging.getLogger("waitress").setLevel(
@@ -301,17 +311,32 @@ def run_server(
     )
     if workers <= 1:
         try:
-            _serve_process(factory, sock, threads=threads, grace=grace)
+            _serve_process(
+                factory, sock, threads=threads, grace=grace, request_timeout=request_timeout
+            )
         finally:
             sock.close()
         log.info("Stopped")
         _exit_if_stuck()
         return
-    _supervise(factory, sock, workers=workers, threads=threads, grace=grace)
+    _supervise(
+        factory,
+        sock,
+        workers=workers,
+        threads=threads,
+        grace=grace,
+        request_timeout=request_timeout,
+    )
 
 
 def _supervise(
-    factory: Callable[[], Flask], sock: socket.socket, *, workers: int, threads: int, grace: float
+    factory: Callable[[], Flask],
+    sock: socket.socket,
+    *,
+    workers: int,
+    threads: int,
+    grace: float,
+    request_timeout: float,
 ) -> None:
     """Fork ``workers`` processes on ``sock``, replace any that dies, pass signals on."""
     stopping = threading.Event()
@@ -328,7 +353,9 @@ def _supervise(
         if pid == 0:
             code = 0
             try:
-                _serve_process(factory, sock, threads=threads, grace=grace)
+                _serve_process(
+                    factory, sock, threads=threads, grace=grace, request_timeout=request_timeout
+                )
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
                 code = 1

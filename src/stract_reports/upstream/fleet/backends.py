@@ -69,9 +69,9 @@ class RedisBackend:
 
     The options suit production; the tests shorten them. ``lock_ttl``: how long a dead reader's
     lock outlives it. ``handover``: how long a body waits for the callers that joined its read.
-    ``retry_every``: seconds between two probes while Redis is down. ``burst``: calls the rate
-    budget grants back to back (1: evenly spaced, so no window sees more than the rate).
-    ``poll_max``: the longest a waiter sleeps between two looks should a message be lost.
+    ``burst``: calls the rate budget grants back to back (1: evenly spaced, so no window sees
+    more than the rate). ``poll_max``: the longest a waiter sleeps between two looks should a
+    message be lost. Between two probes of an unreachable Redis: ``settings.shared_retry``.
     """
 
     def __init__(
@@ -80,7 +80,6 @@ class RedisBackend:
         *,
         lock_ttl: float = 2.0,
         handover: float = 5.0,
-        retry_every: float = 3.0,
         socket_timeout: float = 1.0,
         connect_timeout: float = 0.5,
         burst: int = 1,
@@ -89,7 +88,6 @@ class RedisBackend:
         self.local = LocalBackend(settings, burst=burst)
         self._link = RedisLink(
             settings,
-            retry_every=retry_every,
             socket_timeout=socket_timeout,
             connect_timeout=connect_timeout,
         )

@@ -2,8 +2,8 @@
 
 Every operation goes through ``RedisLink.call(op, fallback)``: while Redis answers, ``op()``;
 when it fails or is known to be down, ``fallback()`` at once, and Redis is probed again every
-``retry_every`` seconds. Each process logs one line when Redis becomes unreachable and one when
-it answers again, with its address but never its password.
+``settings.shared_retry`` seconds. Each process logs one line when Redis becomes unreachable
+and one when it answers again, with its address but never its password.
 
 The link also owns what every feature's keys derive from: the scope (scrypt, then HMAC, of the
 upstream URL and the bearer token: deployments with different tokens share nothing, and no key
@@ -60,11 +60,10 @@ class RedisLink:
         self,
         settings: Settings,
         *,
-        retry_every: float,
         socket_timeout: float,
         connect_timeout: float,
     ) -> None:
-        self.retry_every = retry_every
+        self.retry_every = settings.shared_retry
         self._where = _where(settings.shared_url)
 
         # Imported here: the client costs 100 ms of start-up that a single process never needs.

@@ -3,6 +3,7 @@ the key in no body, header or log line."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from collections.abc import Iterator
 
@@ -146,3 +147,57 @@ def test_serve_refuses_a_public_address_without_keys() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+# -- the access log: one line per request, nothing forged, keys masked only as whole values ------
+
+
+def _raw_get(base: str, target: bytes) -> bytes:
+    """Send one GET with ``target`` exactly as given (no client escapes it); the status line."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return conn.recv(4096).split(b"\r\n", 1)[0]
+
+
+def _access_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if " stract_reports.access: " in line]
+
+
+@pytest.mark.parametrize("keys", [False, True], ids=["open", "with keys"])
+def test_the_access_log_escapes_every_control_character_of_path_and_query(
+    simulator: Simulator, keys: bool
+) -> None:
+    env = {"STRACT_ACCESS_KEYS": KEY} if keys else {}
+    forged = b"/geral%0d%0a127.0.0.1%20%22GET%20/admin%20HTTP/1.1%22%20200%201%200.001s%1b[2J%00%07"
+    with serve(simulator.url, env=env) as server:
+        assert _raw_get(server.base, forged).startswith(b"HTTP/1.1 40")
+        assert _raw_get(server.base, b"/geral?x=\x1b[31m\x00\x7f%0A").startswith(b"HTTP/1.1 40")
+        assert _raw_get(server.base, b"/geral\x1b]0;title\x07").startswith(b"HTTP/1.1 40")
+        server.stop()
+        log = server.log()
+    status = "401" if keys else "404"
+    lines = _access_lines(log)
+    assert len(lines) == 4, log  # the three above and the /healthz the start waited for
+    target = '/geral\\r\\n127.0.0.1 "GET /admin HTTP/1.1" 200 1 0.001s\\x1b[2J\\x00\\x07'
+    assert f'"GET {target} HTTP/1.1" {status} ' in lines[1]
+    assert '"GET /geral?x=\\x1b[31m\\x00\\x7f%0A HTTP/1.1"' in lines[2]
+    assert '"GET /geral\\x1b]0;title\\x07 HTTP/1.1"' in lines[3]
+    # No line of the log starts where a client said, and nothing raw reaches the terminal.
+    assert not any(line.startswith("127.0.0.1") for line in log.splitlines())
+    assert not any(ch in log for ch in "\r\x1b\x00\x07\x7f")
+
+
+def test_the_access_log_masks_keys_as_whole_values_and_never_cuts_a_path(served: Served) -> None:
+    with requests.Session() as session:
+        assert session.get(f"{served.base}/healthz", timeout=10).status_code == 200
+        session.get(f"{served.base}/geral?monkey=1&key={KEY}&Key={WRONG}", timeout=10)
+        session.get(f"{served.base}/geral/{KEY}", timeout=10)
+        session.get(f"{served.base}/geral", headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+    served.stop()
+    lines = _access_lines(served.log())
+    assert '"GET /healthz HTTP/1.1" 200' in lines[-4]
+    assert '"GET /geral?monkey=1&key=***&Key=*** HTTP/1.1" 400' in lines[-3]
+    assert '"GET /geral/*** HTTP/1.1" 404' in lines[-2]
+    assert '"GET /geral HTTP/1.1" 200' in lines[-1]
+    assert KEY not in served.log() and WRONG not in served.log()

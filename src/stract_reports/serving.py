@@ -39,7 +39,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
-from .redaction import redact
+from .redaction import mask_query, printable, redact
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -152,8 +152,10 @@ def _adjustments(threads: int) -> Adjustments:
 class _AccessLog:
     """WSGI middleware: one line per request once its answer is sent, credentials redacted.
 
-    The line holds the client address, method, path, query with every ``key=``/``token=``
-    value as ``***``, status, bytes and seconds; never a request header.
+    The line holds the client address, method, path, query with every ``key``/``token`` value
+    as ``***`` (whole values, and any secret the process knows), status, bytes and seconds;
+    never a request header. What the client sent has its control characters escaped: a
+    ``%0d%0a`` in a path cannot forge a line.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
@@ -189,13 +191,13 @@ class _AccessLog:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            target = environ.get("PATH_INFO", "") + (f"?{redact(query)}" if query else "")
+            target = environ.get("PATH_INFO", "") + (f"?{mask_query(query)}" if query else "")
             access_log.info(
                 '%s "%s %s %s" %s %d %.3fs',
-                environ.get("REMOTE_ADDR", "-"),
-                environ.get("REQUEST_METHOD", "-"),
-                target,
-                environ.get("SERVER_PROTOCOL", "-"),
+                printable(environ.get("REMOTE_ADDR") or "-"),
+                printable(environ.get("REQUEST_METHOD", "-")),
+                printable(redact(target)),
+                printable(environ.get("SERVER_PROTOCOL", "-")),
                 status[0] if status else "-",
                 sent,
                 time.monotonic() - begun,

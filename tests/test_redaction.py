@@ -366,5 +366,23 @@ def test_query_values_are_masked_by_name_only(query: str, masked: str) -> None:
     assert mask_query(query) == masked
 
 
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        (
+            "GET http://h/api/insights?account=1&token=abc&fields=x",
+            "GET http://h/api/insights?account=1&token=***&fields=x",
+        ),
+        ("bad token=abc here", "bad token=*** here"),
+        ("monkey=1&key=K", "monkey=1&key=***"),
+        ('"GET /key=foo/x HTTP/1.1"', '"GET /key=foo/x HTTP/1.1"'),
+    ],
+)
+def test_token_and_key_values_in_text_are_masked_as_words_not_pieces(
+    text: str, redacted: str
+) -> None:
+    assert redact(text) == redacted
+
+
 def test_printable_escapes_every_control_character() -> None:
     assert printable("/a\r\nb\x1b[31m\x00\x7f\u2028é") == "/a\\r\\nb\\x1b[31m\\x00\\x7f\\u2028é"

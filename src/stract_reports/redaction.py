@@ -34,8 +34,9 @@ MAX_SECRETS = 50_000
 # Long texts are scanned in chunks of this many characters, so the window set stays small.
 _CHUNK = 4096
 
-# A token= or key= query value, named as a whole word (not ``monkey=``).
-_TOKEN_IN_TEXT = re.compile(r"(?<![\w%-])(token=|key=)[^&\s'\"]+", re.IGNORECASE)
+# A token= or key= query value: a parameter of a query or a word of a text, never the end of
+# another word (``monkey=``) nor a piece of a path (``/key=x``).
+_TOKEN_IN_TEXT = re.compile(r"(?:^|(?<=[?&;\s'\"]))(token=|key=)[^&\s'\"]+", re.IGNORECASE)
 _SECRET_NAMES = frozenset({"token", "key"})
 
 

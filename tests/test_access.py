@@ -132,6 +132,32 @@ def test_serve_refuses_a_public_address_without_keys() -> None:
 
 
 @pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({"STRACT_ACCESS_KEYS": "none"}, [], "key 1 of 1 has 4 characters"),
+        ({"STRACT_ACCESS_KEYS": f"{KEY},,{OTHER_KEY}"}, [], "key 2 of 3 is empty"),
+        ({}, ["--access-keys", "a"], "key 1 of 1 has 1 character;"),
+    ],
+)
+def test_serve_refuses_a_short_or_empty_key_in_one_line(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
+    result = subprocess.run(
+        [CLI, "serve", "--port", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"stract-reports: STRACT_ACCESS_KEYS (--access-keys): {message}"
+    )
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n")
+    assert KEY not in result.stderr and OTHER_KEY not in result.stderr
+
+
+@pytest.mark.parametrize(
     ("host", "loopback"),
     [
         ("127.0.0.1", True),

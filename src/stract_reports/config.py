@@ -122,6 +122,15 @@ class Settings:
         commands=(SERVE,),
         secret=True,
     )
+    key_failures: int = setting(
+        20, "wrong access keys one client address may present per key_failure_window"
+    )
+    key_failure_window: float = setting(
+        60.0, "seconds after a client's first wrong key in which its failures are counted"
+    )
+    key_failure_clients: int = setting(
+        10_000, "client addresses whose wrong keys are counted at once (the oldest forgotten)"
+    )
     public: bool = setting(
         False,
         "allow serving a non-loopback address without access keys",
@@ -169,7 +178,16 @@ class Settings:
         for name in ("timeout", "connect_timeout", "deadline"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{name} must be a positive number of seconds")
-        for name in ("concurrency", "max_pages", "max_body_bytes", "max_builds"):
+        if not self.key_failure_window > 0:
+            raise SettingsError("key_failure_window must be a positive number of seconds")
+        for name in (
+            "concurrency",
+            "max_pages",
+            "max_body_bytes",
+            "max_builds",
+            "key_failures",
+            "key_failure_clients",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("retries", "cache_ttl", "upstream_rps", "backoff", "backoff_max"):

@@ -29,11 +29,13 @@ NO_ROUTE = "no report or page at this path; / lists every report"
 _KEPT_HEADERS = ("Allow",)
 
 
-def error_response(status: int, error: str, detail: str) -> Response:
-    """The error body every failure is answered with: JSON, or HTML for a ``.html`` report;
-    the detail redacted of every secret this process knows."""
+def error_response(status: int, error: str, detail: str, *, html: bool | None = None) -> Response:
+    """The error body every failure is answered with: JSON, or HTML for a ``.html`` report (or
+    when ``html`` says so); the detail redacted of every secret this process knows."""
     detail = mask_known(detail)  # our own texts may say "?key=KEY"
-    if has_request_context() and (request.view_args or {}).get("fmt") == "html":
+    if html is None:
+        html = has_request_context() and (request.view_args or {}).get("fmt") == "html"
+    if html:
         page = render_error_html(status, error, detail, nonce=csp_nonce())
         response = Response(page, mimetype="text/html")
     else:

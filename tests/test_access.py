@@ -372,10 +372,58 @@ def test_the_throttle_remembers_a_bounded_number_of_clients() -> None:
     assert throttle.wait("10.0.3.231") == 0.0
 
 
+# -- behind a TLS-terminating proxy --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trust", [False, True], ids=["headers ignored", "proxy trusted"])
+def test_forwarded_headers_count_only_behind_a_trusted_proxy(
+    make_app: Callable[..., Flask], simulator: Simulator, trust: bool
+) -> None:
+    app = make_app(
+        simulator, access_keys=(KEY,), key_failures=3, key_failure_window=60.0, trust_proxy=trust
+    )
+    client = app.test_client()
+    proxy = "10.1.1.1"
+    # The Secure flag follows the scheme the proxy says the browser used, only when trusted.
+    https = _get(client, f"/geral.html?key={KEY}", proxy, **{"X-Forwarded-Proto": "https"})
+    http = _get(client, f"/geral.html?key={KEY}", proxy, **{"X-Forwarded-Proto": "http"})
+    assert ("Secure" in https.headers["Set-Cookie"]) is trust
+    assert "Secure" not in http.headers["Set-Cookie"]
+    # Four clients behind the proxy, each with two wrong keys; then a right one each.
+    for n in range(4):
+        for _ in range(2):
+            _get(client, f"/geral?key={WRONG}", proxy, **{"X-Forwarded-For": f"203.0.113.{n}"})
+    answers = [
+        _get(client, f"/geral?key={KEY}", proxy, **{"X-Forwarded-For": f"203.0.113.{n}"})
+        for n in range(4)
+    ]
+    # Trusted: four clients, none throttled. Ignored: one client (the proxy), throttled, and a
+    # forged X-Forwarded-For cannot get it out.
+    expected = 200 if trust else 429
+    assert [a.status_code for a in answers] == [expected] * 4
+    spoofed = _get(client, f"/geral?key={KEY}", proxy, **{"X-Forwarded-For": "192.0.2.99"})
+    assert spoofed.status_code == 200 if trust else 429
+
+
+def test_only_the_last_forwarded_address_counts_behind_a_trusted_proxy(
+    make_app: Callable[..., Flask], simulator: Simulator
+) -> None:
+    app = make_app(
+        simulator, access_keys=(KEY,), key_failures=2, key_failure_window=60.0, trust_proxy=True
+    )
+    client = app.test_client()
+    # The proxy appends the address it saw; what the client wrote before it is not believed.
+    for forged in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        header = {"X-Forwarded-For": f"{forged}, 203.0.113.50"}
+        _get(client, f"/geral?key={WRONG}", "10.1.1.1", **header)
+    header = {"X-Forwarded-For": "192.0.2.4, 203.0.113.50"}
+    assert _get(client, f"/geral?key={KEY}", "10.1.1.1", **header).status_code == 429
+
+
 # -- the throttle on a real serve process ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("trust", [False], ids=["direct"])
+@pytest.mark.parametrize("trust", [False, True], ids=["direct", "behind a trusted proxy"])
 def test_serve_throttles_wrong_keys_and_logs_it_once(simulator: Simulator, trust: bool) -> None:
     env = {"STRACT_ACCESS_KEYS": KEY, **({"STRACT_TRUST_PROXY": "1"} if trust else {})}
     attacker = {"X-Forwarded-For": "203.0.113.9"}

@@ -10,7 +10,8 @@ Guessing is throttled per client address (an IPv6 client by its /64 network): af
 that client answers 429 with ``Retry-After`` until the window has passed, a right key included
 (else the throttle would tell a right guess from a wrong one). One log line says when a client
 is throttled, never with the key. At most ``key_failure_clients`` addresses are counted: the
-oldest are forgotten first. The address is the connection's.
+oldest are forgotten first. The address is the connection's, or the trusted proxy's
+``X-Forwarded-For`` with ``STRACT_TRUST_PROXY`` (see ``create_app``).
 
 Browsers: a request that passed with ``?key=`` gets a cookie, so that the page's own links
 (which carry no key) keep working. The cookie holds ``HMAC-SHA256(key, purpose)``, not the key:

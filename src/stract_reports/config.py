@@ -137,6 +137,13 @@ class Settings:
         env="STRACT_PUBLIC",
         commands=(SERVE,),
     )
+    trust_proxy: bool = setting(
+        False,
+        "behind one TLS-terminating proxy: take the scheme and client address from its "
+        "X-Forwarded-Proto and X-Forwarded-For (0: those headers are ignored)",
+        env="STRACT_TRUST_PROXY",
+        commands=(SERVE,),
+    )
     shared_url: str = setting(
         "",
         "the Redis (redis://host:port/db) every process and host shares (empty: in-process only)",

@@ -135,7 +135,7 @@ class _Server(TcpWSGIServer):
                 channel.will_close = True
 
 
-def _adjustments(threads: int) -> Adjustments:
+def _adjustments(threads: int, *, forwarded_headers: bool = False) -> Adjustments:
     return Adjustments(
         threads=threads,
         ident="stract-reports",
@@ -146,6 +146,8 @@ def _adjustments(threads: int) -> Adjustments:
         max_request_body_size=MAX_BODY_BYTES,
         asyncore_use_poll=True,  # select() stops at 1024 descriptors
         expose_tracebacks=False,
+        # X-Forwarded-* are dropped unless the app trusts the one proxy in front (ProxyFix).
+        clear_untrusted_proxy_headers=not forwarded_headers,
     )
 
 
@@ -218,6 +220,7 @@ def _serve_process(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     app = factory()
+    trust_proxy = bool(app.extensions["stract_settings"].trust_proxy)
     dispatcher = _Dispatcher()
     dispatcher.set_thread_count(threads)
     sockets: dict[int, Any] = {}
@@ -226,7 +229,7 @@ def _serve_process(
         sockets,
         _sock=sock,
         dispatcher=dispatcher,
-        adj=_adjustments(threads),
+        adj=_adjustments(threads, forwarded_headers=trust_proxy),
         bind_socket=False,
         sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
     )

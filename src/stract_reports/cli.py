@@ -77,8 +77,9 @@ def free_port(host: str) -> int:
 def _settings(**flags: Any) -> Settings:
     try:
         settings = Settings.from_env(**flags)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    except SettingsError as exc:  # one line, as a usage error exits (status 2)
+        click.echo(f"stract-reports: {exc}", err=True)
+        sys.exit(2)
     if settings.shared_url and importlib.util.find_spec("redis") is None:
         raise click.UsageError(
             "STRACT_SHARED_URL needs the Redis client: pip install 'stract-reports[shared]'"

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from served import serve
-from stract_reports.builds import BuildGate
 from stract_reports.errors import Overloaded
+from stract_reports.gate import BuildGate
 from stract_reports.simulator import Simulator
 from support import golden
 

@@ -21,7 +21,7 @@ def create_app(
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import access, builds, handlers, security, views
+    from . import access, error_pages, security, views
     from .redaction import install_log_redaction
     from .upstream import StractClient
 
@@ -37,9 +37,8 @@ def create_app(
         # One proxy in front terminates TLS: its headers say how (Secure cookies) and for whom
         # (the throttle's client address). Without the setting a client could forge them.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
-    builds.init_app(app)
     views.init_app(app)
-    handlers.init_app(app)
+    error_pages.init_app(app)
     security.init_app(app)
     access.init_app(app)
     return app

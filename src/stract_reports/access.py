@@ -38,8 +38,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Flask, Response, request
 
+from .error_pages import error_response
 from .formats import prefers_html
-from .handlers import error_response
 from .redaction import printable
 
 # Not the access log ("stract_reports.access", serving.py): one line per throttling.

@@ -127,7 +127,7 @@ def serve(
     **flags: Any,
 ) -> None:
     """Serve the reports (waitress worker processes; SIGTERM finishes requests in flight)."""
-    from . import create_app
+    from . import close_app, create_app
     from .access import is_loopback
     from .serving import ListenError, run_server
 
@@ -142,12 +142,14 @@ def serve(
     try:
         run_server(
             lambda: create_app(settings=settings),
+            close=close_app,
             host=host,
             port=port,
             workers=workers,
             threads=threads,
             grace=grace,
             request_timeout=request_timeout,
+            forwarded_headers=settings.trust_proxy,
         )
     except ListenError as exc:
         click.echo(f"stract-reports: {exc}", err=True)
@@ -172,7 +174,7 @@ def serve(
 @setting_options(DEMO)
 def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None:
     """Run the Stract API simulator and the report server together, offline."""
-    from . import create_app
+    from . import close_app, create_app
     from .serving import run_server
     from .simulator import DEFAULT_TOKEN, Growth, Simulator
 
@@ -195,10 +197,12 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
     click.echo("Press Ctrl+C to stop.")
     run_server(
         lambda: create_app(settings=settings),
+        close=close_app,
         host=host,
         port=port,
         workers=1,
         threads=16,
+        forwarded_headers=settings.trust_proxy,
         log_level="warning",
     )
 

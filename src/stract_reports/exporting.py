@@ -15,11 +15,11 @@ from pathlib import Path
 from .config import Settings
 from .errors import InvalidRequest, ReportError
 from .formats import check_excel
+from .pipeline import build_table
 from .redaction import printable, redact
 from .renderers import plan_rendering, render
 from .reports.names import RatioMode
 from .reports.spec import ReportSpec
-from .service import build_table
 from .upstream import StractClient
 from .urls import parse_report
 

@@ -1,5 +1,9 @@
 """Production serving: waitress worker processes on one listening socket, started from our CLI.
 
+The host knows the app only as WSGI: ``run_server`` gets a factory that builds one per worker
+process and a hook that closes it (the CLI passes ``create_app`` and ``close_app``), so the app
+never imports its host and could be hosted by another WSGI server.
+
 Why waitress (measured with ``bench/slow_clients.py``, see the README): its event loop reads
 every request whole before a thread sees it, so a client that drips its headers or sends
 nothing costs a socket, not a thread. gunicorn's gthread worker hands each new connection to
@@ -12,11 +16,11 @@ connection, ``CONNECTION_LIMIT`` open connections per process, headers of ``MAX_
 and bodies of ``MAX_BODY_BYTES``.
 
 Each request is stamped with the monotonic time it was fully received
-(``request_arrival(environ)``), for the report builds it may share (see ``builds.py``).
+(``gate.ARRIVED``), for the report builds it may share (see ``gate.py``).
 
 Shutdown (SIGTERM or SIGINT): stop accepting, let requests in flight finish for up to
-``grace`` seconds, then close the upstream client so that reports still waiting on it fail at
-once (they answer an upstream error, never a partial 200), give their answers ``FLUSH``
+``grace`` seconds, then close the app (its upstream client) so that reports still waiting on it
+fail at once (they answer an upstream error, never a partial 200), give their answers ``FLUSH``
 seconds to go out, and exit 0. The whole stays under a 30 s orchestrator stop.
 """
 
@@ -30,8 +34,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -40,15 +45,12 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
+from .gate import ARRIVED
 from .redaction import mask_query, printable, redact
-
-if TYPE_CHECKING:
-    from flask import Flask
 
 log = logging.getLogger("stract_reports.serving")
 access_log = logging.getLogger("stract_reports.access")
 
-ARRIVED = "stract.arrived"  # WSGI environ key: monotonic time the request was fully received
 GRACE = 20.0  # seconds requests in flight may take to finish after SIGTERM
 FLUSH = 2.0  # seconds for the answers of cut requests to go out
 REQUEST_READ_TIMEOUT = 20.0  # seconds a client has to send one whole request
@@ -61,12 +63,6 @@ _LOOP_TIMEOUT = 0.25  # seconds one event-loop pass may wait: how soon a signal 
 
 class ListenError(Exception):
     """The address cannot be listened on (taken, not ours, no permission)."""
-
-
-def request_arrival(environ: dict[str, Any]) -> float:
-    """The monotonic time the request was fully received by the server (now, if not stamped)."""
-    arrived = environ.get(ARRIVED)
-    return arrived if isinstance(arrived, float) else time.monotonic()
 
 
 class _Parser(HTTPRequestParser):
@@ -208,17 +204,26 @@ class _AccessLog:
             )
 
 
-def _serve_process(
-    factory: Callable[[], Flask],
-    sock: socket.socket,
-    *,
-    threads: int,
-    grace: float,
-    request_timeout: float,
-) -> None:
-    """One worker process: its own app, threads and event loop over the shared socket."""
-    from . import close_app
+# The app served: any WSGI application (the host knows nothing else of it).
+App = TypeVar("App", bound=Callable[..., Iterable[bytes]])
 
+
+@dataclass(frozen=True)
+class _Worker(Generic[App]):
+    """What each worker process runs: an app from ``factory``, released by ``close`` once its
+    requests had ``grace`` seconds; ``threads`` answer, and clients have ``request_timeout``
+    seconds to send a request. ``forwarded_headers``: X-Forwarded-* come from a trusted proxy."""
+
+    factory: Callable[[], App]
+    close: Callable[[App], None]
+    threads: int
+    grace: float
+    request_timeout: float
+    forwarded_headers: bool
+
+
+def _serve_process(worker: _Worker[Any], sock: socket.socket) -> None:
+    """One worker process: its own app, threads and event loop over the shared socket."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -226,8 +231,8 @@ def _serve_process(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    app = factory()
-    trust_proxy = bool(app.extensions["stract_settings"].trust_proxy)
+    app = worker.factory()
+    threads, grace = worker.threads, worker.grace
     dispatcher = _Dispatcher()
     dispatcher.set_thread_count(threads)
     sockets: dict[int, Any] = {}
@@ -236,11 +241,11 @@ def _serve_process(
         sockets,
         _sock=sock,
         dispatcher=dispatcher,
-        adj=_adjustments(threads, forwarded_headers=trust_proxy),
+        adj=_adjustments(threads, forwarded_headers=worker.forwarded_headers),
         bind_socket=False,
         sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
     )
-    server.request_timeout = request_timeout
+    server.request_timeout = worker.request_timeout
     try:
         while not stop.is_set():
             wasyncore.loop(_LOOP_TIMEOUT, True, sockets, count=1)
@@ -251,7 +256,7 @@ def _serve_process(
         if dispatcher.pending:
             log.warning("%d request(s) still running after %gs: cut", dispatcher.pending, grace)
     finally:
-        close_app(app)  # reports still waiting on the upstream fail at once
+        worker.close(app)  # reports still waiting on the upstream fail at once
     _drain(sockets, dispatcher, FLUSH)
     dispatcher.shutdown(cancel_pending=True, timeout=1)
     wasyncore.close_all(sockets)
@@ -284,19 +289,23 @@ def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket
 
 
 def run_server(
-    factory: Callable[[], Flask],
+    factory: Callable[[], App],
     *,
+    close: Callable[[App], None],
     host: str,
     port: int,
     workers: int,
     threads: int,
     grace: float = GRACE,
     request_timeout: float = REQUEST_READ_TIMEOUT,
+    forwarded_headers: bool = False,
     log_level: str = "info",
 ) -> None:
-    """Serve the app until SIGINT/SIGTERM with ``workers`` processes of ``threads`` threads,
-    finishing requests in flight for up to ``grace`` seconds before exiting; a client has
-    ``request_timeout`` seconds to send a whole request."""
+    """Serve the app ``factory`` builds (one per worker process) until SIGINT/SIGTERM with
+    ``workers`` processes of ``threads`` threads, finishing requests in flight for up to
+    ``grace`` seconds, then ``close(app)``; a client has ``request_timeout`` seconds to send a
+    whole request. ``forwarded_headers``: keep X-Forwarded-* (one trusted proxy in front)."""
+    worker = _Worker(factory, close, threads, grace, request_timeout, forwarded_headers)
     logging.getLogger("stract_reports").setLevel(log_level.upper())
     # waitress's own INFO lines ("Serving on ...") repeat ours; its warnings stay.
     logging.getLogger("waitress").setLevel(
@@ -316,33 +325,16 @@ def run_server(
     )
     if workers <= 1:
         try:
-            _serve_process(
-                factory, sock, threads=threads, grace=grace, request_timeout=request_timeout
-            )
+            _serve_process(worker, sock)
         finally:
             sock.close()
         log.info("Stopped")
         _exit_if_stuck()
         return
-    _supervise(
-        factory,
-        sock,
-        workers=workers,
-        threads=threads,
-        grace=grace,
-        request_timeout=request_timeout,
-    )
+    _supervise(worker, sock, workers)
 
 
-def _supervise(
-    factory: Callable[[], Flask],
-    sock: socket.socket,
-    *,
-    workers: int,
-    threads: int,
-    grace: float,
-    request_timeout: float,
-) -> None:
+def _supervise(worker: _Worker[Any], sock: socket.socket, workers: int) -> None:
     """Fork ``workers`` processes on ``sock``, replace any that dies, pass signals on."""
     stopping = threading.Event()
 
@@ -358,9 +350,7 @@ def _supervise(
         if pid == 0:
             code = 0
             try:
-                _serve_process(
-                    factory, sock, threads=threads, grace=grace, request_timeout=request_timeout
-                )
+                _serve_process(worker, sock)
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
                 code = 1
@@ -384,7 +374,7 @@ def _supervise(
     sock.close()
     for pid in children:
         _signal(pid, signal.SIGTERM)
-    until = time.monotonic() + grace + FLUSH + 2
+    until = time.monotonic() + worker.grace + FLUSH + 2
     while children and time.monotonic() < until:
         pid, _ = _reap()
         children.discard(pid)

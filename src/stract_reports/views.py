@@ -3,18 +3,20 @@ one that answers it. Which formats exist is ``formats``' business, the report UR
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, jsonify, request
 
-from .builds import shared_build
 from .config import FALSE_WORDS, TRUE_WORDS, Settings, parse_bool
+from .error_pages import error_response
 from .errors import InvalidRequest, ReportError
 from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
-from .handlers import error_response
+from .gate import BuildGate, request_arrival
+from .pipeline import build_source, slice_source
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
@@ -24,10 +26,11 @@ from .reports.slicing import BadOption, Page, Slice, parse_slice
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .security import csp_nonce
-from .service import build_source, slice_source
 from .transfer import deliver, entity_tag, entity_tag_of
 from .upstream import StractClient, fetch_platforms
 from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
+
+T = TypeVar("T")
 
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
@@ -180,7 +183,7 @@ def _switch(name: str) -> bool:
 
 def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
     """The one place a report's table is built: the upstream read now and the ads laid out,
-    shared by the requests that overlap it (``builds.py``: every format and slice of one report
+    shared by the requests that overlap it (``gate.py``: every format and slice of one report
     shares one build), then the slice this request asked for."""
     source = shared_build(spec, lambda: build_source(client(), spec))
     shown = FORMATS[fmt]
@@ -238,8 +241,16 @@ def _etag(table: Table, body: bytes, mimetype: str, fmt: str) -> str:
     return entity_tag_of(chain((mimetype, fmt, request.query_string, head), rows), weak=True)
 
 
+def shared_build(key: Hashable, build: Callable[[], T]) -> T:
+    """``build()`` through this app's gate, for this request as the host stamped its arrival."""
+    gate: BuildGate = current_app.extensions["stract_builds"]
+    return gate.get(key, request_arrival(request.environ), build)
+
+
 def init_app(app: Flask) -> None:
-    """Register the routes: the index, the probes, and the report URLs of ``urls``."""
+    """Register the routes (the index, the probes, and the report URLs of ``urls``) and the
+    gate every report build passes, sized by ``settings.max_builds``."""
+    app.extensions["stract_builds"] = BuildGate(app.extensions["stract_settings"].max_builds)
     # "//geral" is no report: merging slashes would redirect it (Location from the Host header).
     app.url_map.merge_slashes = False
     app.url_map.converters.update(CONVERTERS)

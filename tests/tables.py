@@ -16,16 +16,17 @@ from stract_reports.reports.slicing import Summary, report_source
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from stract_reports.simulator import Simulator
-from stract_reports.upstream import StractClient, fetch_report_data
+from stract_reports.upstream import FetchLimits, StractClient, fetch_report_data
 
 
 @cache
 def real_data() -> tuple[PlatformData, ...]:
     """Every platform of the real captured dataset, as a report fetches it."""
     with Simulator() as sim:
-        client = StractClient(Settings(api_url=sim.url))
+        settings = Settings(api_url=sim.url)
+        client = StractClient(settings)
         try:
-            return tuple(fetch_report_data(client))
+            return tuple(fetch_report_data(client, None, FetchLimits.from_settings(settings)))
         finally:
             client.close()
 

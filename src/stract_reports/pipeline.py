@@ -21,7 +21,7 @@ from .reports.slicing import (
 )
 from .reports.spec import ReportSpec
 from .reports.table import Table
-from .upstream import StractClient, fetch_report_data
+from .upstream import FetchLimits, StractClient, fetch_report_data
 from .upstream.fetch import Progress
 
 Source = tuple[Ads, Summary | None]
@@ -32,7 +32,11 @@ def build_source(
     client: StractClient, spec: ReportSpec, *, progress: Progress | None = None
 ) -> Source:
     """Fetch what ``spec`` needs from the upstream now, and lay out its ads (and groups)."""
-    data = fetch_report_data(client, spec.platform, progress=progress)
+    settings = client.settings
+    limits = FetchLimits.from_settings(settings)
+    data = fetch_report_data(
+        client, spec.platform, limits, speculate=settings.speculate, progress=progress
+    )
     return report_source(data, spec)
 
 

@@ -4,7 +4,7 @@ one that answers it. Which formats exist is ``formats``' business, the report UR
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, TypeVar, cast
@@ -27,7 +27,7 @@ from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .security import csp_nonce
 from .transfer import deliver, entity_tag, entity_tag_of
-from .upstream import StractClient, fetch_platforms
+from .upstream import FetchLimits, StractClient, fetch_platforms
 from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
 
 T = TypeVar("T")
@@ -63,7 +63,8 @@ def index() -> Response:
     platforms: list[str] = []
     platforms_error = None
     try:
-        platforms = [platform.value for platform in fetch_platforms(client())]
+        limits = FetchLimits.from_settings(settings())
+        platforms = [platform.value for platform in fetch_platforms(client(), limits)]
     except ReportError as exc:
         platforms_error = exc.detail
     links = report_links(all_reports(platforms))
@@ -113,7 +114,9 @@ def readyz() -> Response:
     down is still ready: reports work, each process reading on its own.
     """
     try:
-        platforms = fetch_platforms(client(), budget=min(settings().deadline, READY_BUDGET))
+        limits = FetchLimits.from_settings(settings())
+        limits = replace(limits, deadline=min(limits.deadline, READY_BUDGET))
+        platforms = fetch_platforms(client(), limits)
     except ReportError as exc:
         response = error_response(503, "not ready", f"{exc.title}: {exc.detail}")
         response.headers["Retry-After"] = "1"

@@ -11,7 +11,7 @@ from stract_reports.config import Settings
 from stract_reports.pipeline import slice_source
 from stract_reports.records import PlatformData
 from stract_reports.reports.ads import Ads
-from stract_reports.reports.names import RatioMode
+from stract_reports.reports.options import RatioMode
 from stract_reports.reports.slicing import Summary, report_source
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table

@@ -17,7 +17,7 @@ import click
 from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
 from .formats import DEFAULT_FORMAT, FORMATS
 from .redaction import install_log_redaction
-from .reports.names import RATIO_MODES, RatioMode
+from .reports.options import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
 from .serving import GRACE, REQUEST_READ_TIMEOUT
 
@@ -55,8 +55,9 @@ def fail(message: str) -> NoReturn:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """Whether binding ``host:port`` fails as a server would bind it (SO_REUSEADDR, as
-    gunicorn does: a port whose old connections linger in TIME_WAIT counts as free)."""
+    """Whether binding ``host:port`` fails as the server would bind it (SO_REUSEADDR, as
+    ``serving.listening_socket`` does: a port whose old connections linger in TIME_WAIT counts
+    as free)."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

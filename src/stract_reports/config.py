@@ -221,10 +221,6 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with some settings changed."""
-        return dataclasses.replace(self, **changes)
-
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every configured credential: what must never be echoed anywhere."""

@@ -18,7 +18,7 @@ from .formats import check_excel
 from .pipeline import build_table
 from .redaction import printable, redact
 from .renderers import plan_rendering, render
-from .reports.names import RatioMode
+from .reports.options import RatioMode
 from .reports.spec import ReportSpec
 from .upstream import StractClient
 from .urls import parse_report

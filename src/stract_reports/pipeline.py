@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import InvalidRequest
 from .reports.ads import Ads
-from .reports.names import RatioMode
+from .reports.options import RatioMode
 from .reports.slicing import (
     BadOption,
     Page,

@@ -16,7 +16,7 @@ from .formats import FORMATS
 from .render.csv import ExcelPreset, render_csv, render_tsv
 from .render.json import render_json, render_ndjson, render_rows_array
 from .render.links import PageLinks
-from .reports.names import RatioMode
+from .reports.options import RatioMode
 from .reports.slicing import Page
 from .reports.table import Table
 from .urls import next_page_url, page_links

@@ -24,15 +24,15 @@ from .errors import UnknownReport, UnsupportedFormat
 from .formats import DEFAULT_FORMAT, FORMATS, format_choices
 from .render.links import PageLinks, ReportLink, SortLink
 from .reports.metrics import label_key
-from .reports.names import RatioMode
-from .reports.slicing import OTHER_OPTIONS, TABLE_OPTIONS, Page
+from .reports.options import (
+    FORMAT_ONLY_OPTIONS,
+    OTHER_OPTIONS,
+    SECRET_OPTIONS,
+    TABLE_OPTIONS,
+    RatioMode,
+)
+from .reports.slicing import Page
 from .reports.spec import GENERAL, SUMMARY, ReportSpec, all_reports
-
-# Options that belong to one format's response: links to other formats set their own.
-_FORMAT_ONLY = frozenset({"excel", "download", "_shape"})
-# Never written into a page: an access key must not appear in a response body. Links carry
-# every other option; the key travels the way the access layer says (not in our links).
-_SECRET_OPTIONS = frozenset({"key"})
 
 Pairs = list[tuple[str, str]]
 
@@ -80,7 +80,7 @@ def next_page_url(
     access key is left out: it never appears in a response body."""
     if page is None or page.next is None:
         return None
-    pairs = [(n, v) for n, v in query if n not in _SECRET_OPTIONS]
+    pairs = [(n, v) for n, v in query if n not in SECRET_OPTIONS]
     return report_url(spec, fmt, query_with(pairs, {"_next": page.next}))
 
 
@@ -94,7 +94,7 @@ def page_links(
     """Every link of the HTML page of ``spec`` with ``columns``: the request's options
     (``query``) carried by each link, but never the access key nor another format's options;
     ``page``: where the page sits (None: the whole table); ``ratios``: the summary mode."""
-    pairs = [(n, v) for n, v in query if n not in _FORMAT_ONLY and n not in _SECRET_OPTIONS]
+    pairs = [(n, v) for n, v in query if n not in FORMAT_ONLY_OPTIONS and n not in SECRET_OPTIONS]
     switched = query_with(pairs, {"ratios": None if ratios == "sum" else "sum"})
     return PageLinks(
         formats=_format_links(spec, pairs),

@@ -9,25 +9,26 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, jsonify, request
 
-from .config import FALSE_WORDS, TRUE_WORDS, Settings, parse_bool
+from .config import FALSE_WORDS, TRUE_WORDS, parse_bool
 from .error_pages import error_response
 from .errors import InvalidRequest, ReportError
+from .extensions import current_client, current_gate, current_settings
 from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
-from .gate import BuildGate, request_arrival
+from .gate import request_arrival
 from .pipeline import build_source, slice_source
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
 from .renderers import plan_rendering, render
-from .reports.names import RATIO_MODES, RatioMode
+from .reports.options import JSON_SHAPES, RATIO_MODES, RatioMode
 from .reports.slicing import BadOption, Page, Slice, parse_slice
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .security import csp_nonce
 from .transfer import deliver, entity_tag, entity_tag_of
-from .upstream import FetchLimits, StractClient, fetch_platforms
+from .upstream import FetchLimits, fetch_platforms
 from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
 
 T = TypeVar("T")
@@ -38,16 +39,6 @@ READY_BUDGET = 2.0
 ETAG_ROWS = 2000
 
 
-def client() -> StractClient:
-    """This process's upstream client."""
-    return current_app.extensions["stract_client"]
-
-
-def settings() -> Settings:
-    """This process's settings."""
-    return current_app.extensions["stract_settings"]
-
-
 def index() -> Response:
     """The report owner and a link to every report in every format: JSON, or HTML for browsers.
 
@@ -55,16 +46,17 @@ def index() -> Response:
     through the same shared build as that report. Links are root-relative and escaped, built
     from the platform values, never from the request's Host header.
     """
+    settings = current_settings()
     owner = {
-        "name": settings().owner_name,
-        "email": settings().owner_email,
-        "linkedin": settings().owner_linkedin,
+        "name": settings.owner_name,
+        "email": settings.owner_email,
+        "linkedin": settings.owner_linkedin,
     }
     platforms: list[str] = []
     platforms_error = None
     try:
-        limits = FetchLimits.from_settings(settings())
-        platforms = [platform.value for platform in fetch_platforms(client(), limits)]
+        limits = FetchLimits.from_settings(settings)
+        platforms = [platform.value for platform in fetch_platforms(current_client(), limits)]
     except ReportError as exc:
         platforms_error = exc.detail
     links = report_links(all_reports(platforms))
@@ -95,7 +87,7 @@ def _summary_chart() -> str | None:
     still answers: it lists the reports, and each one says why it fails)."""
     spec = ReportSpec(None, summary=True)
     try:
-        source = shared_build(spec, lambda: build_source(client(), spec))
+        source = shared_build(spec, lambda: build_source(current_client(), spec))
         return render_chart_svg(slice_source(source)[0])
     except ReportError:
         return None
@@ -114,15 +106,15 @@ def readyz() -> Response:
     down is still ready: reports work, each process reading on its own.
     """
     try:
-        limits = FetchLimits.from_settings(settings())
+        limits = FetchLimits.from_settings(current_settings())
         limits = replace(limits, deadline=min(limits.deadline, READY_BUDGET))
-        platforms = fetch_platforms(client(), limits)
+        platforms = fetch_platforms(current_client(), limits)
     except ReportError as exc:
         response = error_response(503, "not ready", f"{exc.title}: {exc.detail}")
         response.headers["Retry-After"] = "1"
         return response
     body: dict[str, object] = {"status": "ready", "platforms": len(platforms)}
-    body["shared"] = state = client().shared.state
+    body["shared"] = state = current_client().shared.state
     if state == "down":
         body["shared_detail"] = (
             "the shared Redis (STRACT_SHARED_URL) is unreachable: reports still work, each "
@@ -160,7 +152,7 @@ def report_options(fmt: str) -> ReportOptions:
         raise InvalidRequest(f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
     excel = check_excel(args.get("excel", ""), fmt)
     shape = args.get("_shape", "")
-    if shape not in ("", "objects", "array"):
+    if shape not in JSON_SHAPES:
         raise InvalidRequest(f"_shape must be 'objects' or 'array', not {shape!r}")
     if shape and fmt != "json":
         raise InvalidRequest(f"_shape applies to .json only, not .{fmt}")
@@ -188,7 +180,7 @@ def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Ta
     """The one place a report's table is built: the upstream read now and the ads laid out,
     shared by the requests that overlap it (``gate.py``: every format and slice of one report
     shares one build), then the slice this request asked for."""
-    source = shared_build(spec, lambda: build_source(client(), spec))
+    source = shared_build(spec, lambda: build_source(current_client(), spec))
     shown = FORMATS[fmt]
     return slice_source(
         source,
@@ -246,14 +238,11 @@ def _etag(table: Table, body: bytes, mimetype: str, fmt: str) -> str:
 
 def shared_build(key: Hashable, build: Callable[[], T]) -> T:
     """``build()`` through this app's gate, for this request as the host stamped its arrival."""
-    gate: BuildGate = current_app.extensions["stract_builds"]
-    return gate.get(key, request_arrival(request.environ), build)
+    return current_gate().get(key, request_arrival(request.environ), build)
 
 
 def init_app(app: Flask) -> None:
-    """Register the routes (the index, the probes, and the report URLs of ``urls``) and the
-    gate every report build passes, sized by ``settings.max_builds``."""
-    app.extensions["stract_builds"] = BuildGate(app.extensions["stract_settings"].max_builds)
+    """Register the routes: the index, the probes, and the report URLs of ``urls``."""
     # "//geral" is no report: merging slashes would redirect it (Location from the Host header).
     app.url_map.merge_slashes = False
     app.url_map.converters.update(CONVERTERS)

@@ -16,8 +16,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..reports.names import RatioMode
 from ..reports.numbers import format_number
+from ..reports.options import RatioMode
 from ..reports.slicing import Page
 from ..reports.table import Cell, Table
 from .chart import render_chart_svg

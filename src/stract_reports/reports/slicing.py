@@ -28,19 +28,12 @@ from typing import Any
 from ..records import PlatformData
 from .ads import Ads, ads_table
 from .metrics import label_key
-from .names import RatioMode
 from .numbers import parse_number
+from .options import OTHER_OPTIONS, SLICING_OPTIONS, RatioMode
 from .spec import ReportSpec
 from .summary import Group, summarize
 from .table import Cell, Table
 
-# The slicing options; anything else with a leading underscore is unknown.
-OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")
-# Options the slicing leaves alone: they are neither slicing options nor columns.
-OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape"})
-# Options that change the output table (not the selected ads): links to another report drop
-# them, since its columns differ.
-TABLE_OPTIONS = frozenset(OPTIONS)
 # A page token or size longer than this is no number we could have issued.
 _MAX_DIGITS = 12
 
@@ -133,8 +126,8 @@ def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
             continue
         if not name.startswith("_"):
             filters.append((name, value))
-        elif name not in OPTIONS:
-            raise BadOption(f"unknown option {name!r}; options: {', '.join(OPTIONS)}")
+        elif name not in SLICING_OPTIONS:
+            raise BadOption(f"unknown option {name!r}; options: {', '.join(SLICING_OPTIONS)}")
         elif not value:
             continue
         elif name == "_col":

@@ -15,8 +15,8 @@ from ..errors import UpstreamBadPayload
 from ..records import insights_call
 from .collector import gc_paused
 from .metrics import RATIOS, label_key
-from .names import RatioMode
 from .numbers import ARITHMETIC, Number, ratio
+from .options import RatioMode
 from .spec import ReportSpec
 from .table import Cell, Table
 

@@ -13,19 +13,14 @@ fetch      what a report needs within ``FetchLimits``, in parallel, on a complet
            cancelled on failure
 """
 
-from ..records import Account, AccountData, Field, Platform, PlatformData
 from .client import StractClient
 from .fetch import FetchLimits, fetch_platforms, fetch_report_data
 from .flights import Handle
 
+# The records a fetch returns are ``records``' (one import path): Platform, PlatformData, ...
 __all__ = [
-    "Account",
-    "AccountData",
     "FetchLimits",
-    "Field",
     "Handle",
-    "Platform",
-    "PlatformData",
     "StractClient",
     "fetch_platforms",
     "fetch_report_data",

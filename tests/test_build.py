@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -269,16 +267,3 @@ def test_text_columns_with_numeric_strings_warn_only_when_mostly_numbers(
     settled = settle_column(values)
     assert settled.cells == [None if v == "" else v for v in values]
     assert (settled.numeric, settled.stray, settled.strays) == (False, stray, strays)
-
-
-def test_the_pure_layers_import_neither_flask_nor_the_upstream_client() -> None:
-    # A fresh interpreter: this test process has long imported everything.
-    code = (
-        "import sys\n"
-        "import stract_reports.reports.ads, stract_reports.reports.slicing\n"
-        "import stract_reports.render.csv, stract_reports.render.json\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug', 'redis')"
-        " or m.startswith('stract_reports.upstream')))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout == "[]\n"

@@ -1,11 +1,28 @@
-"""The layers as the imports show them, each checked in a fresh interpreter (this test process
-has long imported everything): the app never loads its production host."""
+"""The layers as the imports show them. In a fresh interpreter (this test process has long
+imported everything): the pure core and the renderers load no web layer, no upstream client and
+no store; building the app loads no production host. Over the source: no import cycle, counting
+the imports inside functions too.
+
+    records, errors, redaction, config     below everything
+    reports/  (the pure core)              -> records, errors, redaction
+    render/   (the renderers)              -> reports, records, errors, redaction
+    upstream/, store/                      -> records, errors, redaction, config
+    the web layer (views, urls, ...) and the host (serving) above; the CLI on top
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+SRC = Path(__file__).parent.parent / "src"
+PACKAGE = "stract_reports"
+# What the core and the renderers may stand on, besides each other: plain records, the
+# exception tree, and the masking of secrets in messages.
+BELOW_THE_CORE = {f"{PACKAGE}.records", f"{PACKAGE}.errors", f"{PACKAGE}.redaction"}
 
 
 def _loaded_after(code: str, *prefixes: str) -> list[str]:
@@ -18,11 +35,128 @@ def _loaded_after(code: str, *prefixes: str) -> list[str]:
     return list(json.loads(done.stdout))
 
 
+def test_the_core_and_the_renderers_load_no_web_layer_client_or_store() -> None:
+    every_module = "\n".join(
+        f"import {name}" for name in _modules() if _within(name, _CORE, _RENDERERS)
+    )
+    assert "render.html" in every_module and "reports.slicing" in every_module
+    loaded = _loaded_after(every_module, "flask", "waitress", "redis", PACKAGE)
+    ours = {name for name in loaded if name.startswith(PACKAGE)}
+    allowed = {PACKAGE, f"{PACKAGE}.config", *BELOW_THE_CORE}
+    assert [m for m in loaded if not m.startswith(PACKAGE)] == []  # no flask, waitress, redis
+    assert {m for m in ours if not _within(m, _CORE, _RENDERERS)} <= allowed
+    assert not any(_within(m, f"{PACKAGE}.upstream", f"{PACKAGE}.store") for m in ours)
+
+
 def test_building_the_app_loads_no_production_host() -> None:
     code = (
-        "from stract_reports import close_app, create_app\n"
-        "from stract_reports.config import Settings\n"
+        f"from {PACKAGE} import close_app, create_app\n"
+        f"from {PACKAGE}.config import Settings\n"
         "close_app(create_app(settings=Settings()))"
     )
     assert _loaded_after(code, "flask") != []  # the probe sees what the app loads
-    assert _loaded_after(code, "waitress", "stract_reports.serving", "stract_reports.cli") == []
+    assert _loaded_after(code, "waitress", f"{PACKAGE}.serving", f"{PACKAGE}.cli") == []
+
+
+# -- the import graph of src/, read with ast ------------------------------------------------------
+
+_CORE, _RENDERERS = f"{PACKAGE}.reports", f"{PACKAGE}.render"
+
+
+def _within(name: str, *packages: str) -> bool:
+    """Whether module ``name`` is one of ``packages`` or inside one."""
+    return any(name == package or name.startswith(f"{package}.") for package in packages)
+
+
+def _modules() -> dict[str, Path]:
+    """Every module of the package by dotted name (a package by its own name)."""
+    found = {}
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules that ``name`` imports, at its top or inside a function: each
+    import as written (``from M import x`` reaches module ``M.x`` if there is one, else ``M``,
+    which holds ``x``), and the packages on the way to it, but for the importer's own
+    ancestors: they are imported before it."""
+    here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                base = here.split(".")[: len(here.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                inner = f"{module}.{alias.name}"
+                targets.add(inner if inner in modules else module)
+    reached = set()
+    for target in targets:
+        while target and target not in modules:  # a name inside a module: the module
+            target = target.rpartition(".")[0]
+        if target:
+            reached.add(target)
+        while (target := target.rpartition(".")[0]).startswith(f"{PACKAGE}."):
+            if not name.startswith(f"{target}."):
+                reached.add(target)
+    reached.discard(name)
+    return reached
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` as the path around it, or None."""
+    state: dict[str, str] = {}  # "open" while on the path, "done" once explored
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                return [*path[path.index(target) :], target]
+            if target not in state and (found := visit(target)) is not None:
+                return found
+        path.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)) is not None:
+            return found
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    graph = _graph()
+
+    assert len(graph) > 50
+    assert f"{PACKAGE}.views" in graph[PACKAGE]  # create_app's imports, inside the function
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_the_core_and_the_renderers_import_only_each_other_and_what_is_below() -> None:
+    graph = _graph()
+    core = {name for name in graph if _within(name, _CORE)}
+    renderers = {name for name in graph if _within(name, _RENDERERS)}
+
+    assert {target for name in core for target in graph[name]} <= core | BELOW_THE_CORE
+    assert {target for name in renderers for target in graph[name]} <= (
+        core | renderers | BELOW_THE_CORE
+    )

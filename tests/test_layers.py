@@ -18,7 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-SRC = Path(__file__).parent.parent / "src"
+ROOT = Path(__file__).parent.parent
+SRC = ROOT / "src"
 PACKAGE = "stract_reports"
 # What the core and the renderers may stand on, besides each other: plain records, the
 # exception tree, and the masking of secrets in messages.
@@ -160,3 +161,37 @@ def test_the_core_and_the_renderers_import_only_each_other_and_what_is_below() -
     assert {target for name in renderers for target in graph[name]} <= (
         core | renderers | BELOW_THE_CORE
     )
+
+
+def _layout_entries() -> set[str]:
+    """The paths the README's Layout section names, one a line, nested by indentation."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("## Layout") :]
+    entries, stack = set(), []
+    for line in block.splitlines():
+        if not line.startswith("    ") or not line.strip():
+            continue
+        depth = (len(line) - len(line.lstrip()) - 4) // 2
+        name = line.split()[0]
+        if not name.endswith(("/", ".py")) or depth > len(stack):
+            continue  # a description carried over to the next line
+        del stack[depth:]
+        entries.add("".join(stack) + name)
+        if name.endswith("/"):
+            stack.append(name)
+    return entries
+
+
+def test_the_readme_layout_names_every_module_and_no_other() -> None:
+    modules = {
+        str(path.relative_to(ROOT))
+        for path in (SRC / PACKAGE).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    entries = _layout_entries()
+    files = {entry for entry in entries if entry.endswith(".py")}
+    packages = {f"{entry}__init__.py" for entry in entries if entry.endswith("/")}
+
+    assert len(modules) > 50
+    assert modules <= files | packages  # a package is named by its folder
+    assert files <= modules  # and nothing that is gone

@@ -25,6 +25,7 @@ import overhead
 import processes
 import scale
 import slow_clients
+import store
 import threads
 import throughput
 from harness import Out, machine
@@ -40,7 +41,8 @@ MEASURES = {
     "slow-clients": slow_clients,
     "processes": processes,
 }
-SEPARATE = {"load": load, "threads": threads}
+# The store's measure joins MEASURES once the server records its reads.
+SEPARATE = {"load": load, "threads": threads, "store": store}
 
 
 def main() -> int:

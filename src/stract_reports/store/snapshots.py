@@ -26,6 +26,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
@@ -34,12 +35,13 @@ from ..records import Account, AccountData, Field, Platform, PlatformData, Row
 from .db import Database, Tx
 from .errors import NothingRecorded
 from .times import from_us, now_utc, to_us
-from .values import account_digest, blob_digest, decode_rows, encode_row
+from .values import account_digest, blob_digest, decode_rows, encode_rows
 
 TRIGGERS = ("request", "export", "schedule", "record")
 _CURSOR = re.compile(r"(-?\d{1,20})\.(\d{1,20})")
 _SNAPSHOT_COLUMNS = "s.id, s.taken_at, s.trigger, s.platforms, s.accounts, s.ads, s.changed"
 _VERSION_COLUMNS = ("platform", "account", "ad", "opened", "position", "vals")
+_version_key = itemgetter(1, 2)  # (account, ad): the primary key's order within a platform
 
 
 @dataclass(frozen=True)
@@ -370,12 +372,17 @@ def _record_platform(
     changed = 0
     digests = state.digests
     updated: list[tuple[int, str, bytes]] = []
+    inserts: list[tuple[Any, ...]] = []
     for account in item.accounts:
         if digests.get(account.id) == account.digest:
             continue
-        changed += _record_account(tx, platform, snapshot, account, account.id in digests)
+        changed += _record_account(tx, platform, snapshot, account, account.id in digests, inserts)
         digests[account.id] = account.digest
         updated.append((platform, account.id, account.digest))
+    if inserts:
+        # In key order: the primary key's pages fill up in sequence (smaller, faster).
+        inserts.sort(key=_version_key)
+        tx.insert_rows("ad_version", _VERSION_COLUMNS, inserts)
     present = {account.id for account in item.accounts}
     gone = [(platform, ident) for ident in digests if ident not in present]
     for _, ident in gone:
@@ -403,18 +410,23 @@ def _record_platform(
 
 
 def _record_account(
-    tx: Tx, platform: int, snapshot: int, account: _AccountInput, known: bool
+    tx: Tx,
+    platform: int,
+    snapshot: int,
+    account: _AccountInput,
+    known: bool,
+    inserts: list[tuple[Any, ...]],
 ) -> int:
-    """Write one changed account's ads; the ads that appeared, changed or disappeared."""
-    texts = list(map(encode_row, account.rows))
+    """Write one changed account's closed versions and add its new ones to ``inserts``; the
+    ads that appeared, changed or disappeared."""
+    texts = encode_rows(account.rows)
     ident = account.id
     if not known:  # never recorded (or gone since): it has no open version to compare with
-        rows = [
+        inserts.extend(
             (platform, ident, key, snapshot, position, text)
             for position, (key, text) in enumerate(zip(account.keys, texts, strict=True))
-        ]
-        tx.insert_rows("ad_version", _VERSION_COLUMNS, rows)
-        return len(rows)
+        )
+        return len(texts)
     current = {
         ad: (opened, position, vals)
         for ad, opened, position, vals in tx.rows(
@@ -423,7 +435,7 @@ def _record_account(
             (platform, ident),
         )
     }
-    inserts: list[tuple[Any, ...]] = []
+    added = len(inserts)
     closes: list[tuple[Any, ...]] = []
     for position, (key, text) in enumerate(zip(account.keys, texts, strict=True)):
         old = current.pop(key, None)
@@ -439,9 +451,7 @@ def _record_account(
             "WHERE platform = ? AND account = ? AND ad = ? AND opened = ?",
             closes,
         )
-    if inserts:
-        tx.insert_rows("ad_version", _VERSION_COLUMNS, inserts)
-    return len(inserts) + len(current)
+    return len(inserts) - added + len(current)
 
 
 def _read_platform(
@@ -463,26 +473,25 @@ def _read_platform(
     info = _info(read)
     fields = [Field(key, label) for key, label in _loads(tx, read[-2])]
     accounts = [(str(a), str(name)) for a, name in _loads(tx, read[-1])]
-    ads: dict[str, list[tuple[int, str, str]]] = {a: [] for a, _ in accounts}
-    for account, ad, position, vals in tx.rows(
-        "SELECT account, ad, position, vals FROM ad_version "
-        "WHERE platform = ? AND opened <= ? AND (closed IS NULL OR closed > ?)",
+    versions = tx.rows(
+        "SELECT account, ad, vals FROM ad_version "
+        "WHERE platform = ? AND opened <= ? AND (closed IS NULL OR closed > ?) "
+        "ORDER BY account, position",
         (ident, info.id, info.id),
-    ):
-        ads[account].append((position, ad, vals))
-    texts: list[str] = []
-    for account, _ in accounts:
-        ads[account].sort(key=itemgetter(0))
-        texts.extend(vals for _, _, vals in ads[account])
-    rows = iter(decode_rows(texts))
-    data = [
-        AccountData(
-            Account(account, name, ""),
-            [next(rows) for _ in ads[account]],
-            ad_keys=[ad for _, ad, _ in ads[account]],
-        )
-        for account, name in accounts
-    ]
+    )
+    # One decoder pass over the platform; each account is then a slice, found by its id.
+    rows = decode_rows([vals for _, _, vals in versions])
+    keys = [ad for _, ad, _ in versions]
+    spans: dict[str, tuple[int, int]] = {}
+    start = 0
+    for account, group in groupby(account for account, _, _ in versions):
+        stop = start + sum(1 for _ in group)
+        spans[account] = (start, stop)
+        start = stop
+    data = []
+    for account, name in accounts:
+        first, last = spans.get(account, (0, 0))
+        data.append(AccountData(Account(account, name, ""), rows[first:last], keys[first:last]))
     return info, PlatformData(platform, fields, data)
 
 

@@ -8,9 +8,10 @@ uses the upstream's strict decoder (``decode_json``): the same values, of the sa
 the same digits. Anything else (a float, a NaN, a number longer than the decoder accepts) is
 refused when recording, never stored as something that reads back different.
 
-Encoding is C-speed: each value's encoder is looked up by its exact type and applied with
-``map``; ~1.5 µs per 10-value row. An account's digest (when the fetch layer did not give one)
-is a SHA-256 of the rows' ``repr``, which tells ``5.5`` from ``5.50`` and ``1`` from ``True``.
+Encoding is near C speed: each value's encoder is looked up by its exact type and applied with
+``map``; only Decimals go through a (short) Python function: about 2 µs per 10-value row. An
+account's digest (when the fetch layer did not give one) is a SHA-256 of the rows' ``repr``,
+which tells ``5.5`` from ``5.50`` and ``1`` from ``True``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -32,11 +34,13 @@ class UnrecordableValue(ValueError):
     """A value that would not read back the same (see the module)."""
 
 
-def _decimal(value: Decimal) -> str:
-    text = str(value)
+def _decimal(value: Decimal, _str: Callable[[Decimal], str] = Decimal.__str__) -> str:
+    text = _str(value)
+    if len(text) <= MAX_NUMBER_CHARS and ("." in text or "E" in text):
+        return text  # the common case, kept short: it runs for every Decimal
     if not value.is_finite():
         raise UnrecordableValue(f"{text} is not a number JSON can hold")
-    if not any(c in text for c in ".E"):
+    if "." not in text and "E" not in text:
         text += "E0"
     if len(text) > MAX_NUMBER_CHARS:
         raise UnrecordableValue(f"a number of {len(text)} characters")
@@ -70,6 +74,10 @@ _ENCODERS: dict[type, Callable[[Any], str]] = {
     dict: _nested,
     list: _nested,
 }
+# The same, with ints unchecked (C speed): ``encode_rows`` checks long ones afterwards.
+_FAST = {**_ENCODERS, int: int.__repr__}
+# Any int of more than MAX_NUMBER_CHARS characters has a run of this many digits.
+_LONG_DIGITS = re.compile(f"[0-9]{{{MAX_NUMBER_CHARS}}}")
 
 
 def encode_value(value: Any) -> str:
@@ -83,11 +91,20 @@ def encode_value(value: Any) -> str:
 
 def encode_row(row: Row) -> str:
     """A row as a JSON array of exact texts (see the module)."""
+    return "[" + ",".join(map(encode_value, row)) + "]"
+
+
+def encode_rows(rows: Sequence[Row]) -> list[str]:
+    """Every row's text (``encode_row``), at C speed for the usual values: a value that would
+    not come back the same raises ``UnrecordableValue`` all the same."""
+    call, fast = operator.call, _FAST.__getitem__
     try:
-        encoders = list(map(_ENCODERS.__getitem__, map(type, row)))
-    except KeyError:
-        return "[" + ",".join(map(encode_value, row)) + "]"  # names the odd value's type
-    return "[" + ",".join(map(operator.call, encoders, row)) + "]"
+        texts = ["[" + ",".join(map(call, map(fast, map(type, row)), row)) + "]" for row in rows]
+    except KeyError:  # a value of no known type: the exact path names it
+        return list(map(encode_row, rows))
+    if any(map(_LONG_DIGITS.search, texts)):  # perhaps a long int, perhaps a long string
+        return list(map(encode_row, rows))
+    return texts
 
 
 def decode_rows(texts: Sequence[str]) -> list[Row]:

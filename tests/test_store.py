@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from stract_reports.store import (
     NothingRecorded,
     Store,
     StoreTooNew,
+    interval_start,
     open_store,
 )
 from stract_reports.store.db import SQLiteDatabase
@@ -555,6 +556,17 @@ def test_one_claim_per_interval_across_processes(store: Store, store_url: str) -
         assert store.snapshots.claim_interval(T0 + timedelta(minutes=15)) is False
     finally:
         other.close()
+
+
+def test_every_process_names_an_interval_alike() -> None:
+    quarter = timedelta(minutes=15)
+    assert interval_start(T0 + timedelta(minutes=14, seconds=59), quarter) == T0
+    assert interval_start(T0 + quarter, quarter) == T0 + quarter
+    other_zone = (T0 + timedelta(minutes=20)).astimezone(timezone(timedelta(hours=-3)))
+    assert interval_start(other_zone, quarter) == T0 + quarter
+    assert interval_start(T0 + timedelta(hours=5), timedelta(days=1)) == T0.replace(hour=0)
+    with pytest.raises(ValueError, match="longer than 0"):
+        interval_start(T0, timedelta(0))
 
 
 def test_retention_removes_old_snapshots_but_never_a_platforms_newest_read(

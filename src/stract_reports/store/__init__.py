@@ -38,6 +38,7 @@ from .snapshots import (
     SnapshotInfo,
     SnapshotPage,
     Snapshots,
+    interval_start,
 )
 from .times import now_utc, to_us
 
@@ -116,5 +117,6 @@ __all__ = [
     "StoreUnavailable",
     "ViewRecord",
     "Views",
+    "interval_start",
     "open_store",
 ]

@@ -265,7 +265,8 @@ class Snapshots:
 
     def claim_interval(self, start: datetime) -> bool:
         """Whether this call is the first, of every process and host, to claim the scheduled
-        interval that starts at ``start``: the one that should record it."""
+        interval that starts at ``start`` (``interval_start``): the one that should record
+        it."""
         with self._db.write() as tx:
             won = tx.execute(
                 "INSERT INTO record_claim (interval_start, claimed_at) VALUES (?, ?) "
@@ -307,6 +308,15 @@ class Snapshots:
             tx.execute("DELETE FROM record_claim WHERE interval_start < ?", (cutoff,))
             tx.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
         return Pruned(len(doomed), versions, blobs)
+
+
+def interval_start(at: datetime, every: timedelta) -> datetime:
+    """The start of the scheduled interval ``at`` falls in: intervals of ``every`` counted from
+    the epoch, so every process and host names the same interval the same way."""
+    step = every // timedelta(microseconds=1)
+    if step <= 0:
+        raise ValueError("an interval must be longer than 0")
+    return from_us(to_us(at) // step * step)
 
 
 _NEWEST_BY_ID = "SELECT max(snapshot) FROM platform_read GROUP BY platform"

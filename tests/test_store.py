@@ -27,12 +27,13 @@ from stract_reports.store import (
     NothingRecorded,
     Store,
     StoreTooNew,
+    StoreUnavailable,
     interval_start,
     open_store,
 )
 from stract_reports.store.db import SQLiteDatabase
 from stract_reports.store.schema import MIGRATIONS, migrate
-from support import read_upstream, recorded_form
+from support import free_port, read_upstream, recorded_form
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 TABLES = {
@@ -199,6 +200,26 @@ def test_two_processes_opening_a_new_store_at_once_migrate_it_once(store_url: st
         with store.db.read() as tx:
             assert tx.rows("SELECT version FROM schema_version") == [(1,)]
         store.close()
+
+
+def test_a_store_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreUnavailable, match=r"is down: Not a directory") as raised:
+        open_store(f"sqlite:///{blocker}/store.sqlite3")
+    assert raised.value.kind == "down" and raised.value.status == 503
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"this is no database" * 100)
+    with pytest.raises(StoreUnavailable, match="is down: file is not a database"):
+        open_store(f"sqlite:///{garbage}")
+    url = f"postgresql://reports:s3cret@127.0.0.1:{free_port()}/stract"
+    with pytest.raises(StoreUnavailable) as raised:
+        open_store(url)
+    message = str(raised.value)
+    assert message.startswith(
+        f"the store (postgresql://127.0.0.1:{url.rsplit(':', 1)[1]}) is down:"
+    )
+    assert "s3cret" not in message and "reports" not in message
 
 
 def test_a_new_sqlite_file_is_private(tmp_path: Path) -> None:

@@ -332,8 +332,6 @@ class PostgresDatabase(Database):
             autocommit=True,  # transactions are explicit: conn.transaction()
             connect_timeout=max(1, round(self.connect_timeout)),
             application_name="stract-reports",
-            # A serial writer waits at most this long for another process's recording.
-            options="-c lock_timeout=120s",
         )
 
     @contextmanager
@@ -342,6 +340,9 @@ class PostgresDatabase(Database):
             if not write:
                 connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             if serial:
+                # Waiting at most this long for another process's recording; SET LOCAL, not a
+                # connection option, so a pooler in front (pgbouncer) changes nothing.
+                connection.execute("SET LOCAL lock_timeout = '120s'")
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SERIAL_LOCK,))
             yield
 

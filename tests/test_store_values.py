@@ -112,6 +112,10 @@ def test_the_account_digest_tells_types_digits_keys_and_fields_apart() -> None:
     assert len({base, *others}) == 6
     assert base == account_digest(["a"], ["1"], None, [(Decimal("5.5"),)])
     assert len(base) == 16
+    # A digest of the bodies covers the ad ids and values: only the field keys are added.
+    given = account_digest(["a"], ["1"], b"body", [(Decimal("5.5"),)])
+    assert given == account_digest(["a"], ["9"], b"body", [])
+    assert given != account_digest(["b"], ["1"], b"body", [(Decimal("5.5"),)])
 
 
 _moments = count()

@@ -115,9 +115,9 @@ def decode_rows(texts: Sequence[str]) -> list[Row]:
     return list(map(tuple, values))
 
 
-def rows_digest(rows: Sequence[Row]) -> bytes:
-    """A digest of an account's rows (when the fetch layer gave none)."""
-    return hashlib.sha256(repr(rows).encode("utf-8", "surrogatepass")).digest()
+def rows_digest(rows: object) -> bytes:
+    """A digest of an account's rows (and ad keys), by their ``repr``."""
+    return hashlib.sha256(_text_bytes(repr(rows))).digest()
 
 
 def account_digest(
@@ -127,14 +127,20 @@ def account_digest(
     rows: Sequence[Row],
 ) -> bytes:
     """What the store compares to skip an unchanged account: the platform's field keys (a
-    reordered field list reorders every stored row), the ad keys, and the rows' digest (the
-    fetch layer's, from the insight bodies, or ours). 16 bytes."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([list(field_keys), ad_keys]).encode("utf-8", "surrogatepass"))
-    digest.update(b"given:" + given if given is not None else b"rows:" + rows_digest(rows))
+    reordered field list reorders every stored row) and either the fetch layer's digest of the
+    insight bodies (which hold the ad ids too) or our own of the ad keys and rows. 16 bytes."""
+    digest = hashlib.sha256(_text_bytes(json.dumps(list(field_keys))))
+    if given is not None:
+        digest.update(b"given:" + given)
+    else:
+        digest.update(b"rows:" + rows_digest((ad_keys, rows)))
     return digest.digest()[:16]
+
+
+def _text_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def blob_digest(body: str) -> bytes:
     """The address of a content-addressed list."""
-    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).digest()[:16]
+    return hashlib.sha256(_text_bytes(body)).digest()[:16]

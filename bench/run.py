@@ -23,6 +23,7 @@ import latency
 import load
 import overhead
 import processes
+import redaction
 import scale
 import slow_clients
 import store
@@ -40,6 +41,7 @@ MEASURES = {
     "builds": builds_memory,
     "slow-clients": slow_clients,
     "processes": processes,
+    "redaction": redaction,
 }
 # The store's measure joins MEASURES once the server records its reads.
 SEPARATE = {"load": load, "threads": threads, "store": store}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 PUBLIC_API_URL = "https://sidebar.stract.to/api"
 # The token the Stract challenge published for everyone; a real one comes from the environment.
@@ -27,6 +27,9 @@ PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 SERVE, DEMO, EXPORT = "serve", "demo", "export"
 # Where the history store lives when STRACT_STORE_URL is empty, below the XDG state folder.
 STORE_FILE = Path("stract-reports", "store.sqlite3")
+# An access key shorter than this is refused at start: guessable, and masking it in a log line
+# would cut words.
+MIN_KEY_CHARS = 16
 _UPSTREAM = (SERVE, EXPORT)
 _SERVER = (SERVE, DEMO)
 
@@ -120,15 +123,32 @@ class Settings:
     )
     access_keys: tuple[str, ...] = setting(
         (),
-        "comma-separated keys a client must present (Bearer or ?key=); none: no check",
+        f"comma-separated keys of at least {MIN_KEY_CHARS} characters a client must present "
+        "(Bearer or ?key=); empty: no check",
         env="STRACT_ACCESS_KEYS",
         commands=(SERVE,),
         secret=True,
+    )
+    key_failures: int = setting(
+        20, "wrong access keys one client address may present per key_failure_window"
+    )
+    key_failure_window: float = setting(
+        60.0, "seconds after a client's first wrong key in which its failures are counted"
+    )
+    key_failure_clients: int = setting(
+        10_000, "client addresses whose wrong keys are counted at once (the oldest forgotten)"
     )
     public: bool = setting(
         False,
         "allow serving a non-loopback address without access keys",
         env="STRACT_PUBLIC",
+        commands=(SERVE,),
+    )
+    trust_proxy: bool = setting(
+        False,
+        "behind one TLS-terminating proxy: take the scheme and client address from its "
+        "X-Forwarded-Proto and X-Forwarded-For (0: those headers are ignored)",
+        env="STRACT_TRUST_PROXY",
         commands=(SERVE,),
     )
     shared_url: str = setting(
@@ -167,6 +187,7 @@ class Settings:
         "(empty: $XDG_STATE_HOME/stract-reports/store.sqlite3, else ~/.local/state/...)",
         env="STRACT_STORE_URL",
         commands=_UPSTREAM,
+        secret=True,  # a PostgreSQL URL may carry a password
     )
     keep: str = setting(
         "90d",
@@ -189,10 +210,20 @@ class Settings:
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
         if isinstance(self.access_keys, str):
             object.__setattr__(self, "access_keys", _keys(self.access_keys))
+        _check_keys(self.access_keys)
         for name in ("timeout", "connect_timeout", "deadline"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{name} must be a positive number of seconds")
-        for name in ("concurrency", "max_pages", "max_body_bytes", "max_builds"):
+        if not self.key_failure_window > 0:
+            raise SettingsError("key_failure_window must be a positive number of seconds")
+        for name in (
+            "concurrency",
+            "max_pages",
+            "max_body_bytes",
+            "max_builds",
+            "key_failures",
+            "key_failure_clients",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("retries", "cache_ttl", "upstream_rps", "backoff", "backoff_max"):
@@ -250,7 +281,8 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every configured credential: what must never be echoed anywhere."""
-        return tuple(s for s in (self.api_token, *self.access_keys) if s)
+        password = parse_store_url(self.store).password
+        return tuple(s for s in (self.api_token, *self.access_keys, password) if s)
 
 
 def declared() -> Iterator[dataclasses.Field[Any]]:
@@ -269,7 +301,7 @@ def settings_table() -> str:
     for f in declared():
         default = "the public challenge token" if f.metadata["secret"] and f.default else f.default
         if isinstance(default, tuple):
-            default = ",".join(default) or "none"
+            default = ",".join(default) or "empty"
         elif isinstance(default, bool):
             default = "1" if default else "0"
         elif isinstance(default, float):
@@ -294,6 +326,7 @@ class StoreLocation:
     dialect: str
     target: str = dataclasses.field(default="", repr=False)
     shown: str = ""
+    password: str = dataclasses.field(default="", repr=False)
 
 
 STORE_OFF = "off"
@@ -332,7 +365,7 @@ def parse_store_url(url: str) -> StoreLocation:
             raise ValueError(f"the PostgreSQL URL cannot be read ({exc})") from None
         host = parts.hostname or "localhost"
         shown = f"postgresql://{host}{f':{port}' if port else ''}{parts.path}"
-        return StoreLocation("postgresql", target, shown)
+        return StoreLocation("postgresql", target, shown, unquote(parts.password or ""))
     raise ValueError("give sqlite:///FILE, sqlite:////ABSOLUTE/FILE, postgresql://... or off")
 
 
@@ -382,7 +415,24 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def _keys(raw: str) -> tuple[str, ...]:
-    return tuple(key.strip() for key in raw.split(",") if key.strip())
+    """A comma-separated list, each key trimmed; nothing at all means no keys (an empty key in
+    a list is kept, for ``_check_keys`` to refuse)."""
+    if raw == "":
+        return ()
+    return tuple(key.strip() for key in raw.split(","))
+
+
+def _check_keys(keys: tuple[str, ...]) -> None:
+    """Refuse an empty key and a short one, naming it by position (never by value)."""
+    for number, key in enumerate(keys, 1):
+        which = f"STRACT_ACCESS_KEYS (--access-keys): key {number} of {len(keys)}"
+        if not key:
+            raise SettingsError(f"{which} is empty (a stray comma, or only spaces)")
+        if len(key) < MIN_KEY_CHARS:
+            raise SettingsError(
+                f"{which} has {len(key)} character{'s' * (len(key) > 1)}; a key needs at least "
+                f"{MIN_KEY_CHARS} (leave STRACT_ACCESS_KEYS empty to serve without keys)"
+            )
 
 
 def parse_bool(raw: str) -> bool | None:

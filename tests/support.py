@@ -123,3 +123,32 @@ def fixed_upstream(status: int, body: bytes = b'{"detail": "no"}') -> Iterator[S
         shutdown_now(server)
         server.server_close()
         thread.join()
+
+
+def read_upstream(api_url: str) -> tuple[list[Any], list[Any]]:
+    """One complete read of every platform, as a report makes it: the platform list and the
+    platforms' data (``records.Platform`` and ``records.PlatformData``, tokens included)."""
+    from stract_reports.config import Settings
+    from stract_reports.upstream import (
+        FetchLimits,
+        StractClient,
+        fetch_platforms,
+        fetch_report_data,
+    )
+
+    settings = Settings(api_url=api_url, store_url="off")
+    limits = FetchLimits.from_settings(settings)
+    with StractClient(settings) as client:
+        return fetch_platforms(client, limits), fetch_report_data(client, None, limits)
+
+
+def recorded_form(data: Any) -> str:
+    """``PlatformData`` as the store keeps it, as text that tells types and digits apart
+    (``Decimal('5.50')`` from ``Decimal('5.5')``, ``1`` from ``True``): platform, fields,
+    and each account's id, name and rows; no token."""
+    return repr(
+        [
+            (p.platform, p.fields, [(a.account.id, a.account.name, a.rows) for a in p.accounts])
+            for p in data
+        ]
+    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from stract_reports.config import Settings
 from stract_reports.pipeline import slice_source
 from stract_reports.records import PlatformData
 from stract_reports.reports.ads import Ads
@@ -16,19 +15,14 @@ from stract_reports.reports.slicing import Summary, report_source
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from stract_reports.simulator import Simulator
-from stract_reports.upstream import FetchLimits, StractClient, fetch_report_data
+from support import read_upstream
 
 
 @cache
 def real_data() -> tuple[PlatformData, ...]:
     """Every platform of the real captured dataset, as a report fetches it."""
     with Simulator() as sim:
-        settings = Settings(api_url=sim.url)
-        client = StractClient(settings)
-        try:
-            return tuple(fetch_report_data(client, None, FetchLimits.from_settings(settings)))
-        finally:
-            client.close()
+        return tuple(read_upstream(sim.url)[1])
 
 
 def general() -> Ads:

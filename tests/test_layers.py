@@ -6,7 +6,8 @@ the imports inside functions too.
     records, errors, redaction, config     below everything
     reports/  (the pure core)              -> records, errors, redaction
     render/   (the renderers)              -> reports, records, errors, redaction
-    upstream/, store/                      -> records, errors, redaction, config
+    upstream/                              -> records, errors, redaction, config
+    store/  (beside upstream/)             -> the same, and upstream's strict JSON decoder
     the web layer (views, urls, ...) and the host (serving) above; the CLI on top
 """
 
@@ -80,14 +81,27 @@ def _modules() -> dict[str, Path]:
     return found
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:``, which never run."""
+    found, pending = [], [tree]
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            pending.extend(node.orelse)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """The package's modules that ``name`` imports, at its top or inside a function: each
-    import as written (``from M import x`` reaches module ``M.x`` if there is one, else ``M``,
-    which holds ``x``), and the packages on the way to it, but for the importer's own
-    ancestors: they are imported before it."""
+    """The package's modules that ``name`` imports when it runs, at its top or inside a
+    function (not for type checking only): each import as written (``from M import x`` reaches
+    module ``M.x`` if there is one, else ``M``, which holds ``x``), and the packages on the way
+    to it, but for the importer's own ancestors: they are imported before it."""
     here = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             targets |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -195,3 +209,16 @@ def test_the_readme_layout_names_every_module_and_no_other() -> None:
     assert len(modules) > 50
     assert modules <= files | packages  # a package is named by its folder
     assert files <= modules  # and nothing that is gone
+
+
+def test_the_client_and_the_store_stand_below_the_web_layer() -> None:
+    graph = _graph()
+    below = {*BELOW_THE_CORE, f"{PACKAGE}.config"}
+    upstream, store = f"{PACKAGE}.upstream", f"{PACKAGE}.store"
+
+    def reached(package: str) -> set[str]:
+        inside = [name for name in graph if _within(name, package)]
+        return {t for name in inside for t in graph[name] if not _within(t, package)}
+
+    assert reached(upstream) <= below
+    assert {t for t in reached(store) if not _within(t, upstream)} <= below

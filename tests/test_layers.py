@@ -3,7 +3,7 @@ imported everything): the pure core and the renderers load no web layer, no upst
 no store; building the app loads no production host. Over the source: no import cycle, counting
 the imports inside functions too.
 
-    records, errors, redaction, config     below everything
+    records, errors, redaction, config     below everything (config with store_location)
     reports/  (the pure core)              -> records, errors, redaction
     render/   (the renderers)              -> reports, records, errors, redaction
     upstream/                              -> records, errors, redaction, config
@@ -25,6 +25,8 @@ PACKAGE = "stract_reports"
 # What the core and the renderers may stand on, besides each other: plain records, the
 # exception tree, and the masking of secrets in messages.
 BELOW_THE_CORE = {f"{PACKAGE}.records", f"{PACKAGE}.errors", f"{PACKAGE}.redaction"}
+# The settings, and the store URL they check at start.
+SETTINGS = {f"{PACKAGE}.config", f"{PACKAGE}.store_location"}
 
 
 def _loaded_after(code: str, *prefixes: str) -> list[str]:
@@ -44,7 +46,7 @@ def test_the_core_and_the_renderers_load_no_web_layer_client_or_store() -> None:
     assert "render.html" in every_module and "reports.slicing" in every_module
     loaded = _loaded_after(every_module, "flask", "waitress", "redis", PACKAGE)
     ours = {name for name in loaded if name.startswith(PACKAGE)}
-    allowed = {PACKAGE, f"{PACKAGE}.config", *BELOW_THE_CORE}
+    allowed = {PACKAGE, *SETTINGS, *BELOW_THE_CORE}
     assert [m for m in loaded if not m.startswith(PACKAGE)] == []  # no flask, waitress, redis
     assert {m for m in ours if not _within(m, _CORE, _RENDERERS)} <= allowed
     assert not any(_within(m, f"{PACKAGE}.upstream", f"{PACKAGE}.store") for m in ours)
@@ -213,7 +215,7 @@ def test_the_readme_layout_names_every_module_and_no_other() -> None:
 
 def test_the_client_and_the_store_stand_below_the_web_layer() -> None:
     graph = _graph()
-    below = {*BELOW_THE_CORE, f"{PACKAGE}.config"}
+    below = {*BELOW_THE_CORE, *SETTINGS}
     upstream, store = f"{PACKAGE}.upstream", f"{PACKAGE}.store"
 
     def reached(package: str) -> set[str]:

@@ -246,8 +246,10 @@ class StractClient:
                     url=url,
                 ) from None
             remaining = flight.deadline - time.monotonic()  # the budget may have waited
-        if remaining <= 0:
-            raise DeadlineExceeded(flight.call, "the report deadline passed before this call")
+        if remaining <= 0:  # the report waits for this call: say it as the report's loop does
+            raise DeadlineExceeded(
+                flight.call, "the report deadline passed while waiting for this call"
+            )
         return remaining
 
     def _attempt(self, flight: Flight, remaining: float) -> tuple[bytes, Any]:

@@ -478,15 +478,16 @@ def test_errors_are_never_kept(make_app: Callable[..., Flask], simulator: Simula
 
 # --- Links stay on this site ---------------------------------------------------------------
 
+# Values a path segment can hold: each must still be escaped whole in every link.
 HOSTILE_PLATFORMS = [
-    "/evil.example",
-    "//evil.example",
     "javascript:alert(1)",
-    "\\\\evil.example",
-    "https://evil.example/x",
-    "..",
+    "\\\\evil",
+    "https:evil",
+    "%2F%2Fevil",
     "a b?c#d",
 ]
+# Values no segment of ours can hold (a slash, a dot): refused, never linked.
+UNADDRESSABLE_PLATFORMS = ["/evil.example", "//evil.example", "https://evil.example/x", ".."]
 
 
 def _dataset(values: list[str]) -> Dataset:
@@ -531,11 +532,26 @@ def test_index_links_are_relative_and_escaped_whatever_the_platform_values(
     assert [link for link in links + hrefs if not _on_this_site(link)] == []
     assert "attacker.example" not in str(body) + page
     assert body["reports"][2] == {
-        "report": "/evil.example",
-        **{fmt: f"/%2Fevil.example.{fmt}" for fmt in FORMATS},
+        "report": "javascript:alert(1)",
+        **{fmt: f"/javascript%3Aalert%281%29.{fmt}" for fmt in FORMATS},
     }
-    assert body["reports"][5]["csv"] == "/%2F%2Fevil.example/resumo.csv"
-    assert body["reports"][6]["csv"] == "/javascript%3Aalert%281%29.csv"
+    assert body["reports"][5]["csv"] == "/%5C%5Cevil/resumo.csv"
+    assert body["reports"][8]["csv"] == "/%252F%252Fevil.csv"
+
+
+@pytest.mark.parametrize("value", UNADDRESSABLE_PLATFORMS)
+def test_the_index_links_no_platform_whose_value_no_path_can_hold(
+    make_app: Callable[..., Flask], make_simulator: Callable[..., Simulator], value: str
+) -> None:
+    client = make_app(make_simulator(_dataset(["meta_ads", value]))).test_client()
+
+    body = client.get("/", headers={"Accept": "application/json"}).get_json()
+    page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+
+    assert [link["report"] for link in body["reports"]] == ["geral", "geral/resumo"]
+    assert "cannot be a report path here" in body["platforms_error"]
+    assert [link for link in _hrefs(page) if not _on_this_site(link)] == []
+    assert "evil" not in " ".join(_hrefs(page))
 
 
 def test_index_links_lead_to_the_reports(client: FlaskClient) -> None:

@@ -20,6 +20,7 @@ from .redaction import install_log_redaction
 from .reports.options import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
 from .serving import GRACE, REQUEST_READ_TIMEOUT
+from .urls import PROBE_PATHS
 
 DEMO_PORT = 5000
 
@@ -151,6 +152,7 @@ def serve(
             grace=grace,
             request_timeout=request_timeout,
             forwarded_headers=settings.trust_proxy,
+            probes=PROBE_PATHS,
         )
     except (ListenError, WorkerFailed) as exc:
         click.echo(f"stract-reports: {exc}", err=True)
@@ -205,6 +207,7 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
             workers=1,
             threads=16,
             forwarded_headers=settings.trust_proxy,
+            probes=PROBE_PATHS,
             log_level="warning",
         )
     except WorkerFailed as exc:

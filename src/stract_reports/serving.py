@@ -18,9 +18,9 @@ and bodies of ``MAX_BODY_BYTES``.
 Each request is stamped with the monotonic time it was fully received
 (``gate.ARRIVED``), for the report builds it may share (see ``gate.py``).
 
-The probes (``PROBE_PATHS``: ``/healthz``, ``/readyz``) are answered by threads of their own,
-``PROBE_THREADS`` each: requests queued for the report threads never delay them, and a slow
-``/readyz`` (it asks the upstream, up to 2 s) never delays ``/healthz``.
+The probes (the paths the caller names: ``/healthz``, ``/readyz``) are answered by threads of
+their own, ``PROBE_THREADS`` per path: requests queued for the report threads never delay them,
+and a slow ``/readyz`` (it asks the upstream, up to 2 s) never delays ``/healthz``.
 
 Starting: the parent binds the socket (a taken port fails at once), and the socket listens only
 once a worker has built its app, so nothing connects while no process could answer. A worker
@@ -69,8 +69,6 @@ CONNECTION_LIMIT = 2000  # open connections per process; beyond, the backlog wai
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024  # every endpoint is a GET; a body is never needed
 _LOOP_TIMEOUT = 0.25  # seconds one event-loop pass may wait: how soon a signal is noticed
-# Paths answered by their own threads, never queued behind reports (an orchestrator's probes).
-PROBE_PATHS = ("/healthz", "/readyz")
 PROBE_THREADS = 2  # threads per probe path
 START_ATTEMPTS = 5  # a worker failing to start this many times in a row stops serve
 RESPAWN_PAUSE = 0.5  # seconds before a worker that died is replaced: a failing one must not spin
@@ -156,9 +154,9 @@ class _Counted:
             self.dispatcher.done()
 
 
-def _dispatchers(threads: int) -> dict[str, _Dispatcher]:
+def _dispatchers(threads: int, probes: tuple[str, ...]) -> dict[str, _Dispatcher]:
     """The report threads (under ``""``) and each probe path's own threads."""
-    pools = {"": _Dispatcher(), **{path: _Dispatcher() for path in PROBE_PATHS}}
+    pools = {"": _Dispatcher(), **{path: _Dispatcher() for path in probes}}
     for path, pool in pools.items():
         pool.set_thread_count(PROBE_THREADS if path else threads)
     return pools
@@ -265,7 +263,8 @@ App = TypeVar("App", bound=Callable[..., Iterable[bytes]])
 class _Worker(Generic[App]):
     """What each worker process runs: an app from ``factory``, released by ``close`` once its
     requests had ``grace`` seconds; ``threads`` answer, and clients have ``request_timeout``
-    seconds to send a request. ``forwarded_headers``: X-Forwarded-* come from a trusted proxy."""
+    seconds to send a request. ``forwarded_headers``: X-Forwarded-* come from a trusted proxy.
+    ``probes``: paths answered by threads of their own."""
 
     factory: Callable[[], App]
     close: Callable[[App], None]
@@ -273,6 +272,7 @@ class _Worker(Generic[App]):
     grace: float
     request_timeout: float
     forwarded_headers: bool
+    probes: tuple[str, ...]
 
 
 def _serve_process(
@@ -294,7 +294,7 @@ def _serve_process(
         log.debug("the app could not be built", exc_info=True)
         raise WorkerFailed(_one_line(exc)) from None
     threads, grace = worker.threads, worker.grace
-    pools = _dispatchers(threads)
+    pools = _dispatchers(threads, worker.probes)
     sockets: dict[int, Any] = {}
     server = _Server(
         _AccessLog(app),
@@ -371,15 +371,17 @@ def run_server(
     grace: float = GRACE,
     request_timeout: float = REQUEST_READ_TIMEOUT,
     forwarded_headers: bool = False,
+    probes: tuple[str, ...] = (),
     log_level: str = "info",
 ) -> None:
     """Serve the app ``factory`` builds (one per worker process) until SIGINT/SIGTERM with
     ``workers`` processes of ``threads`` threads, finishing requests in flight for up to
     ``grace`` seconds, then ``close(app)``; a client has ``request_timeout`` seconds to send a
     whole request. ``forwarded_headers``: keep X-Forwarded-* (one trusted proxy in front).
+    ``probes``: paths answered by threads of their own, never queued behind the others.
     Raises ``ListenError`` when the address cannot be bound, ``WorkerFailed`` when no worker
     can start."""
-    worker = _Worker(factory, close, threads, grace, request_timeout, forwarded_headers)
+    worker = _Worker(factory, close, threads, grace, request_timeout, forwarded_headers, probes)
     logging.getLogger("stract_reports").setLevel(log_level.upper())
     # waitress's own INFO lines ("Serving on ...") repeat ours; its warnings stay.
     logging.getLogger("waitress").setLevel(

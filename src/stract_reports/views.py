@@ -17,7 +17,7 @@ from .errors import InvalidRequest, ReportError
 from .extensions import current_client, current_gate, current_settings
 from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
 from .gate import request_arrival
-from .pipeline import build_source, slice_source
+from .pipeline import build_source, check_paths, slice_source
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
@@ -29,7 +29,14 @@ from .reports.table import Table
 from .security import csp_nonce
 from .transfer import deliver, entity_tag, entity_tag_of
 from .upstream import FetchLimits, fetch_platforms
-from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
+from .urls import (
+    CONVERTERS,
+    PROBE_PATHS,
+    ROUTES,
+    report_links,
+    report_url,
+    resolve,
+)
 
 T = TypeVar("T")
 
@@ -56,7 +63,9 @@ def index() -> Response:
     platforms_error = None
     try:
         limits = FetchLimits.from_settings(settings)
-        platforms = [platform.value for platform in fetch_platforms(current_client(), limits)]
+        values = [platform.value for platform in fetch_platforms(current_client(), limits)]
+        check_paths(current_client(), values)
+        platforms = values
     except ReportError as exc:
         platforms_error = exc.detail
     links = report_links(all_reports(platforms))
@@ -247,7 +256,8 @@ def init_app(app: Flask) -> None:
     app.url_map.merge_slashes = False
     app.url_map.converters.update(CONVERTERS)
     app.add_url_rule("/", view_func=index)
-    app.add_url_rule("/healthz", view_func=healthz)
-    app.add_url_rule("/readyz", view_func=readyz)
+    healthz_path, readyz_path = PROBE_PATHS
+    app.add_url_rule(healthz_path, view_func=healthz)
+    app.add_url_rule(readyz_path, view_func=readyz)
     for rule, endpoint, summary in ROUTES:
         app.add_url_rule(rule, endpoint, view_func=report, defaults={"summary": summary})

@@ -39,6 +39,16 @@ class WorkbookTooLarge(ValueError):
 _SHEET_NAME_FORBIDDEN = str.maketrans({c: "-" for c in "[]:*?/\\"})
 
 
+def sheet_name(slug: str) -> str:
+    """A name Excel accepts for the report's sheet: none of ``[]:*?/\\``, no apostrophe at
+    either end, at most 31 UTF-16 units, not empty nor Excel's reserved "History"."""
+    name = slug.translate(_SHEET_NAME_FORBIDDEN).strip("'")
+    while len(name.encode("utf-16-le")) > 2 * _SHEET_NAME_LIMIT:
+        name = name[:-1]
+    name = name.rstrip("'")
+    return "report" if not name or name.casefold() == "history" else name
+
+
 def render_xlsx(table: Table) -> bytes:
     """The table as a one-sheet workbook: bold frozen header with an autofilter, numbers as
     numeric cells formatted by kind, text as text, columns sized to their contents.
@@ -64,9 +74,7 @@ def render_xlsx(table: Table) -> bytes:
         },
     )
     workbook.set_properties({"title": table.title})
-    sheet = workbook.add_worksheet(
-        table.spec.slug.translate(_SHEET_NAME_FORBIDDEN)[:_SHEET_NAME_LIMIT]
-    )
+    sheet = workbook.add_worksheet(sheet_name(table.spec.slug))
     header = workbook.add_format({"bold": True})
     kinds = [column_kind(label, n) for label, n in zip(table.columns, table.numeric, strict=True)]
     formats = {kind: workbook.add_format({"num_format": code}) for kind, code in _FORMATS.items()}

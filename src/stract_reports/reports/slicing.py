@@ -28,7 +28,7 @@ from typing import Any
 from ..records import PlatformData
 from .ads import Ads, ads_table
 from .metrics import label_key
-from .numbers import parse_number
+from .numbers import NumberOutOfRange, looks_numeric, parse_number
 from .options import OTHER_OPTIONS, SLICING_OPTIONS, RatioMode
 from .spec import ReportSpec
 from .summary import Group, summarize
@@ -115,8 +115,9 @@ def query_pairs(query: Query) -> list[tuple[str, str]]:
 
 def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
     """The slicing options of ``query``; names in ``other`` are skipped. An empty value is an
-    option not given. Raises ``BadOption`` on an unknown ``_option``, one given twice, or a
-    size or page token that is not one."""
+    option not given. Raises ``BadOption`` on an unknown ``_option``, one given twice, a size
+    or page token that is not one, or a filter value written as a number out of the bounds
+    (no cell can equal it, and it is known before anything is read)."""
     skip = frozenset(other)
     filters: list[tuple[str, str]] = []
     columns: list[str] = []
@@ -125,6 +126,7 @@ def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
         if name in skip:
             continue
         if not name.startswith("_"):
+            _check_bounds(name, value)
             filters.append((name, value))
         elif name not in SLICING_OPTIONS:
             raise BadOption(f"unknown option {name!r}; options: {', '.join(SLICING_OPTIONS)}")
@@ -238,6 +240,15 @@ def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int
     if not (text.isascii() and text.isdigit()) or len(text) > _MAX_DIGITS or int(text) < minimum:
         raise BadOption(f"{name} must be {what}: a whole number of at least {minimum}")
     return int(text)
+
+
+def _check_bounds(name: str, value: str) -> None:
+    """A filter value written as a number must be within the bounds a report's numbers keep."""
+    if looks_numeric(value):
+        try:
+            parse_number(value)
+        except NumberOutOfRange as exc:
+            raise BadOption(f"filter {name}: {exc}") from None
 
 
 def _column(table: Table, label: str, option: str) -> int:

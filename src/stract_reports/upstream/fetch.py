@@ -60,10 +60,13 @@ def fetch_report_data(
     *,
     speculate: bool = False,
     progress: Progress | None = None,
+    vet: Callable[[list[Platform]], None] | None = None,
 ) -> list[PlatformData]:
     """Fields, accounts and ad rows of one platform (by value), or of all when None, within
     ``limits``. ``speculate``: issue the calls of the last good report at once, then check them
-    (``shape``); ``progress(done, known)`` is told of every finished call.
+    (``shape``); ``progress(done, known)`` is told of every finished call; ``vet(platforms)``
+    sees the report's platforms as soon as the list is read, and raises to refuse them before
+    anything is asked of them.
 
     Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
     ``UpstreamError`` when any call fails after retries: never a partial result.
@@ -79,6 +82,8 @@ def fetch_report_data(
             chosen = [p for p in platforms if p.value == platform]
             if not chosen:
                 raise UnknownPlatform(platform, [p.value for p in platforms])
+        if vet is not None:
+            vet(chosen)
         for p in chosen:
             results.append(PlatformData(p, [], []))
             _fetch_platform(run, results[-1])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from threading import Thread
@@ -18,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from datasets import fields
+from hostile import Call, HostileUpstream, Reply
 from stract_reports.formats import FORMATS
 from stract_reports.simulator import Dataset, FaultRule, SimAccount, SimPlatform, Simulator
 from support import closed_port_url, golden, serving
@@ -243,21 +246,27 @@ def test_readyz_is_503_when_the_upstream_fails(
 
 
 def test_readyz_is_503_while_the_upstream_pool_is_saturated(
-    make_app: Callable[..., Flask], make_simulator: Callable[..., Simulator]
+    make_app: Callable[..., Flask], make_hostile: Callable[..., HostileUpstream]
 ) -> None:
-    # One upstream slot, held by a report whose account lists stall.
-    # Held past readyz's own 2 s budget (views.READY_BUDGET), no longer.
-    sim = make_simulator(faults=[FaultRule("slow", match="/accounts", delay=2.5)])
-    app = make_app(sim, concurrency=1, timeout=5.0, deadline=3.0, retries=0)
+    # One upstream slot, held by a report's account list until the test lets it go: however
+    # slow the machine, the slot is busy for all of readyz's own 2 s (views.READY_BUDGET).
+    release = threading.Event()
+
+    def hold_accounts(call: Call) -> Reply | None:
+        if call.endpoint == "accounts":
+            release.wait(20)
+        return None
+
+    upstream = make_hostile(hold_accounts)
+    app = make_app(upstream, concurrency=1, timeout=20.0, deadline=20.0, retries=0)
     client = app.test_client()
     busy = Thread(target=client.get, args=("/geral",))
     busy.start()
     try:
-        for _ in range(200):
-            if sim.stats()["in_flight"]:
-                break
-            busy.join(0.01)
-        assert sim.stats()["requests"]["accounts"] == 1  # the stalled call holds the slot
+        until = time.monotonic() + 10
+        while upstream.calls["accounts"] == 0:  # the held call has the one slot
+            assert time.monotonic() < until
+            time.sleep(0.01)
 
         response = client.get("/readyz")
 
@@ -265,7 +274,8 @@ def test_readyz_is_503_while_the_upstream_pool_is_saturated(
         assert response.get_json()["error"] == "not ready"
         assert "platform list" in response.get_json()["detail"]
     finally:
-        busy.join(10)
+        release.set()
+        busy.join(20)
     assert client.get("/healthz").status_code == 200
 
 

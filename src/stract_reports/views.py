@@ -29,6 +29,7 @@ from .reports.table import Table
 from .security import csp_nonce
 from .transfer import deliver, entity_tag, entity_tag_of
 from .upstream import FetchLimits, fetch_platforms
+from .upstream.fleet import DEGRADED, DOWN
 from .urls import (
     CONVERTERS,
     PROBE_PATHS,
@@ -111,8 +112,10 @@ def readyz() -> Response:
     """Readiness: the upstream answers its platform list in time; else 503, whatever failed
     (down, refusing, or our pool too busy to ask it), so an orchestrator routes elsewhere.
 
-    ``shared`` tells the state of the fleet's Redis (``connected``, ``down`` or ``off``). Redis
-    down is still ready: reports work, each process reading on its own.
+    ``shared`` tells the state of the fleet's Redis (``connected``, ``degraded`` when it answers
+    slower than the breaker allows, ``down`` or ``off``), with its recent latency in
+    ``shared_latency_ms``. Redis degraded or down is still ready: reports work, each process
+    reading on its own.
     """
     try:
         limits = FetchLimits.from_settings(current_settings())
@@ -123,13 +126,22 @@ def readyz() -> Response:
         response.headers["Retry-After"] = "1"
         return response
     body: dict[str, object] = {"status": "ready", "platforms": len(platforms)}
-    body["shared"] = state = current_client().shared.state
-    if state == "down":
-        body["shared_detail"] = (
-            "the shared Redis (STRACT_SHARED_URL) is unreachable: reports still work, each "
-            "server process reading the upstream on its own until it answers again"
-        )
+    state, latency = current_client().shared.health()
+    body["shared"] = state
+    if latency is not None:
+        body["shared_latency_ms"] = round(latency * 1000, 1)
+    if state in SHARED_DETAILS:
+        body["shared_detail"] = SHARED_DETAILS[state]
     return jsonify(body)
+
+
+# What /readyz adds when the fleet's Redis is not helping: reports work, but on their own.
+SHARED_DETAILS = {
+    DOWN: "the shared Redis (STRACT_SHARED_URL) is unreachable: reports still work, each server "
+    "process reading the upstream on its own until it answers again",
+    DEGRADED: "the shared Redis (STRACT_SHARED_URL) answers too slowly: reports still work, each "
+    "server process reading the upstream on its own until it answers in time again",
+}
 
 
 @dataclass(frozen=True)

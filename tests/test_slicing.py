@@ -6,21 +6,28 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
+from stract_reports.records import AccountData, PlatformData
 from stract_reports.render.csv import render_csv
 from stract_reports.reports.numbers import ratio
 from stract_reports.reports.slicing import (
     BadOption,
     Slice,
     parse_slice,
+    report_source,
+    select_rows,
     slice_report,
 )
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.urls import query_with
 from support import REPORTS, golden
-from tables import general, general_summary, platform
+from tables import general, general_summary, platform, real_data
 
 # Sums over the ads, as captured (stract-api.md): clicks, impressions, spend.
 CAPTURED = {
@@ -396,3 +403,51 @@ def test_unsliced_reports_are_named_and_titled_by_what_they_show() -> None:
         "meta_ads/resumo": ("meta_ads/resumo", "Facebook Ads: summary by account"),
         "ga4/resumo": ("ga4/resumo", "Google Analytics: summary by account"),
     }
+
+
+def _times(data: Sequence[PlatformData], k: int) -> list[PlatformData]:
+    """``data`` with every account's ads repeated ``k`` times."""
+    return [
+        PlatformData(p.platform, p.fields, [AccountData(a.account, a.rows * k) for a in p.accounts])
+        for p in data
+    ]
+
+
+def _python_calls(work: Callable[[], object]) -> int:
+    """How many Python functions ``work()`` calls (C functions are not counted)."""
+    calls = 0
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(profile)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_many_filters_cost_one_pass_with_no_python_call_per_row() -> None:
+    # 165 filters: the same three, many times. Before, each row ran each filter as a Python call.
+    filters = [("Platform", "Facebook Ads"), ("Country", "BR"), ("clicks", "886")] * 55
+    sl = parse_slice(filters)
+    tables = [report_source(_times(real_data(), k), ReportSpec(None))[0] for k in (1, 100)]
+
+    kept = [len(select_rows(ads, sl).rows) for ads in tables]
+    calls = [_python_calls(partial(select_rows, ads, sl)) for ads in tables]
+
+    assert kept == [1, 100]
+    assert calls[0] == calls[1]  # the work per row is the same C loop, whatever the filters
+
+
+def test_filters_that_contradict_each_other_keep_no_row_but_are_all_checked() -> None:
+    ads = general()
+
+    none = select_rows(ads, parse_slice([("Country", "BR"), ("Country", "US")]))
+    same = select_rows(ads, parse_slice([("Clicks", "886"), ("Clicks", "886.0")]))
+
+    assert none.rows == [] and len(same.rows) == 1
+    with pytest.raises(BadOption, match="filter: no column 'Nope'"):
+        select_rows(ads, parse_slice([("Country", "BR"), ("Country", "US"), ("Nope", "x")]))

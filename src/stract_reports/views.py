@@ -230,6 +230,8 @@ def answer_report(
         excel=options.excel,
         nonce=csp_nonce() if FORMATS[fmt].nonce else None,
         shape=options.shape,
+        # Drawing the answer counts against the report's deadline, from the request's arrival.
+        deadline=request_arrival(request.environ) + current_settings().deadline,
     )
     body = render(table, fmt, rendering)
     response = Response(body, mimetype=answer.mimetype)

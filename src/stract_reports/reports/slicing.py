@@ -22,7 +22,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from operator import itemgetter
+from itertools import compress, count, repeat
+from operator import eq, itemgetter
 from typing import Any
 
 from ..records import PlatformData
@@ -275,22 +276,43 @@ def _columns(table: Table, values: Sequence[str]) -> list[int]:
 
 
 def _select(table: Table, filters: Sequence[tuple[str, str]]) -> list[int] | None:
-    """Indices of the rows every filter keeps; None without filters (every row)."""
+    """Indices of the rows every filter keeps; None without filters (every row).
+
+    One pass whatever the number of filters, its work per row in C: the filters become one
+    wanted value per column (two different values for one column keep no row), and each row's
+    cells in those columns are compared with them at once.
+    """
     if not filters:
         return None
-    tests = [_matcher(table, label, value) for label, value in filters]
-    return [i for i, row in enumerate(table.rows) if all(test(row) for test in tests)]
+    wanted: dict[int, Cell] = {}
+    contradicted = False
+    for label, value in filters:  # every filter is checked, even after a contradiction
+        column, cell = _wanted(table, label, value)
+        if column in wanted and wanted[column] != cell:
+            contradicted = True
+        wanted.setdefault(column, cell)
+    if contradicted:
+        return []
+    columns = list(wanted)
+    target = wanted[columns[0]] if len(columns) == 1 else tuple(wanted[c] for c in columns)
+    kept = map(eq, map(itemgetter(*columns), table.rows), repeat(target))
+    return list(compress(count(), kept))
 
 
-def _matcher(table: Table, label: str, value: str) -> Callable[[list[Cell]], bool]:
+def _wanted(table: Table, label: str, value: str) -> tuple[int, Cell]:
+    """The column a filter names, and the cell value it keeps (a number for a numeric column;
+    None, an empty cell, for an empty value)."""
     column = _column(table, label, "filter")
     wanted: Cell = value or None
     if value and table.numeric[column]:
-        wanted = parse_number(value)
+        try:
+            wanted = parse_number(value)
+        except NumberOutOfRange as exc:  # parse_slice refuses these; this is for other callers
+            raise BadOption(f"filter {label}: {exc}") from None
         if wanted is None:
             name = table.columns[column]
             raise BadOption(f"{name} is a numeric column: {value!r} is not a number")
-    return lambda row: row[column] == wanted
+    return column, wanted
 
 
 def _summary_by(

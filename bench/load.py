@@ -95,14 +95,11 @@ GENERATED_AT = re.compile(rb'"generated_at":\s*"[^"]*",?')
 PROBE_EVERY = 0.1  # seconds between two /healthz while the clients run
 # What the forger writes: a shape of calls nobody makes, bodies that are no upstream's, and a
 # back-off, next slot and locks that are no time or id of ours.
-FORGED_SHAPE = json.dumps(
-    [
-        [
-            None,
-            [["insights", [["account", str(i)], ["token", f"{i:032x}"]], "x"] for i in range(5000)],
-        ]
-    ]
-).encode()
+FORGED_CALLS = [
+    ["insights", [["account", str(i)], ["token", hashlib.sha256(b"%d" % i).hexdigest()[:32]]], "x"]
+    for i in range(5000)
+]
+FORGED_SHAPE = json.dumps([[None, FORGED_CALLS]]).encode()
 FORGED_BODY = b'{"platforms": [], "fields": [], "accounts": [], "insights": []}'
 
 

@@ -9,6 +9,7 @@ apps that share one real ``redis-server``, then writes to that Redis as the atta
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -32,6 +33,7 @@ BEARER = "a-bearer-token-only-these-servers-have"
 GERAL = golden("geral")
 HOUR = 3600
 REFUSED = "fails its checks (not written by a server with this API token"
+FLEET_LOG = "stract_reports.upstream.fleet"
 
 
 @pytest.fixture
@@ -114,13 +116,18 @@ def test_a_back_off_that_is_no_time_of_ours_holds_nothing(
 # -- the warm shape ------------------------------------------------------------------------------
 
 
+def _token(i: int) -> str:
+    """An account token as the upstream's look: 32 hex digits, no two alike from the start."""
+    return hashlib.sha256(str(i).encode()).hexdigest()[:32]
+
+
 def _shape_of(calls: int) -> bytes:
     """A shape of ``calls`` insights calls for accounts the upstream never had (``_dump``'s
     JSON: scope, then [endpoint, [[name, value], ...], call] per call)."""
     planned = [
         [
             "insights",
-            [["platform", "meta_ads"], ["account", str(10_000 + i)], ["token", f"{i:032x}"]],
+            [["platform", "meta_ads"], ["account", str(10_000 + i)], ["token", _token(i)]],
             f"insights of account {i}",
         ]
         for i in range(calls)
@@ -134,6 +141,7 @@ def test_a_shape_written_without_the_token_is_ignored(
     store: redis.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger=FLEET_LOG)  # whatever an earlier test set
     assert fleet_app().test_client().get("/geral").data == GERAL
     cold = _calls(upstream)
     store.set(_prefix(store) + b"shape", _shape_of(20_000))
@@ -186,6 +194,7 @@ def test_a_body_rewritten_in_redis_is_ignored_and_never_blamed_on_the_upstream(
     caplog: pytest.LogCaptureFixture,
     forged: bytes,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger=FLEET_LOG)
     reader, other = fleet_app(cache_ttl=60), fleet_app(cache_ttl=60)
     assert reader.test_client().get("/geral").data == GERAL
     kept = list(store.scan_iter(b"*:res:*"))
@@ -239,32 +248,30 @@ def test_a_slow_redis_is_left_alone_until_it_answers_in_time_and_readyz_says_so(
     redis_server: RedisServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="stract_reports.upstream.fleet")
+    caplog.set_level(logging.WARNING, logger=FLEET_LOG)
     with SlowLink(redis_server.port) as link:
-        app = make_app(upstream, api_token=BEARER, shared_url=link.url, shared_retry=1.0)
+        retry = 3.0  # the report below ends well within it, however busy the machine
+        app = make_app(upstream, api_token=BEARER, shared_url=link.url, shared_retry=retry)
         client = app.test_client()
         assert client.get("/geral").data == GERAL  # fast: shared as usual
         assert link.relayed > 0
 
         link.delay = 0.2
-        assert client.get("/geral").data == GERAL  # slow: three slow calls trip the breaker
+        assert client.get("/geral").data == GERAL  # slow: most calls slow trip the breaker
         ready = client.get("/readyz").get_json()
         relayed = link.relayed
-        started = time.monotonic()
         answer = client.get("/geral")
-        took = time.monotonic() - started
 
         assert (answer.status_code, answer.data) == (200, GERAL)
         assert link.relayed == relayed  # degraded: this process works on its own
-        assert took < 1.0  # no 0.2 s Redis round trip in it
         assert ready["status"] == "ready" and ready["shared"] == "degraded"
         assert ready["shared_latency_ms"] >= 150
         assert "answers too slowly" in ready["shared_detail"]
 
         link.delay = 0.0
-        time.sleep(1.1)  # past the retry period: the next call probes Redis, fast again
+        time.sleep(retry + 0.1)  # past the retry period: the next call probes Redis
         assert client.get("/geral").data == GERAL
         assert client.get("/readyz").get_json()["shared"] == "connected"
     lines = [r.getMessage() for r in caplog.records if "shared state at" in r.getMessage()]
-    assert len(lines) == 2, lines
+    assert len(lines) == 2, "\n".join(lines)
     assert "answers slowly" in lines[0] and "answers again" in lines[1]

@@ -3,8 +3,10 @@
 Every operation goes through ``RedisLink.call(op, fallback)``: while Redis answers, ``op()``;
 when it fails or is known to be down, ``fallback()`` at once, and Redis is probed again every
 ``settings.shared_retry`` seconds. A Redis that answers, but slowly, is treated the same way (a
-breaker): ``SLOW_STRIKES`` calls in a row slower than ``SLOW_CALL`` make the state ``degraded``,
-and this process works on its own until a probe answers in time. Each process logs one line
+breaker): when the median of the last calls (``LATENCY_SAMPLES``, at least ``SLOW_SAMPLES``) is
+slower than ``SLOW_CALL`` the state is ``degraded``, and this process works on its own until a
+probe answers in time. A median, not one call: a process busy computing delays some of its
+threads' calls now and then, which says nothing of Redis. Each process logs one line
 when Redis becomes unreachable or slow and one when it answers again, with its address but
 never its password. ``latency()`` is the median of the last calls, for ``/readyz``.
 
@@ -40,10 +42,10 @@ T = TypeVar("T")
 
 NAMESPACE = "stract:v1:"
 # A round trip slower than this is slow (loopback and a LAN answer in about a millisecond; a
-# process busy computing can stretch one to tens); this many in a row degrade the link.
+# process busy computing can stretch one to tens).
 SLOW_CALL = 0.05
-SLOW_STRIKES = 3
-LATENCY_SAMPLES = 16  # the calls /readyz's latency is the median of
+LATENCY_SAMPLES = 16  # the last calls whose median is Redis's latency (and /readyz's)
+SLOW_SAMPLES = 5  # calls measured since the state last changed before the breaker judges
 REFUSED_LOG_EVERY = 60.0  # seconds between two lines about values that failed their checks
 
 
@@ -100,7 +102,6 @@ class RedisLink:
         self._state_lock = threading.Lock()
         self._state = CONNECTED
         self._next_probe = 0.0
-        self._strikes = 0  # slow calls in a row
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._refused_logged: dict[str, float] = {}
         self.stopping = threading.Event()
@@ -202,17 +203,22 @@ class RedisLink:
         )
 
     def _answered(self, seconds: float) -> None:
-        """Redis answered in ``seconds``: the breaker's count, and the state it makes."""
-        slow = seconds > SLOW_CALL
+        """Redis answered in ``seconds``: the breaker's judgement, and the state it makes."""
         with self._state_lock:
-            self._latencies.append(seconds)
-            self._strikes = self._strikes + 1 if slow else 0
+            samples = self._latencies
+            samples.append(seconds)
             before = self._state
-            if not slow or (before == CONNECTED and self._strikes < SLOW_STRIKES):
-                after = CONNECTED
-            else:
+            if before != CONNECTED:  # a probe, while down or degraded: this one call decides
+                after = CONNECTED if seconds <= SLOW_CALL else DEGRADED
+            elif len(samples) >= SLOW_SAMPLES and statistics.median(samples) > SLOW_CALL:
                 after = DEGRADED
+            else:
+                after = CONNECTED
+            if after == DEGRADED:
                 self._next_probe = time.monotonic() + self.retry_every
+            elif before != CONNECTED:  # back: the next judgement is made on new calls only
+                samples.clear()
+                samples.append(seconds)
             self._state = after
         if after == before:
             return
@@ -225,7 +231,7 @@ class RedisLink:
                 "shared state at %s answers slowly (%.0f ms a call, more than %.0f ms): each "
                 "process works on its own until it answers in time; trying every %gs",
                 self._where,
-                seconds * 1000,
+                (self.latency() or seconds) * 1000,
                 SLOW_CALL * 1000,
                 self.retry_every,
             )

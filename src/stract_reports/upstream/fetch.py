@@ -64,10 +64,10 @@ def fetch_report_data(
     vet: Callable[[list[Platform]], None] | None = None,
 ) -> list[PlatformData]:
     """Fields, accounts and ad rows of one platform (by value), or of all when None, within
-    ``limits``. ``speculate``: issue the calls of the last good report at once, then check them
-    (``shape``); ``progress(done, known)`` is told of every finished call; ``vet(platforms)``
-    sees the report's platforms as soon as the list is read, and raises to refuse them before
-    anything is asked of them.
+    ``limits``. ``speculate``: issue the calls of the last good report ahead, a window at a
+    time, then check them (``shape``); ``progress(done, known)`` is told of every finished
+    call; ``vet(platforms)`` sees the report's platforms as soon as the list is read, and
+    raises to refuse them before anything is asked of them.
 
     Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
     ``UpstreamError`` when any call fails after retries: never a partial result.

@@ -2,12 +2,12 @@
 
 A report's calls follow from a shape that rarely changes (the platform list, page counts,
 accounts with their tokens, field keys). Remembering the calls themselves captures all of it:
-the next report issues them at once, before the lists that justify them arrive, and then makes
+the next report issues them ahead of the lists that justify them (a window at a time), and makes
 exactly the calls a cold read makes, adopting a speculative one whenever it is the same request
 (same endpoint, same parameters: same page, token and field list). Speculation is therefore
 validated by construction: an adopted result is the answer to the very request a cold read
 sends, made during this report; a speculative call nobody adopts (its assumption went stale)
-is dropped and its failure never counts. The extra calls are at most the stale ones.
+is dropped and its failure never counts. The extra calls are the stale ones, a window at most.
 
 Never on disk: the calls carry account tokens. In memory; and, when the server processes share
 a Redis, there too (as JSON, sealed, for ``SHAPE_TTL`` seconds) so that a fresh process's first
@@ -18,8 +18,8 @@ bearer token is never part of a call.
 A shape is a hint, never a command: the report issues its calls a window at a time and stops at
 the first sign it changed (``fetch``). What is kept is bounded: ``MAX_CALLS`` calls per report,
 ``MAX_SCOPES`` reports, and a shape read back is refused whole unless every call is one a report
-makes (``ENDPOINTS``, ``PARAMS``), every text within ``MAX_TEXT`` characters and the whole within
-``MAX_BYTES``.
+makes (``PARAMS``: its endpoint and parameters), every text within ``MAX_TEXT`` characters and
+the whole within ``MAX_BYTES``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ PARAMS = {
     "accounts": frozenset({"platform", "page"}),
     "insights": frozenset({"platform", "account", "token", "fields", "page"}),
 }
-ENDPOINTS = frozenset(PARAMS)
 MAX_CALLS = 50_000  # calls kept per report (scope); the first ones, in the order made
 MAX_SCOPES = 1_000  # reports (all platforms, or one) kept
 MAX_TEXT = 16_384  # characters of a parameter, a call's words or a scope read back

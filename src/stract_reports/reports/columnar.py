@@ -1,0 +1,417 @@
+"""Column storage for large tables: exact numbers as scaled integers, text dictionary-encoded.
+
+A report of a million ads must not cost a Python object per cell (an exact ``Decimal`` is about
+100 bytes, a string 50 and more, a row's list 150 more): each column is a few flat arrays.
+
+- ``NumberColumn``: a number is ``digits × 10**-scale``, ``digits`` in an ``array('q')`` (8
+  bytes) and the value's own ``scale`` in an ``array('b')`` (1 byte). ``5.50`` is (550, 2) and
+  ``5.5`` is (55, 1), so every cell prints as ``numbers.format_number`` prints the exact value
+  (the upstream's digits, positional, never an exponent). A scale of ``EMPTY`` is an empty
+  cell; ``BIG`` marks a value whose digits do not fit 64 bits, or a negative zero (``-0.00``
+  prints its sign): those few are kept exact, as Python numbers, in a dict beside.
+- ``TextColumn``: each distinct text once (``values``), one code per cell (``array('I')``);
+  code 0 is the empty cell.
+
+Work per cell runs in C (``map`` over arrays, slices, ``sum``); Python code runs per column,
+per chunk of rows, or per distinct value. Sums are exact: digits are aligned to one scale and
+added as integers. ``Rows`` (a ``range`` or a sequence of row indices) say which cells.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Context, Decimal
+from itertools import compress, count, repeat
+from operator import eq, is_, lt, mul, sub, truediv
+from typing import Any, TypeAlias
+
+from .numbers import Number, format_number
+
+Rows: TypeAlias = range | Sequence[int]
+
+EMPTY = -1  # the scale of an empty cell
+BIG = -2  # the scale of a value kept in ``NumberColumn.big``
+_INT64 = 2**63
+# Below this, digits / 10**scale as a float prints back exactly with ``scale`` decimals: the
+# float is within half a unit of the last decimal (2**-52 relative error at most).
+_FLOAT_EXACT = 2**52
+_FLOAT_SCALES = 15
+_POW10 = [10**n for n in range(128)]
+_FIXED = [f".{n}f" for n in range(_FLOAT_SCALES + 1)]
+# Scaling a Decimal exactly: bounded values have at most 30 digits, sums far fewer than 100.
+_EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)
+_NONE_TO_ZERO: dict[Any, Any] = {None: 0}
+
+
+def split_number(value: Number) -> tuple[int, int] | None:
+    """``value`` as (digits, scale) with ``value == digits * 10**-scale`` and the scale it prints
+    with; None when the digits do not fit 64 bits or the value is a negative zero."""
+    if type(value) is int:
+        return (value, 0) if -_INT64 <= value < _INT64 else None
+    assert isinstance(value, Decimal) and value.is_finite()
+    sign, _, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    if sign and not value:
+        return None  # "-0.00" prints its sign
+    scale = max(0, -exponent)
+    digits = int(_EXACT.scaleb(value, scale))
+    return (digits, scale) if -_INT64 <= digits < _INT64 and scale < 128 else None
+
+
+def join_number(digits: int, scale: int) -> Number:
+    """The number ``digits × 10**-scale``: an int at scale 0, else a Decimal of that exponent."""
+    if scale == 0:
+        return digits
+    return _EXACT.scaleb(Decimal(digits), -scale)
+
+
+class NumberColumn:
+    """A column of exact numbers (see the module's docstring); empty cells are None."""
+
+    __slots__ = ("digits", "scales", "big", "_aligned", "_lock")
+
+    def __init__(
+        self,
+        digits: array[int] | None = None,
+        scales: array[int] | None = None,
+        big: dict[int, Number] | None = None,
+    ) -> None:
+        self.digits = digits if digits is not None else array("q")
+        self.scales = scales if scales is not None else array("b")
+        self.big = big if big is not None else {}
+        self._aligned: tuple[int, Sequence[int]] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def empty(cls, size: int) -> NumberColumn:
+        """``size`` empty cells."""
+        return cls(array("q", bytes(8 * size)), array("b", [EMPTY]) * size)
+
+    @classmethod
+    def of(cls, values: Sequence[Number | None]) -> NumberColumn:
+        """The column of ``values`` (ints, finite Decimals, None), converted in bulk."""
+        column = cls()
+        column.extend(values)
+        return column
+
+    def extend(self, values: Sequence[Number | None]) -> None:
+        """Append ``values``: in C when they are ints (and None) that fit, or Decimals printed
+        without an exponent; value by value otherwise."""
+        start = len(self.digits)
+        kinds = set(map(type, values))
+        if kinds <= {int, type(None)}:
+            try:
+                digits = array("q", map(_NONE_TO_ZERO.get, values, values))
+            except OverflowError:
+                pass
+            else:
+                scales = array("b", bytes(len(values)))
+                if type(None) in kinds:
+                    for i in compress(count(), map(is_, values, repeat(None))):
+                        scales[i] = EMPTY
+                self.digits += digits
+                self.scales += scales
+                return
+        elif kinds <= {int, Decimal, type(None)} and self._extend_decimals(values):
+            return
+        for offset, value in enumerate(values):  # the exact way, one value at a time
+            self._append(start + offset, value)
+
+    def extend_column(self, other: NumberColumn) -> None:
+        """Append every cell of ``other``."""
+        offset = len(self.digits)
+        self.digits += other.digits
+        self.scales += other.scales
+        for row, value in other.big.items():
+            self.big[offset + row] = value
+
+    def _extend_decimals(self, values: Sequence[Number | None]) -> bool:
+        """``extend`` through the values' text: False (nothing appended) when some value does
+        not print positionally or does not fit."""
+        texts = list(map(str, map(_NONE_TO_ZERO.get, values, values)))
+        if "E" in "".join(texts):  # an exponent (a Decimal's str has one past 6 zeros)
+            return False
+        dots = list(map(str.find, texts, repeat(".")))
+        try:
+            digits = array("q", map(int, map(str.replace, texts, repeat("."), repeat(""))))
+            scales = array("b", map(sub, map(sub, map(len, texts), dots), repeat(1)))
+        except (OverflowError, ValueError):
+            return False
+        for i in compress(count(), map(lt, dots, repeat(0))):  # no point: an integer
+            scales[i] = 0
+        for i in compress(count(), map(is_, values, repeat(None))):
+            scales[i] = EMPTY
+        for i in compress(count(), map(eq, digits, repeat(0))):
+            if texts[i].startswith("-"):  # a negative zero keeps its sign: kept whole
+                digits[i], scales[i] = 0, BIG
+                self.big[len(self.digits) + i] = values[i]  # type: ignore[assignment]
+        self.digits += digits
+        self.scales += scales
+        return True
+
+    def _append(self, row: int, value: Number | None) -> None:
+        split = None if value is None else split_number(value)
+        if split is not None:
+            self.digits.append(split[0])
+            self.scales.append(split[1])
+            return
+        self.digits.append(0)
+        self.scales.append(EMPTY if value is None else BIG)
+        if value is not None:
+            self.big[row] = value
+
+    def __len__(self) -> int:
+        return len(self.digits)
+
+    def cell(self, row: int) -> Number | None:
+        """The exact value of one cell; None when empty."""
+        scale = self.scales[row]
+        if scale >= 0:
+            return join_number(self.digits[row], scale)
+        return None if scale == EMPTY else self.big[row]
+
+    def cells(self, rows: Rows) -> list[Number | None]:
+        """The exact values of ``rows``' cells (ints, Decimals; None when empty)."""
+        return list(map(self.cell, rows))
+
+    def texts(self, rows: Rows, separator: str = ".") -> list[str | None]:
+        """Each cell of ``rows`` as ``format_number`` prints it (None when empty), in C where
+        the digits allow: the CSV's and the JSON's text. ``separator``: the decimal one."""
+        digits, scales = _gather(self.digits, rows), _gather(self.scales, rows)
+        if not scales:
+            return []
+        low, high = min(scales), max(scales)
+        out: list[str | None]
+        integers = low >= EMPTY and high == 0
+        if integers:
+            out = list(map(str, digits))
+        elif low >= EMPTY and high <= _FLOAT_SCALES and _fits_float(digits):
+            # Empty cells (scale -1) print "0.0" here, and None just below.
+            places = list(map(abs, scales))
+            values = map(truediv, digits, map(_POW10.__getitem__, places))
+            out = list(map(format, values, map(_FIXED.__getitem__, places)))
+        else:
+            out = [None if v is None else format_number(v) for v in map(self.cell, rows)]
+        if low == EMPTY:
+            for i in compress(count(), map(eq, scales, repeat(EMPTY))):
+                out[i] = None
+        if separator != "." and not integers:
+            out = [None if t is None else t.replace(".", separator) for t in out]
+        return out
+
+    def take(self, rows: Rows) -> NumberColumn:
+        """A new column of ``rows``' cells, in that order."""
+        digits = array("q", _gather(self.digits, rows))
+        scales = array("b", _gather(self.scales, rows))
+        big = {}
+        if self.big:
+            for new, old in enumerate(_iterate(rows)):
+                if old in self.big:
+                    big[new] = self.big[old]
+        return NumberColumn(digits, scales, big)
+
+    # -- arithmetic over aligned digits --------------------------------------------------------
+
+    def aligned(self) -> tuple[int, Sequence[int]]:
+        """(scale S, every cell's value × 10**S as an integer, 0 when empty); computed once."""
+        with self._lock:
+            if self._aligned is None:
+                self._aligned = self._align()
+            return self._aligned
+
+    def _align(self) -> tuple[int, Sequence[int]]:
+        top = max([0, max(self.scales, default=0), *map(_scale_of, self.big.values())])
+        if top == 0 and not self.big:
+            return 0, self.digits  # every value at scale 0 already (empty cells hold 0)
+
+        def shifted() -> Iterator[int]:
+            # Empty and BIG cells hold 0 digits: their product is 0 whatever the power.
+            return map(
+                mul, self.digits, map(_POW10.__getitem__, map(sub, repeat(top), self.scales))
+            )
+
+        values: array[int] | list[int]
+        try:
+            values = array("q", shifted())
+        except OverflowError:
+            values = list(shifted())
+        if self.big:
+            values = list(values)
+            for row, value in self.big.items():
+                values[row] = int(_EXACT.scaleb(Decimal(value), top))
+        return top, values
+
+    def total(self, rows: Rows) -> Number | None:
+        """The exact sum of ``rows``' cells, printed with the most decimals among them (as
+        ``sum`` of the Decimals would); None when every cell is empty."""
+        scales = _gather(self.scales, rows)
+        if not scales or scales.count(EMPTY) == len(scales):
+            return None
+        top, aligned = self.aligned()
+        if isinstance(rows, range) and rows.step == 1:
+            digits = sum(aligned[rows.start : rows.stop])
+        else:
+            digits = sum(map(aligned.__getitem__, rows))
+        own = max(0, max(scales))
+        if self.big:
+            own = max([own, *(_scale_of(self.big[r]) for r in _iterate(rows) if r in self.big)])
+        if own < top:
+            digits //= _POW10[top - own]  # exact: no value here has more than ``own`` decimals
+        return join_number(digits, own)
+
+    def equal_rows(self, value: Number | None, rows: Rows | None = None) -> list[int]:
+        """The rows (of ``rows``, default all) whose cell equals ``value`` as a number (``886``
+        equals ``886.0``); None selects the empty cells."""
+        candidates = range(len(self)) if rows is None else rows
+        if value is None:
+            scales = _gather(self.scales, candidates)
+            return list(compress(_iterate(candidates), map(eq, scales, repeat(EMPTY))))
+        top, aligned = self.aligned()
+        target = _EXACT.scaleb(Decimal(value), top)
+        if target != target.to_integral_value():
+            return []  # more decimals than any cell has: no cell equals it
+        wanted = int(target)
+        values = _gather(aligned, candidates)
+        hits = list(compress(_iterate(candidates), map(eq, values, repeat(wanted))))
+        if wanted == 0:  # an empty cell holds 0 too
+            hits = [r for r in hits if self.scales[r] != EMPTY]
+        return hits
+
+    def sort_keys(self, rows: Rows) -> list[int]:
+        """Keys of ``rows``' cells that order them as numbers (meaningless for empty cells)."""
+        return list(_gather(self.aligned()[1], rows))
+
+    def is_empty(self, rows: Rows) -> list[bool]:
+        """Whether each cell of ``rows`` is empty."""
+        return list(map(eq, _gather(self.scales, rows), repeat(EMPTY)))
+
+
+class TextColumn:
+    """A column of text, each distinct value once (``values``, of which ``values[0]`` is the
+    empty cell, None) and a code per cell."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self, codes: array[int], values: list[str | None]) -> None:
+        self.codes = codes
+        self.values = values
+
+    @classmethod
+    def of(cls, values: Iterable[str | None]) -> TextColumn:
+        """The column of ``values`` ("" and None are empty)."""
+        words = Words()
+        return cls(words.encode(list(values)), words.values)
+
+    @classmethod
+    def repeated(cls, value: str | None, size: int) -> TextColumn:
+        """``size`` cells holding ``value``."""
+        if value is None or value == "":
+            return cls(array("I", bytes(4 * size)), [None])
+        return cls(array("I", [1]) * size, [None, value])
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def cell(self, row: int) -> str | None:
+        """One cell's text; None when empty."""
+        return self.values[self.codes[row]]
+
+    def cells(self, rows: Rows) -> list[str | None]:
+        """The text of ``rows``' cells (None when empty)."""
+        return list(map(self.values.__getitem__, _gather(self.codes, rows)))
+
+    texts = cells  # text prints as it is
+
+    def take(self, rows: Rows) -> TextColumn:
+        """A new column of ``rows``' cells, in that order (sharing the distinct values)."""
+        return TextColumn(array("I", _gather(self.codes, rows)), self.values)
+
+    def equal_rows(self, value: str | None, rows: Rows | None = None) -> list[int]:
+        """The rows (of ``rows``, default all) whose text is exactly ``value`` (None or "":
+        the empty cells)."""
+        candidates = range(len(self)) if rows is None else rows
+        wanted = [i for i, v in enumerate(self.values) if v == (value or None)]
+        if not wanted:
+            return []
+        return list(
+            compress(
+                _iterate(candidates), map(eq, _gather(self.codes, candidates), repeat(wanted[0]))
+            )
+        )
+
+    def sort_keys(self, rows: Rows) -> list[int]:
+        """Keys of ``rows``' cells that order them as text: case-insensitively first, ties in a
+        fixed order (the key of ``reports.slicing``), computed once per distinct value."""
+        order = sorted(
+            range(1, len(self.values)),
+            key=lambda code: (str(self.values[code]).casefold(), str(self.values[code])),
+        )
+        rank = [0] * len(self.values)
+        for position, code in enumerate(order):
+            rank[code] = position
+        return list(map(rank.__getitem__, _gather(self.codes, rows)))
+
+    def is_empty(self, rows: Rows) -> list[bool]:
+        """Whether each cell of ``rows`` is empty."""
+        return list(map(eq, _gather(self.codes, rows), repeat(0)))
+
+
+class Words:
+    """The distinct texts of a column as they arrive, each with its code (0: the empty cell)."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self) -> None:
+        self.values: list[str | None] = [None]
+        self.codes: dict[str | None, int] = {None: 0, "": 0}
+
+    def encode(self, texts: Sequence[str | None]) -> array[int]:
+        """The codes of ``texts`` (strings and None), new ones added."""
+        codes = self.codes
+        # In order of first appearance: the same rows give the same codes (and digests).
+        for text in dict.fromkeys(texts):
+            if text not in codes:
+                codes[text] = len(self.values)
+                self.values.append(text)
+        return array("I", map(codes.__getitem__, texts))
+
+
+Column = NumberColumn | TextColumn
+
+
+def _gather(values: Sequence[int], rows: Rows) -> Sequence[int]:
+    """``values`` at ``rows``: a slice for a plain range, else picked one by one (in C)."""
+    if isinstance(rows, range) and rows.step == 1:
+        return values[rows.start : rows.stop]
+    return list(map(values.__getitem__, rows))
+
+
+def _iterate(rows: Rows) -> Iterator[int]:
+    return iter(rows)
+
+
+def _fits_float(digits: Sequence[int]) -> bool:
+    return bool(digits) and min(digits) > -_FLOAT_EXACT and max(digits) < _FLOAT_EXACT
+
+
+def _scale_of(value: Number) -> int:
+    if type(value) is int:
+        return 0
+    exponent = value.as_tuple().exponent  # type: ignore[union-attr]
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+__all__ = [
+    "BIG",
+    "EMPTY",
+    "Column",
+    "NumberColumn",
+    "Rows",
+    "TextColumn",
+    "Words",
+    "join_number",
+    "split_number",
+]

@@ -1,0 +1,164 @@
+"""The ad table assembled page by page, column-wise, equals the row-wise build of the same
+data: same columns, numeric flags, cells, warnings and refusals, whatever the pages' split and
+arrival order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stract_reports.errors import UpstreamBadPayload
+from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
+from stract_reports.reports.build import ads_table
+from stract_reports.reports.columnar import NumberColumn, TextColumn
+from stract_reports.reports.ingest import AdAssembly, AdColumns
+
+PROPERTY = settings(max_examples=200, deadline=None)
+
+LABELS = ["Spend", "spend ", "Clicks", "Impressions", "Cost per Click", "Platform", "Ad Name"]
+decimals = st.builds(
+    lambda digits, exponent, negative: Decimal((negative, tuple(map(int, str(digits))), exponent)),
+    st.integers(0, 10**12),
+    st.integers(-8, 2),
+    st.booleans(),
+)
+numbers = st.one_of(st.none(), st.integers(-(10**6), 10**6), decimals)
+numeric_text = st.sampled_from(["12.50", " 7 ", "1e3", "", "0", "-0.0", "+5", ".5"])
+# Each field holds one style of values: the column's fate (numbers, text, mostly numbers with
+# a warning, mixed kinds) follows from it.
+STYLES = [
+    numbers,
+    st.one_of(st.none(), numeric_text),
+    st.one_of(numeric_text, numeric_text, st.sampled_from(["1,234.56", "n/a"])),
+    st.one_of(st.none(), st.sampled_from(["BR", "US", ""]), st.text(max_size=3)),
+    st.one_of(numbers, numeric_text, st.sampled_from(["1,234.56", "BR"])),
+]
+rare = st.one_of(st.booleans(), st.just({"a": 1}), st.just([1]), st.just(10**40), st.just("1e999"))
+
+
+@st.composite
+def reports(draw: st.DrawFn) -> list[tuple[PlatformData, list[list[dict[str, Any]]]]]:
+    """Platforms with fields and accounts, each account's rows split into pages."""
+    out = []
+    with_rare = draw(st.integers(0, 3)) == 0
+    for p in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()):  # a platform that lacks its Cost per Click, or one that has it
+            labels = ["Spend", "Clicks"] if p % 2 else ["Cost per Click", "Clicks", "Spend"]
+        else:
+            labels = draw(st.lists(st.sampled_from(LABELS), min_size=1, max_size=4))
+        fields = [Field(f"k{p}{i}", label) for i, label in enumerate(labels)]
+        styles = {f.key: draw(st.sampled_from(STYLES)) for f in fields}
+        accounts, pages = [], []
+        for a in range(draw(st.integers(0, 3))):
+            rows = []
+            for n in range(draw(st.integers(0, 6))):
+                row = {
+                    f.key: draw(st.one_of(styles[f.key], rare) if with_rare else styles[f.key])
+                    for f in fields
+                    if draw(st.integers(0, 5))
+                }
+                if draw(st.booleans()):
+                    row["id"] = draw(st.one_of(st.integers(1, 9), st.text(max_size=2)))
+                del n
+                rows.append(row)
+            cuts = sorted(draw(st.lists(st.integers(0, len(rows)), max_size=2)))
+            bounds = [0, *cuts, len(rows)]
+            pages.append([rows[a:b] for a, b in zip(bounds, bounds[1:], strict=False)])
+            keys = [f.key for f in fields]
+            account = Account(str(a), f"acc{a % 2}", "t")
+            accounts.append(AccountData(account, [tuple(map(r.get, keys)) for r in rows]))
+        out.append((PlatformData(Platform(f"p{p}", f"P{p}"), fields, accounts), pages))
+    return out
+
+
+def assemble(
+    report: list[tuple[PlatformData, list[list[dict[str, Any]]]]], order: Any
+) -> AdColumns:
+    assembly = AdAssembly()
+    work = []
+    for data, pages in report:
+        accounts = [(a.account.id, a.account.name) for a in data.accounts]
+        index = assembly.platform(data.platform, data.fields, accounts)
+        work += [
+            (index, a, n, page) for a, split in enumerate(pages) for n, page in enumerate(split)
+        ]
+    for index, a, n, page in order(work):
+        assembly.add(index, a, n, page)
+    return assembly.finish()
+
+
+@PROPERTY
+@given(reports(), st.randoms())
+def test_the_columns_are_the_rows_build(report: Any, random: Any) -> None:
+    data = [d for d, _ in report]
+    try:
+        expected = ads_table(data, "", "").table
+    except UpstreamBadPayload as exc:
+        with pytest.raises(UpstreamBadPayload) as caught:
+            assemble(report, lambda work: random.sample(work, len(work)))
+        assert caught.value.title == exc.title
+        return
+    got = assemble(report, lambda work: random.sample(work, len(work)))
+    assert got.columns == expected.columns
+    assert got.numeric == expected.numeric
+    assert got.warnings == expected.warnings
+    rows = range(len(expected.rows))
+    assert len(got) == len(expected.rows) or not expected.columns
+    columns = [column.cells(rows) for column in got.data]
+    assert [list(row) for row in zip(*columns, strict=True)] == expected.rows
+    for column, numeric in zip(got.data, got.numeric, strict=True):
+        assert isinstance(column, NumberColumn if numeric else TextColumn)
+
+
+def test_identity_is_kept_per_row_never_as_a_column() -> None:
+    fields = [Field("clicks", "Clicks")]
+    assembly = AdAssembly()
+    index = assembly.platform(Platform("m", "Meta"), fields, [("a1", "Ana"), ("a2", "Ana")])
+    assembly.add(index, 1, 0, [{"id": 7, "clicks": 1}])
+    assembly.add(index, 0, 1, [{"id": 9, "clicks": 3}])
+    assembly.add(index, 0, 0, [{"id": 8, "clicks": 2}, {"clicks": 5}])
+    table = assembly.finish()
+    assert table.columns == ["Platform", "Account Name", "Clicks"]
+    assert table.data[2].cells(range(4)) == [2, 5, 3, 1]
+    assert [table.ad_key(row) for row in range(4)] == ["8", None, "9", "7"]
+    assert [(s.account_id, s.start, s.stop) for s in table.spans] == [("a1", 0, 3), ("a2", 3, 4)]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ["1", "2.50", "x", None, ""],  # strings, mostly numbers: text, with a warning
+        ["1", "2.50", " 7 ", "", None],  # numeric strings: numbers
+        ["1", "x", "y"],  # mostly text: text, no warning
+        [1, Decimal("2.5"), None],  # JSON numbers
+        [1, "2", "a", "b", "c"],  # mixed kinds, mostly text
+        [1, "2", Decimal("3"), "a"],  # mixed kinds, mostly numbers
+        [True, 1, 2],  # a boolean is text
+        [None, None],  # nothing at all
+    ],
+)
+def test_each_kind_of_column_settles_as_the_rows_build(column: list[Any]) -> None:
+    fields = [Field("v", "Value")]
+    rows = [{"v": v} for v in column]
+    data = [PlatformData(Platform("p", "P"), fields, [AccountData(Account("1", "A", "t"), [])])]
+    data[0].accounts[0].rows = [(v,) for v in column]
+    expected = ads_table(data, "", "").table
+    got = assemble([(data[0], [[rows[:2], rows[2:]]])], lambda work: work[::-1])
+    assert (got.numeric, got.warnings) == (expected.numeric, expected.warnings)
+    assert [[c] for c in got.data[2].cells(range(len(column)))] == [r[2:] for r in expected.rows]
+
+
+@pytest.mark.parametrize("bad", [["1", "1e999"], [1, 10**40], ["a", "1e999", "b"]])
+def test_a_number_beyond_the_bounds_is_refused_naming_field_and_account(bad: list[Any]) -> None:
+    fields = [Field("v", "Value")]
+    data = [PlatformData(Platform("p", "P"), fields, [AccountData(Account("1", "A", "t"), [])])]
+    data[0].accounts[0].rows = [(v,) for v in bad]
+    with pytest.raises(UpstreamBadPayload) as expected:
+        ads_table(data, "", "")
+    with pytest.raises(UpstreamBadPayload) as got:
+        assemble([(data[0], [[[{"v": v} for v in bad]]])], lambda work: work)
+    assert str(got.value) == str(expected.value)

@@ -4,6 +4,7 @@ equality and order, for any bounded number (and the few beyond 64 bits)."""
 from __future__ import annotations
 
 from decimal import Decimal, localcontext
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,9 +16,10 @@ from stract_reports.reports.columnar import (
     TextColumn,
     Words,
     join_number,
+    ratios,
     split_number,
 )
-from stract_reports.reports.numbers import ARITHMETIC, Number, format_number
+from stract_reports.reports.numbers import ARITHMETIC, Number, format_number, ratio
 
 FAST = settings(max_examples=300, deadline=None)
 
@@ -189,3 +191,16 @@ def test_codes_follow_first_appearance() -> None:
     assert list(words.encode(["b", "a", "b"])) == [1, 2, 1]
     assert list(words.encode(["c", "a", None, ""])) == [3, 2, 0, 0]
     assert words.values == [None, "b", "a", "c"]
+
+
+@FAST
+@given(
+    st.lists(st.tuples(st.one_of(st.none(), numbers), st.one_of(st.none(), numbers, st.just(0))))
+)
+def test_ratios_are_the_decimal_ratio_exactly(pairs: list[tuple[Any, Any]]) -> None:
+    tops, bottoms = [a for a, _ in pairs], [b for _, b in pairs]
+    got = ratios(NumberColumn.of(tops), NumberColumn.of(bottoms))
+    expected = [ratio(a, b) for a, b in pairs]
+    rows = range(len(pairs))
+    assert got.cells(rows) == expected
+    assert got.texts(rows) == [printed(v) for v in expected]

@@ -162,3 +162,27 @@ def test_a_number_beyond_the_bounds_is_refused_naming_field_and_account(bad: lis
     with pytest.raises(UpstreamBadPayload) as got:
         assemble([(data[0], [[[{"v": v} for v in bad]]])], lambda work: work)
     assert str(got.value) == str(expected.value)
+
+
+def test_a_ratio_a_platform_lacks_is_computed_per_ad_as_pages_arrive() -> None:
+    meta = [Field("spend", "Spend"), Field("clicks", "Clicks"), Field("cpc", "Cost per Click")]
+    ga4 = [Field("cost", "Spend"), Field("clicks", "Clicks")]
+    meta_rows = [{"spend": Decimal("5.50"), "clicks": 10, "cpc": Decimal("0.55")}]
+    ga4_rows = [
+        {"cost": Decimal("3"), "clicks": 4},
+        {"cost": Decimal("1.00"), "clicks": 3},
+        {"cost": Decimal("2.5"), "clicks": 0},
+        {"cost": Decimal("-1"), "clicks": 7},
+        {"clicks": 2},
+    ]
+    data = [
+        PlatformData(Platform("m", "Meta"), meta, [AccountData(Account("1", "A", "t"), [])]),
+        PlatformData(Platform("g", "GA4"), ga4, [AccountData(Account("1", "B", "t"), [])]),
+    ]
+    data[0].accounts[0].rows = [tuple(map(r.get, ["spend", "clicks", "cpc"])) for r in meta_rows]
+    data[1].accounts[0].rows = [tuple(map(r.get, ["cost", "clicks"])) for r in ga4_rows]
+    expected = ads_table(data, "", "").table
+    got = assemble([(data[0], [[meta_rows]]), (data[1], [[ga4_rows[:2], ga4_rows[2:]]])], list)
+    cpc = got.columns.index("Cost per Click")
+    assert got.data[cpc].cells(range(6)) == [row[cpc] for row in expected.rows]
+    assert got.data[cpc].texts(range(6)) == ["0.55", "0.75", "0.333333", None, "-0.142857", None]

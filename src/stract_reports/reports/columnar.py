@@ -27,7 +27,7 @@ from itertools import compress, count, repeat
 from operator import eq, is_, lt, mul, sub, truediv
 from typing import Any, TypeAlias
 
-from .numbers import Number, format_number
+from .numbers import Number, format_number, ratio
 
 Rows: TypeAlias = range | Sequence[int]
 
@@ -43,6 +43,7 @@ _FIXED = [f".{n}f" for n in range(_FLOAT_SCALES + 1)]
 # Scaling a Decimal exactly: bounded values have at most 30 digits, sums far fewer than 100.
 _EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)
 _NONE_TO_ZERO: dict[Any, Any] = {None: 0}
+_RATIO_PLACES = 6  # as numbers.ratio rounds
 
 
 def split_number(value: Number) -> tuple[int, int] | None:
@@ -91,33 +92,53 @@ class NumberColumn:
 
     @classmethod
     def of(cls, values: Sequence[Number | None]) -> NumberColumn:
-        """The column of ``values`` (ints, finite Decimals, None), converted in bulk."""
-        column = cls()
-        column.extend(values)
+        """The column of ``values`` (ints, finite Decimals, None)."""
+        column = cls.converted(values)
+        if column is None:
+            column = cls()
+            for row, value in enumerate(values):  # the exact way, one value at a time
+                column._append(row, value)
         return column
 
-    def extend(self, values: Sequence[Number | None]) -> None:
-        """Append ``values``: in C when they are ints (and None) that fit, or Decimals printed
-        without an exponent; value by value otherwise."""
-        start = len(self.digits)
+    @classmethod
+    def converted(cls, values: Sequence[Number | None]) -> NumberColumn | None:
+        """The column of ``values`` converted in C, or None when some value needs the exact
+        way: an int beyond 64 bits, a Decimal whose ``str`` has an exponent or more than 18
+        digits, a negative zero. A column it returns holds only numbers within the bounds of
+        ``numbers.check_number`` (64-bit digits; no exponent in ``str``: not below 1e-6)."""
         kinds = set(map(type, values))
+        empties = type(None) in kinds
+        given = map(_NONE_TO_ZERO.get, values, values) if empties else values
         if kinds <= {int, type(None)}:
             try:
-                digits = array("q", map(_NONE_TO_ZERO.get, values, values))
+                digits = array("q", given)
             except OverflowError:
-                pass
-            else:
-                scales = array("b", bytes(len(values)))
-                if type(None) in kinds:
-                    for i in compress(count(), map(is_, values, repeat(None))):
-                        scales[i] = EMPTY
-                self.digits += digits
-                self.scales += scales
-                return
-        elif kinds <= {int, Decimal, type(None)} and self._extend_decimals(values):
-            return
-        for offset, value in enumerate(values):  # the exact way, one value at a time
-            self._append(start + offset, value)
+                return None
+            scales = array("b", bytes(len(values)))
+        elif kinds <= {int, Decimal, type(None)}:
+            texts = list(map(str, given))
+            if "E" in "".join(texts):  # an exponent: a Decimal's str has one past 6 zeros
+                return None
+            plain = list(map(str.replace, texts, repeat("."), repeat("")))
+            dots = list(map(str.find, texts, repeat(".")))
+            try:
+                digits = array("q", map(int, plain))
+                scales = array("b", map(sub, map(len, plain), dots))
+            except OverflowError:
+                return None
+            if min(dots, default=0) < 0:  # no point: an integer
+                for i in compress(count(), map(lt, dots, repeat(0))):
+                    scales[i] = 0
+            if digits.count(0) and "-" in "".join(texts):
+                for i in compress(count(), map(eq, digits, repeat(0))):
+                    if texts[i].startswith("-"):
+                        return None  # a negative zero keeps its sign: the exact way
+        else:
+            return None
+        if empties:
+            for i in compress(count(), map(is_, values, repeat(None))):
+                scales[i] = EMPTY
+        return cls(digits, scales)
 
     def extend_column(self, other: NumberColumn) -> None:
         """Append every cell of ``other``."""
@@ -126,30 +147,6 @@ class NumberColumn:
         self.scales += other.scales
         for row, value in other.big.items():
             self.big[offset + row] = value
-
-    def _extend_decimals(self, values: Sequence[Number | None]) -> bool:
-        """``extend`` through the values' text: False (nothing appended) when some value does
-        not print positionally or does not fit."""
-        texts = list(map(str, map(_NONE_TO_ZERO.get, values, values)))
-        if "E" in "".join(texts):  # an exponent (a Decimal's str has one past 6 zeros)
-            return False
-        dots = list(map(str.find, texts, repeat(".")))
-        try:
-            digits = array("q", map(int, map(str.replace, texts, repeat("."), repeat(""))))
-            scales = array("b", map(sub, map(sub, map(len, texts), dots), repeat(1)))
-        except (OverflowError, ValueError):
-            return False
-        for i in compress(count(), map(lt, dots, repeat(0))):  # no point: an integer
-            scales[i] = 0
-        for i in compress(count(), map(is_, values, repeat(None))):
-            scales[i] = EMPTY
-        for i in compress(count(), map(eq, digits, repeat(0))):
-            if texts[i].startswith("-"):  # a negative zero keeps its sign: kept whole
-                digits[i], scales[i] = 0, BIG
-                self.big[len(self.digits) + i] = values[i]  # type: ignore[assignment]
-        self.digits += digits
-        self.scales += scales
-        return True
 
     def _append(self, row: int, value: Number | None) -> None:
         split = None if value is None else split_number(value)
@@ -288,6 +285,53 @@ class NumberColumn:
         return list(map(eq, _gather(self.scales, rows), repeat(EMPTY)))
 
 
+def ratios(top: NumberColumn, bottom: NumberColumn) -> NumberColumn:
+    """``numbers.ratio`` cell by cell (rounded half-even to 6 places, trailing zeros dropped;
+    empty where either is empty or the bottom is 0), in integers: exactly ``ratio``'s value
+    and printed form, for any numbers within the bounds."""
+    out = NumberColumn()
+    digits, scales, big = out.digits, out.scales, out.big
+    cells = zip(top.digits, top.scales, bottom.digits, bottom.scales, strict=True)
+    for row, (n, sn, d, sd) in enumerate(cells):
+        if sn < 0 or sd < 0 or d == 0:
+            if sn == BIG or sd == BIG:
+                value = ratio(top.cell(row), bottom.cell(row))
+                split = None if value is None else split_number(value)
+                if split is not None:
+                    digits.append(split[0])
+                    scales.append(split[1])
+                    continue
+                if value is not None:
+                    big[row] = value
+                digits.append(0)
+                scales.append(EMPTY if value is None else BIG)
+                continue
+            digits.append(0)
+            scales.append(EMPTY)
+            continue
+        numerator, denominator = n * _POW10[sd + _RATIO_PLACES], d * _POW10[sn]
+        if denominator < 0:
+            numerator, denominator = -numerator, -denominator
+        quotient, remainder = divmod(numerator, denominator)  # floor: remainder >= 0
+        twice = 2 * remainder
+        if twice > denominator or (twice == denominator and quotient & 1):
+            quotient += 1
+        scale = _RATIO_PLACES
+        if not quotient:
+            scale = 0
+        while scale and not quotient % 10:
+            quotient //= 10
+            scale -= 1
+        if -_INT64 <= quotient < _INT64:
+            digits.append(quotient)
+            scales.append(scale)
+        else:
+            big[row] = join_number(quotient, scale)
+            digits.append(0)
+            scales.append(BIG)
+    return out
+
+
 class TextColumn:
     """A column of text, each distinct value once (``values``, of which ``values[0]`` is the
     empty cell, None) and a code per cell."""
@@ -413,5 +457,6 @@ __all__ = [
     "TextColumn",
     "Words",
     "join_number",
+    "ratios",
     "split_number",
 ]

@@ -28,8 +28,8 @@ from typing import Any
 from ..errors import UpstreamBadPayload
 from ..records import Field, Platform
 from .build import Layout, insights_call, layout, settle_column
-from .columnar import EMPTY, Column, NumberColumn, TextColumn, Words, split_number
-from .metrics import label_key
+from .columnar import EMPTY, Column, NumberColumn, TextColumn, Words, ratios, split_number
+from .metrics import DERIVED_PER_AD, label_key
 from .numbers import (
     Number,
     NumberOutOfRange,
@@ -73,11 +73,14 @@ def piece(values: list[Any], words: Words) -> Piece:
     if kinds <= {_NONE}:
         return Piece(len(values))
     if kinds <= _NUMBERS:
-        try:
-            check_numbers(values)
-        except NumberOutOfRange as exc:
-            return Piece(len(values), error=exc)
-        return Piece(len(values), numbers=NumberColumn.of(values))
+        numbers = NumberColumn.converted(values)  # within the bounds when converted
+        if numbers is None:
+            try:
+                check_numbers(values)
+            except NumberOutOfRange as exc:
+                return Piece(len(values), error=exc)
+            numbers = NumberColumn.of(values)
+        return Piece(len(values), numbers=numbers)
     if kinds <= _TEXTS:
         return Piece(len(values), codes=words.encode(values))
     return Piece(len(values), raw=list(values))
@@ -236,6 +239,9 @@ class _Page:
     size: int
     pieces: dict[str, Piece]  # by column key
     ids: Piece
+    # Per-ad ratios the platform lacks, computed as the page arrives from its own numbers
+    # (by the ratio's column key); absent where a component is not all numbers.
+    derived: dict[str, Piece] = field(default_factory=dict)
 
 
 @dataclass
@@ -243,6 +249,7 @@ class _Platform:
     platform: Platform
     fields: list[Field]
     keys: list[str]  # per field: the key of the column it fills
+    derivable: list[tuple[str, str, str]]  # ratios it lacks: (column, numerator, denominator)
     accounts: list[tuple[str, str]] = field(default_factory=list)  # (id, name), in order
     pages: dict[tuple[int, int], _Page] = field(default_factory=dict)  # (account, page)
 
@@ -269,7 +276,13 @@ class AdAssembly:
         # clashes named by key), exactly as the whole layout names them.
         own = layout([list(fields)]).columns[2:]
         keys = [label_key(label) for label in own]
-        self._platforms.append(_Platform(platform, list(fields), keys, list(accounts)))
+        derivable = [
+            (name, r.numerator, r.denominator)
+            for name, r in DERIVED_PER_AD.items()
+            if name not in keys and r.numerator in keys and r.denominator in keys
+        ]
+        known = _Platform(platform, list(fields), keys, derivable, list(accounts))
+        self._platforms.append(known)
         return len(self._platforms) - 1
 
     def add(self, platform: int, account: int, page: int, items: list[dict[str, Any]]) -> None:
@@ -280,7 +293,12 @@ class AdAssembly:
             words = self._words.setdefault(key, Words())
             pieces[key] = piece(list(map(dict.get, items, repeat(f.key))), words)
         ids = piece(list(map(dict.get, items, repeat(ID_KEY))), self._ids)
-        known.pages[(account, page)] = _Page(len(items), pieces, ids)
+        derived: dict[str, Piece] = {}
+        for name, top, bottom in known.derivable:
+            numerators, denominators = _numbers(pieces[top]), _numbers(pieces[bottom])
+            if numerators is not None and denominators is not None:
+                derived[name] = Piece(len(items), numbers=ratios(numerators, denominators))
+        known.pages[(account, page)] = _Page(len(items), pieces, ids, derived)
 
     def finish(self, derived_ratios: bool = True) -> AdColumns:
         """The ad table of every page added, in report order, settled. ``UpstreamBadPayload``
@@ -347,7 +365,10 @@ class AdAssembly:
             mine = pieces[position : position + len(pages)]
             position += len(pages)
             derived = [d for d in plan.derived[p] if d.column == column]
-            if derived:
+            ready = [page.derived.get(label_key(plan.columns[column])) for page in pages]
+            if derived and all(ready):
+                mine = ready  # type: ignore[assignment]
+            elif derived:
                 d = derived[-1]
                 top, bottom = data[d.numerator], data[d.denominator]
                 assert top is not None and bottom is not None
@@ -373,6 +394,13 @@ class AdAssembly:
             f"column {label!r} is text, not numbers: {shown(value)}{more} in the "
             f"{self._call(spans, index)} is not a number, so summaries leave it empty"
         )
+
+
+def _numbers(p: Piece) -> NumberColumn | None:
+    """A piece's cells as numbers, if it holds only numbers (or nothing)."""
+    if p.kind == "empty":
+        return NumberColumn.empty(p.size)
+    return p.numbers
 
 
 def per_ad_ratios(

@@ -204,3 +204,17 @@ def test_ratios_are_the_decimal_ratio_exactly(pairs: list[tuple[Any, Any]]) -> N
     rows = range(len(pairs))
     assert got.cells(rows) == expected
     assert got.texts(rows) == [printed(v) for v in expected]
+
+
+@FAST
+@given(st.lists(cells, max_size=5), st.data())
+def test_texts_of_any_range_across_pieces(pieces: list[list[Number | None]], data: Any) -> None:
+    column = NumberColumn()
+    for values in pieces:
+        column.extend_column(NumberColumn.of(values))
+    values = [v for piece in pieces for v in piece]
+    start = data.draw(st.integers(0, len(values)))
+    stop = data.draw(st.integers(start, len(values)))
+    assert column.texts(range(start, stop)) == [printed(v) for v in values[start:stop]]
+    comma = [None if v is None else format_number(v, ",") for v in values[start:stop]]
+    assert column.texts(range(start, stop), ",") == comma

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Context, Decimal
 from itertools import compress, count, repeat
@@ -44,6 +45,7 @@ _FIXED = [f".{n}f" for n in range(_FLOAT_SCALES + 1)]
 _EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)
 _NONE_TO_ZERO: dict[Any, Any] = {None: 0}
 _RATIO_PLACES = 6  # as numbers.ratio rounds
+_AFTER = 2**63  # sorts after any row number: bisect on (row, _AFTER) finds the run holding row
 
 
 def split_number(value: Number) -> tuple[int, int] | None:
@@ -71,7 +73,7 @@ def join_number(digits: int, scale: int) -> Number:
 class NumberColumn:
     """A column of exact numbers (see the module's docstring); empty cells are None."""
 
-    __slots__ = ("digits", "scales", "big", "_aligned", "_lock")
+    __slots__ = ("digits", "scales", "big", "printed", "_aligned", "_lock")
 
     def __init__(
         self,
@@ -82,6 +84,10 @@ class NumberColumn:
         self.digits = digits if digits is not None else array("q")
         self.scales = scales if scales is not None else array("b")
         self.big = big if big is not None else {}
+        # Where the text of the cells is known already (the Decimals' own ``str``, made while
+        # converting them): (first row, text of the rows from there joined by newlines), in
+        # order. Printing those rows is then a split, not a conversion per cell.
+        self.printed: list[tuple[int, int, str]] = []  # (first row, row after the last, text)
         self._aligned: tuple[int, Sequence[int]] | None = None
         self._lock = threading.Lock()
 
@@ -108,6 +114,7 @@ class NumberColumn:
         ``numbers.check_number`` (64-bit digits; no exponent in ``str``: not below 1e-6)."""
         kinds = set(map(type, values))
         empties = type(None) in kinds
+        joined = None
         given = map(_NONE_TO_ZERO.get, values, values) if empties else values
         if kinds <= {int, type(None)}:
             try:
@@ -117,7 +124,8 @@ class NumberColumn:
             scales = array("b", bytes(len(values)))
         elif kinds <= {int, Decimal, type(None)}:
             texts = list(map(str, given))
-            if "E" in "".join(texts):  # an exponent: a Decimal's str has one past 6 zeros
+            joined = "\n".join(texts)
+            if "E" in joined:  # an exponent: a Decimal's str has one past 6 zeros
                 return None
             plain = list(map(str.replace, texts, repeat("."), repeat("")))
             dots = list(map(str.find, texts, repeat(".")))
@@ -129,7 +137,7 @@ class NumberColumn:
             if min(dots, default=0) < 0:  # no point: an integer
                 for i in compress(count(), map(lt, dots, repeat(0))):
                     scales[i] = 0
-            if digits.count(0) and "-" in "".join(texts):
+            if digits.count(0) and "-" in joined:
                 for i in compress(count(), map(eq, digits, repeat(0))):
                     if texts[i].startswith("-"):
                         return None  # a negative zero keeps its sign: the exact way
@@ -138,7 +146,10 @@ class NumberColumn:
         if empties:
             for i in compress(count(), map(is_, values, repeat(None))):
                 scales[i] = EMPTY
-        return cls(digits, scales)
+        column = cls(digits, scales)
+        if joined is not None:  # without an exponent, a Decimal's str is format_number's text
+            column.printed.append((0, len(values), joined))
+        return column
 
     def extend_column(self, other: NumberColumn) -> None:
         """Append every cell of ``other``."""
@@ -147,6 +158,7 @@ class NumberColumn:
         self.scales += other.scales
         for row, value in other.big.items():
             self.big[offset + row] = value
+        self.printed += [(offset + a, offset + b, text) for a, b, text in other.printed]
 
     def _append(self, row: int, value: Number | None) -> None:
         split = None if value is None else split_number(value)
@@ -174,29 +186,66 @@ class NumberColumn:
         return list(map(self.cell, rows))
 
     def texts(self, rows: Rows, separator: str = ".") -> list[str | None]:
-        """Each cell of ``rows`` as ``format_number`` prints it (None when empty), in C where
-        the digits allow: the CSV's and the JSON's text. ``separator``: the decimal one."""
+        """Each cell of ``rows`` as ``format_number`` prints it (None when empty), in C: split
+        from the text kept while converting, or printed from the digits. The CSV's and the
+        JSON's text; ``separator``: the decimal one."""
+        scales = _gather(self.scales, rows)
+        if scales and min(scales) == max(scales) == EMPTY:  # every cell empty (a field absent)
+            return [None] * len(scales)
+        out: list[str | None]
+        if isinstance(rows, range) and rows.step == 1 and self.printed:
+            out = []
+            for start, stop, text in self._printed_between(rows.start, rows.stop):
+                if text is None:
+                    out += self._print(range(start, stop))
+                else:
+                    out += text.split("\n")[start:stop]
+        else:
+            out = self._print(rows)
+        if not scales:
+            return out
+        low, high = min(scales), max(scales)
+        if low <= EMPTY:
+            for i in compress(count(), map(eq, scales, repeat(EMPTY))):
+                out[i] = None
+        if separator != "." and (high > 0 or low < EMPTY):  # some cell may have a point
+            out = [None if t is None else t.replace(".", separator) for t in out]
+        return out
+
+    def _printed_between(self, first: int, last: int) -> Iterator[tuple[int, int, str | None]]:
+        """Rows ``first``..``last`` in runs: (start, stop, None) for rows with no kept text;
+        (start, stop, text) for rows within a kept text, counted from its first row."""
+        at = first
+        index = max(0, bisect_right(self.printed, (first, _AFTER)) - 1)
+        for start, stop, text in self.printed[index:]:
+            if at >= last:
+                return
+            if stop <= at:
+                continue
+            if at < start:
+                yield at, min(start, last), None
+                at = min(start, last)
+                if at >= last:
+                    return
+            end = min(stop, last)
+            yield at - start, end - start, text
+            at = end
+        if at < last:
+            yield at, last, None
+
+    def _print(self, rows: Rows) -> list[str | None]:
+        """``texts`` of ``rows`` from the digits (empty cells left as some text)."""
         digits, scales = _gather(self.digits, rows), _gather(self.scales, rows)
         if not scales:
             return []
         low, high = min(scales), max(scales)
-        out: list[str | None]
-        integers = low >= EMPTY and high == 0
-        if integers:
-            out = list(map(str, digits))
-        elif low >= EMPTY and high <= _FLOAT_SCALES and _fits_float(digits):
-            # Empty cells (scale -1) print "0.0" here, and None just below.
-            places = list(map(abs, scales))
+        if low >= EMPTY and high <= 0:  # integers and empty cells (0 digits, dropped later)
+            return list(map(str, digits))
+        if low >= EMPTY and high <= _FLOAT_SCALES and _fits_float(digits):
+            places = list(map(abs, scales))  # empty cells (-1) print some text, dropped later
             values = map(truediv, digits, map(_POW10.__getitem__, places))
-            out = list(map(format, values, map(_FIXED.__getitem__, places)))
-        else:
-            out = [None if v is None else format_number(v) for v in map(self.cell, rows)]
-        if low == EMPTY:
-            for i in compress(count(), map(eq, scales, repeat(EMPTY))):
-                out[i] = None
-        if separator != "." and not integers:
-            out = [None if t is None else t.replace(".", separator) for t in out]
-        return out
+            return list(map(format, values, map(_FIXED.__getitem__, places)))
+        return [None if v is None else format_number(v) for v in map(self.cell, rows)]
 
     def take(self, rows: Rows) -> NumberColumn:
         """A new column of ``rows``' cells, in that order."""

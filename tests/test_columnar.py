@@ -218,3 +218,13 @@ def test_texts_of_any_range_across_pieces(pieces: list[list[Number | None]], dat
     assert column.texts(range(start, stop)) == [printed(v) for v in values[start:stop]]
     comma = [None if v is None else format_number(v, ",") for v in values[start:stop]]
     assert column.texts(range(start, stop), ",") == comma
+
+
+@FAST
+@given(cells)
+def test_float_literals_as_bytes_are_the_numbers_they_write(values: list[Number | None]) -> None:
+    literals = [v if v is None or isinstance(v, int) else str(v).encode() for v in values]
+    column = NumberColumn.of(literals)
+    rows = range(len(values))
+    assert column.cells(rows) == values
+    assert column.texts(rows) == [printed(v) for v in values]

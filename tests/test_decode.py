@@ -98,3 +98,16 @@ def test_long_literals_and_exact_numbers() -> None:
         decode_json(b'{"a": 1.' + b"0" * 100 + b"}")
     # A long run of digits in a string is no literal: decoded the exact way, accepted.
     assert decode_json(b'{"a": "' + b"1" * 200 + b'"}') == {"a": "1" * 200}
+
+
+def test_float_literals_may_come_back_as_their_bytes() -> None:
+    body = b'{"a": 5.50, "b": [1e3, -0.0, 12], "c": "x"}'
+    assert decode_json(body, float_literals=True) == {
+        "a": b"5.50",
+        "b": [b"1e3", b"-0.0", 12],
+        "c": "x",
+    }
+    colon = b'{"a": 5.50, "c": "x: y"}'  # decoded the exact way: the same answer
+    assert decode_json(colon, float_literals=True) == {"a": b"5.50", "c": "x: y"}
+    with pytest.raises(BadJSON, match="longer than 100"):
+        decode_json(b'{"a": 1.' + b"0" * 100 + b"}", float_literals=True)

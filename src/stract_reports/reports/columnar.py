@@ -45,6 +45,9 @@ _FIXED = [f".{n}f" for n in range(_FLOAT_SCALES + 1)]
 _EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)
 _NONE_TO_ZERO: dict[Any, Any] = {None: 0}
 _RATIO_PLACES = 6  # as numbers.ratio rounds
+# A number written without an exponent, with 64-bit digits and at most this many decimals, is
+# within the bounds of numbers.check_number (at most 19 digits, below 1e19, at least 1e-20).
+_MAX_PLAIN_SCALE = 20
 _AFTER = 2**63  # sorts after any row number: bisect on (row, _AFTER) finds the run holding row
 
 
@@ -61,6 +64,16 @@ def split_number(value: Number) -> tuple[int, int] | None:
     scale = max(0, -exponent)
     digits = int(_EXACT.scaleb(value, scale))
     return (digits, scale) if -_INT64 <= digits < _INT64 and scale < 128 else None
+
+
+def exact(value: Any) -> Any:
+    """A float literal left as bytes by the decoder as the Decimal it stands for; any other
+    value as it is."""
+    return Decimal(value.decode("ascii")) if type(value) is bytes else value
+
+
+def _literal(value: Any) -> bytes:
+    return value if type(value) is bytes else b"%d" % value
 
 
 def join_number(digits: int, scale: int) -> Number:
@@ -97,8 +110,8 @@ class NumberColumn:
         return cls(array("q", bytes(8 * size)), array("b", [EMPTY]) * size)
 
     @classmethod
-    def of(cls, values: Sequence[Number | None]) -> NumberColumn:
-        """The column of ``values`` (ints, finite Decimals, None)."""
+    def of(cls, values: Sequence[Any]) -> NumberColumn:
+        """The column of ``values`` (ints, finite Decimals, float literals as bytes, None)."""
         column = cls.converted(values)
         if column is None:
             column = cls()
@@ -107,28 +120,36 @@ class NumberColumn:
         return column
 
     @classmethod
-    def converted(cls, values: Sequence[Number | None]) -> NumberColumn | None:
+    def converted(cls, values: Sequence[Any]) -> NumberColumn | None:
         """The column of ``values`` converted in C, or None when some value needs the exact
         way: an int beyond 64 bits, a Decimal whose ``str`` has an exponent or more than 18
         digits, a negative zero. A column it returns holds only numbers within the bounds of
         ``numbers.check_number`` (64-bit digits; no exponent in ``str``: not below 1e-6)."""
         kinds = set(map(type, values))
         empties = type(None) in kinds
-        joined = None
         given = map(_NONE_TO_ZERO.get, values, values) if empties else values
+        joined: str | None = None
         if kinds <= {int, type(None)}:
             try:
                 digits = array("q", given)
             except OverflowError:
                 return None
             scales = array("b", bytes(len(values)))
-        elif kinds <= {int, Decimal, type(None)}:
-            texts = list(map(str, given))
-            joined = "\n".join(texts)
-            if "E" in joined:  # an exponent: a Decimal's str has one past 6 zeros
+        elif kinds <= {int, Decimal, type(None)} or kinds <= {int, bytes, type(None)}:
+            texts: list[Any]
+            if bytes in kinds:  # float literals as the decoder left them (b"5.50")
+                mixed = int in kinds or empties
+                texts = [_literal(v) for v in given] if mixed else list(given)
+                joined = b"\n".join(texts).decode("ascii")
+                plain: list[Any] = list(map(bytes.replace, texts, repeat(b"."), repeat(b"")))
+                dots = list(map(bytes.find, texts, repeat(b".")))
+            else:
+                texts = list(map(str, given))
+                joined = "\n".join(texts)
+                plain = list(map(str.replace, texts, repeat("."), repeat("")))
+                dots = list(map(str.find, texts, repeat(".")))
+            if "E" in joined or "e" in joined:  # an exponent (a Decimal's str past 6 zeros)
                 return None
-            plain = list(map(str.replace, texts, repeat("."), repeat("")))
-            dots = list(map(str.find, texts, repeat(".")))
             try:
                 digits = array("q", map(int, plain))
                 scales = array("b", map(sub, map(len, plain), dots))
@@ -137,9 +158,12 @@ class NumberColumn:
             if min(dots, default=0) < 0:  # no point: an integer
                 for i in compress(count(), map(lt, dots, repeat(0))):
                     scales[i] = 0
+            if max(scales, default=0) > _MAX_PLAIN_SCALE:  # maybe below the bounds' 1e-20
+                return None
             if digits.count(0) and "-" in joined:
+                lines = joined.split("\n")
                 for i in compress(count(), map(eq, digits, repeat(0))):
-                    if texts[i].startswith("-"):
+                    if lines[i].startswith("-"):
                         return None  # a negative zero keeps its sign: the exact way
         else:
             return None
@@ -160,16 +184,17 @@ class NumberColumn:
             self.big[offset + row] = value
         self.printed += [(offset + a, offset + b, text) for a, b, text in other.printed]
 
-    def _append(self, row: int, value: Number | None) -> None:
-        split = None if value is None else split_number(value)
+    def _append(self, row: int, value: Number | bytes | None) -> None:
+        number: Number | None = exact(value)
+        split = None if number is None else split_number(number)
         if split is not None:
             self.digits.append(split[0])
             self.scales.append(split[1])
             return
         self.digits.append(0)
-        self.scales.append(EMPTY if value is None else BIG)
-        if value is not None:
-            self.big[row] = value
+        self.scales.append(EMPTY if number is None else BIG)
+        if number is not None:
+            self.big[row] = number
 
     def __len__(self) -> int:
         return len(self.digits)
@@ -505,6 +530,7 @@ __all__ = [
     "Rows",
     "TextColumn",
     "Words",
+    "exact",
     "join_number",
     "ratios",
     "split_number",

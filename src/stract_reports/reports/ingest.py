@@ -28,7 +28,16 @@ from typing import Any
 from ..errors import UpstreamBadPayload
 from ..records import Field, Platform
 from .build import Layout, insights_call, layout, settle_column
-from .columnar import EMPTY, Column, NumberColumn, TextColumn, Words, ratios, split_number
+from .columnar import (
+    EMPTY,
+    Column,
+    NumberColumn,
+    TextColumn,
+    Words,
+    exact,
+    ratios,
+    split_number,
+)
 from .metrics import DERIVED_PER_AD, label_key
 from .numbers import (
     Number,
@@ -41,7 +50,7 @@ from .numbers import (
 )
 
 _NONE = type(None)
-_NUMBERS = frozenset({int, Decimal, _NONE})
+_NUMBERS = frozenset({int, Decimal, bytes, _NONE})
 _TEXTS = frozenset({str, _NONE})
 ID_KEY = "id"  # the ad's upstream key: never a column, kept as its identity
 
@@ -68,13 +77,16 @@ class Piece:
 
 
 def piece(values: list[Any], words: Words) -> Piece:
-    """``values`` (one column of a page) as a piece; strings become codes of ``words``."""
+    """``values`` (one column of a page) as a piece; strings become codes of ``words``; float
+    literals may come as bytes (``upstream.decode``'s ``float_literals``)."""
     kinds = set(map(type, values))
     if kinds <= {_NONE}:
         return Piece(len(values))
     if kinds <= _NUMBERS:
         numbers = NumberColumn.converted(values)  # within the bounds when converted
         if numbers is None:
+            if bytes in kinds:
+                values = list(map(exact, values))
             try:
                 check_numbers(values)
             except NumberOutOfRange as exc:
@@ -83,7 +95,7 @@ def piece(values: list[Any], words: Words) -> Piece:
         return Piece(len(values), numbers=numbers)
     if kinds <= _TEXTS:
         return Piece(len(values), codes=words.encode(values))
-    return Piece(len(values), raw=list(values))
+    return Piece(len(values), raw=list(map(exact, values)))
 
 
 @dataclass

@@ -54,32 +54,38 @@ class BadJSON(ValueError):
         self.transient = transient
 
 
-def decode_json(data: bytes | bytearray) -> Any:
-    """Parse an upstream body under the rules above; raises ``BadJSON``."""
+def decode_json(data: bytes | bytearray, *, float_literals: bool = False) -> Any:
+    """Parse an upstream body under the rules above; raises ``BadJSON``.
+
+    ``float_literals``: a number with a fraction or an exponent comes back as the bytes of its
+    literal (``b"5.50"``) instead of a Decimal, for a caller that converts whole columns of
+    them at once (``reports.columnar``); integers are ints either way.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BadJSON("response is not valid UTF-8") from None
     if _LONG_LITERAL in data.translate(_LITERAL_CHARS):
-        document = _parse(text, exact=True)
+        document = _parse(text, exact=True, literals=float_literals)
     else:
-        document = _parse(text, exact=False)
+        document = _parse(text, exact=False, literals=float_literals)
         if not _no_repeated_keys(document, text):
-            document = _parse(text, exact=True)
+            document = _parse(text, exact=True, literals=float_literals)
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
         raise BadJSON("response has a lone surrogate in a string")
     return document
 
 
-def _parse(text: str, *, exact: bool) -> Any:
+def _parse(text: str, *, exact: bool, literals: bool = False) -> Any:
     """``json.loads`` with C callables only, or (``exact``) with the hooks that check every
-    literal's length and every object's keys."""
+    literal's length and every object's keys; ``literals``: floats as their literal's bytes."""
     try:
         if not exact:
-            return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+            floats = str.encode if literals else Decimal
+            return json.loads(text, parse_float=floats, parse_constant=_refuse_constant)
         return json.loads(
             text,
-            parse_float=_decimal,
+            parse_float=_literal if literals else _decimal,
             parse_int=_int,
             parse_constant=_refuse_constant,
             object_pairs_hook=_object,
@@ -117,6 +123,12 @@ def _decimal(literal: str) -> Decimal:
     if len(literal) > MAX_NUMBER_CHARS:
         raise BadJSON(f"response has a number literal longer than {MAX_NUMBER_CHARS} characters")
     return Decimal(literal)
+
+
+def _literal(literal: str) -> bytes:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise BadJSON(f"response has a number literal longer than {MAX_NUMBER_CHARS} characters")
+    return literal.encode()
 
 
 def _int(literal: str) -> int:

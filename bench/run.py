@@ -23,6 +23,7 @@ import latency
 import load
 import overhead
 import processes
+import redaction
 import scale
 import slow_clients
 import threads
@@ -39,6 +40,7 @@ MEASURES = {
     "builds": builds_memory,
     "slow-clients": slow_clients,
     "processes": processes,
+    "redaction": redaction,
 }
 SEPARATE = {"load": load, "threads": threads}
 

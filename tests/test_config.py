@@ -55,12 +55,49 @@ def test_switches_read_the_usual_words(raw: str, expected: bool) -> None:
     assert Settings.from_env({"STRACT_SPECULATE": raw}).speculate is expected
 
 
+KEY_ONE, KEY_TWO = "k-one-0123456789ab", "k-two-0123456789ab"
+
+
 def test_access_keys_are_a_comma_list_and_secret() -> None:
-    settings = Settings.from_env({"STRACT_ACCESS_KEYS": " k-one , k-two,, "})
-    assert settings.access_keys == ("k-one", "k-two")
-    assert "k-one" not in repr(settings)
-    assert set(settings.secrets) == {settings.api_token, "k-one", "k-two"}
-    assert Settings(access_keys="a,b").access_keys == ("a", "b")  # type: ignore[arg-type]
+    settings = Settings.from_env({"STRACT_ACCESS_KEYS": f" {KEY_ONE} , {KEY_TWO} "})
+    assert settings.access_keys == (KEY_ONE, KEY_TWO)
+    assert KEY_ONE not in repr(settings)
+    assert set(settings.secrets) == {settings.api_token, KEY_ONE, KEY_TWO}
+    assert Settings(access_keys=f"{KEY_ONE},{KEY_TWO}").access_keys == (KEY_ONE, KEY_TWO)  # type: ignore[arg-type]
+    assert Settings.from_env({"STRACT_ACCESS_KEYS": "0123456789abcdef"}).access_keys == (
+        "0123456789abcdef",  # 16 characters: enough
+    )
+
+
+def test_no_access_keys_means_no_check() -> None:
+    assert Settings.from_env({}).access_keys == ()
+    assert Settings.from_env({"STRACT_ACCESS_KEYS": ""}).access_keys == ()
+    assert Settings(access_keys="").access_keys == ()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("none", "key 1 of 1 has 4 characters; a key needs at least 16"),
+        ("a", "key 1 of 1 has 1 character; a key needs at least 16"),
+        ("0123456789abcde", "key 1 of 1 has 15 characters"),
+        (f"{KEY_ONE},short-key", "key 2 of 2 has 9 characters"),
+        (f"{KEY_ONE},,{KEY_TWO}", "key 2 of 3 is empty"),
+        (f"{KEY_ONE},", "key 2 of 2 is empty"),
+        (f"{KEY_ONE}, \t ,{KEY_TWO}", "key 2 of 3 is empty"),
+        ("   ", "key 1 of 1 is empty"),
+        (",", "key 1 of 2 is empty"),
+    ],
+)
+def test_short_or_empty_access_keys_are_refused_without_showing_them(
+    raw: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"STRACT_ACCESS_KEYS": raw})
+    assert str(caught.value).startswith(f"STRACT_ACCESS_KEYS (--access-keys): {message}")
+    for key in raw.split(","):
+        if len(key.strip()) >= 4:  # shorter ones are ordinary words of the message
+            assert key.strip() not in str(caught.value)
 
 
 def test_the_readme_configuration_table_is_the_declared_one() -> None:

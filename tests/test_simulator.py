@@ -20,6 +20,7 @@ from stract_reports.simulator import (
     DEFAULT_TOKEN,
     FAULT_KINDS,
     FaultRule,
+    Growth,
     Simulator,
     parse_faults,
     synthetic_dataset,
@@ -326,6 +327,53 @@ def test_insight_totals_over_every_account_match_the_captures(
         rows += json.loads(response.text, parse_float=Decimal)["insights"]
     assert len(rows) == ads
     assert {key: sum(row[key] for row in rows) for key in totals} == totals
+
+
+def meta_1_row(session: requests.Session, sim: Simulator) -> dict[str, Any]:
+    """The one ad of meta account 1, numbers exact."""
+    response = call(session, sim, "insights", **META_1)
+    (row,) = json.loads(response.text, parse_float=Decimal)["insights"]
+    return row
+
+
+def test_growth_makes_lifetime_metrics_grow_with_time(
+    session: requests.Session, make_simulator: MakeSimulator
+) -> None:
+    now = [1000.0]
+    sim = make_simulator(growth=Growth(0.01, start=1000.0, clock=lambda: now[0]))
+    captured = {"clicks": 886, "impressions": 2777, "spend": Decimal("6915.93")}
+
+    start = meta_1_row(session, sim)
+    assert {k: start[k] for k in captured} == captured
+    now[0] += 600  # ten minutes later
+    later = meta_1_row(session, sim)
+    now[0] += 600
+    latest = meta_1_row(session, sim)
+
+    for key, base in captured.items():
+        assert base < later[key] < latest[key]  # lifetime numbers only grow
+        # about 10 % per ten minutes, within the per-ad factor of 0.5 to 1.5
+        assert base * Decimal("1.05") <= later[key] <= base * Decimal("1.15")
+    assert type(later["clicks"]) is int and type(later["impressions"]) is int
+    assert later["spend"] == later["spend"].quantize(Decimal("0.01"))  # whole cents
+    assert (later["cpc"], later["ctr"]) == (Decimal("0.335"), Decimal("0.386"))  # served ratios
+
+
+def test_growth_is_the_same_in_every_simulator_at_the_same_time(
+    session: requests.Session, make_simulator: MakeSimulator
+) -> None:
+    def clock() -> float:
+        return 4600.0
+
+    one = make_simulator(growth=Growth(0.02, start=1000.0, clock=clock))
+    two = make_simulator(growth=Growth(0.02, start=1000.0, clock=clock))
+    frozen = make_simulator()
+    assert meta_1_row(session, one) == meta_1_row(session, two) != meta_1_row(session, frozen)
+
+
+def test_growth_refuses_a_negative_rate() -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        Growth(-0.01)
 
 
 # -- authorization and invalid requests --------------------------------------------------------

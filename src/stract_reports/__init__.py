@@ -19,6 +19,7 @@ def create_app(
 ) -> Flask:
     """Build the report server: settings, one upstream client per process, views, errors."""
     from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import access, builds, handlers, security, views
     from .redaction import install_log_redaction
@@ -32,6 +33,10 @@ def create_app(
     install_log_redaction(settings.secrets)
     app.extensions["stract_settings"] = settings
     app.extensions["stract_client"] = StractClient(settings)
+    if settings.trust_proxy:
+        # One proxy in front terminates TLS: its headers say how (Secure cookies) and for whom
+        # (the throttle's client address). Without the setting a client could forge them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     builds.init_app(app)
     views.init_app(app)
     handlers.init_app(app)

@@ -77,8 +77,9 @@ def free_port(host: str) -> int:
 def _settings(**flags: Any) -> Settings:
     try:
         settings = Settings.from_env(**flags)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    except SettingsError as exc:  # one line, as a usage error exits (status 2)
+        click.echo(f"stract-reports: {exc}", err=True)
+        sys.exit(2)
     if settings.shared_url and importlib.util.find_spec("redis") is None:
         raise click.UsageError(
             "STRACT_SHARED_URL needs the Redis client: pip install 'stract-reports[shared]'"
@@ -145,12 +146,19 @@ def serve(host: str, port: int, workers: int, threads: int, grace: float, **flag
     help=f"Report server port [default: {DEMO_PORT}, or a free one if it is taken].",
 )
 @click.option("--latency-ms", default=50.0, show_default=True, help="Simulated upstream latency.")
+@click.option(
+    "--grow",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Percent the simulated lifetime metrics grow per minute (0: frozen data).",
+)
 @setting_options(DEMO)
-def demo(port: int | None, latency_ms: float, **flags: Any) -> None:
+def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None:
     """Run the Stract API simulator and the report server together, offline."""
     from . import create_app
     from .serving import run_server
-    from .simulator import DEFAULT_TOKEN, Simulator
+    from .simulator import DEFAULT_TOKEN, Growth, Simulator
 
     host = "127.0.0.1"
     if port is not None and port_in_use(host, port):
@@ -160,7 +168,8 @@ def demo(port: int | None, latency_ms: float, **flags: Any) -> None:
         if port_in_use(host, port):
             port = free_port(host)
             click.echo(f"Port {DEMO_PORT} is in use; serving on port {port} (choose with --port).")
-    simulator = Simulator(latency=latency_ms / 1000).start()
+    growth = Growth(grow / 100) if grow else None
+    simulator = Simulator(latency=latency_ms / 1000, growth=growth).start()
     settings = _settings(api_url=simulator.url, api_token=DEFAULT_TOKEN, **flags)
     base = f"http://{host}:{port}"
     click.echo(f"Simulated Stract API: {simulator.url}")
@@ -208,6 +217,13 @@ def _synthetic(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--seed", default=0, show_default=True, help="Seed of synthetic data and faults.")
 @click.option("--insights-page-size", type=int, help="Paginate insights (synthetic data).")
 @click.option("--token", default=None, help="Bearer token to accept (default: the public one).")
+@click.option(
+    "--grow",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Percent the lifetime metrics grow per minute (0: the data stays as captured).",
+)
 def simulator(
     host: str,
     port: int,
@@ -218,9 +234,17 @@ def simulator(
     seed: int,
     insights_page_size: int | None,
     token: str | None,
+    grow: float,
 ) -> None:
     """Serve a simulated Stract API (real captured data by default)."""
-    from .simulator import DEFAULT_TOKEN, Simulator, parse_faults, real_dataset, synthetic_dataset
+    from .simulator import (
+        DEFAULT_TOKEN,
+        Growth,
+        Simulator,
+        parse_faults,
+        real_dataset,
+        synthetic_dataset,
+    )
 
     try:
         plan = parse_faults(faults)
@@ -243,6 +267,7 @@ def simulator(
             seed=seed,
             host=host,
             port=port,
+            growth=Growth(grow / 100) if grow else None,
         )
     except OSError as exc:
         reason = (

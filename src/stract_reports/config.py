@@ -20,6 +20,9 @@ PUBLIC_API_URL = "https://sidebar.stract.to/api"
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
 SERVE, DEMO, EXPORT = "serve", "demo", "export"
+# An access key shorter than this is refused at start: guessable, and masking it in a log line
+# would cut words.
+MIN_KEY_CHARS = 16
 _UPSTREAM = (SERVE, EXPORT)
 _SERVER = (SERVE, DEMO)
 
@@ -113,15 +116,32 @@ class Settings:
     )
     access_keys: tuple[str, ...] = setting(
         (),
-        "comma-separated keys a client must present (Bearer or ?key=); none: no check",
+        f"comma-separated keys of at least {MIN_KEY_CHARS} characters a client must present "
+        "(Bearer or ?key=); empty: no check",
         env="STRACT_ACCESS_KEYS",
         commands=(SERVE,),
         secret=True,
+    )
+    key_failures: int = setting(
+        20, "wrong access keys one client address may present per key_failure_window"
+    )
+    key_failure_window: float = setting(
+        60.0, "seconds after a client's first wrong key in which its failures are counted"
+    )
+    key_failure_clients: int = setting(
+        10_000, "client addresses whose wrong keys are counted at once (the oldest forgotten)"
     )
     public: bool = setting(
         False,
         "allow serving a non-loopback address without access keys",
         env="STRACT_PUBLIC",
+        commands=(SERVE,),
+    )
+    trust_proxy: bool = setting(
+        False,
+        "behind one TLS-terminating proxy: take the scheme and client address from its "
+        "X-Forwarded-Proto and X-Forwarded-For (0: those headers are ignored)",
+        env="STRACT_TRUST_PROXY",
         commands=(SERVE,),
     )
     shared_url: str = setting(
@@ -161,10 +181,20 @@ class Settings:
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
         if isinstance(self.access_keys, str):
             object.__setattr__(self, "access_keys", _keys(self.access_keys))
+        _check_keys(self.access_keys)
         for name in ("timeout", "connect_timeout", "deadline"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{name} must be a positive number of seconds")
-        for name in ("concurrency", "max_pages", "max_body_bytes", "max_builds"):
+        if not self.key_failure_window > 0:
+            raise SettingsError("key_failure_window must be a positive number of seconds")
+        for name in (
+            "concurrency",
+            "max_pages",
+            "max_body_bytes",
+            "max_builds",
+            "key_failures",
+            "key_failure_clients",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("retries", "cache_ttl", "upstream_rps", "backoff", "backoff_max"):
@@ -211,7 +241,7 @@ def settings_table() -> str:
     for f in declared():
         default = "the public challenge token" if f.metadata["secret"] and f.default else f.default
         if isinstance(default, tuple):
-            default = ",".join(default) or "none"
+            default = ",".join(default) or "empty"
         elif isinstance(default, bool):
             default = "1" if default else "0"
         elif isinstance(default, float):
@@ -233,7 +263,24 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def _keys(raw: str) -> tuple[str, ...]:
-    return tuple(key.strip() for key in raw.split(",") if key.strip())
+    """A comma-separated list, each key trimmed; nothing at all means no keys (an empty key in
+    a list is kept, for ``_check_keys`` to refuse)."""
+    if raw == "":
+        return ()
+    return tuple(key.strip() for key in raw.split(","))
+
+
+def _check_keys(keys: tuple[str, ...]) -> None:
+    """Refuse an empty key and a short one, naming it by position (never by value)."""
+    for number, key in enumerate(keys, 1):
+        which = f"STRACT_ACCESS_KEYS (--access-keys): key {number} of {len(keys)}"
+        if not key:
+            raise SettingsError(f"{which} is empty (a stray comma, or only spaces)")
+        if len(key) < MIN_KEY_CHARS:
+            raise SettingsError(
+                f"{which} has {len(key)} character{'s' * (len(key) > 1)}; a key needs at least "
+                f"{MIN_KEY_CHARS} (leave STRACT_ACCESS_KEYS empty to serve without keys)"
+            )
 
 
 def parse_bool(raw: str) -> bool | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from .catalog import Rendering, ReportSpec, check_excel, parse_report, render
 from .config import Settings
 from .errors import InvalidRequest, ReportError
-from .redaction import redact
+from .redaction import printable, redact
 from .reports.names import RatioMode
 from .service import build_table
 from .upstream import StractClient
@@ -107,8 +107,9 @@ def _progress_line(done: int, known: int) -> None:
 def describe(exc: BaseException) -> str:
     """A one-line, token-free description of why an export failed."""
     if isinstance(exc, ReportError):
-        return f"{exc.title}: {exc.detail}"
-    if isinstance(exc, ExportError):
-        return str(exc)
-    # Not an expected failure (a bug): its type helps whoever reads the report of it.
-    return redact(f"{type(exc).__name__}: {exc}")
+        line = f"{exc.title}: {exc.detail}"
+    elif isinstance(exc, ExportError):
+        line = str(exc)
+    else:  # not an expected failure (a bug): its type helps whoever reads the report of it
+        line = f"{type(exc).__name__}: {exc}"
+    return printable(redact(line))

@@ -2,7 +2,8 @@
 
 A failed ``.html`` report answers the same three values as an HTML page; everything else JSON.
 Unknown paths, wrong methods (with ``Allow``), over-long URLs and Flask's own errors take the
-same shape. Log lines quote the request path with control characters escaped.
+same shape. Every detail is redacted of every secret the process knows (``redaction``); log
+lines quote the request path with control characters escaped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound, RequestURITooLarge
 
 from .errors import Overloaded, ReportError, UpstreamRateLimited
+from .redaction import mask_known, printable
 from .render.html import render_error_html
 from .security import csp_nonce
 
@@ -27,9 +29,13 @@ NO_ROUTE = "no report or page at this path; / lists every report"
 _KEPT_HEADERS = ("Allow",)
 
 
-def error_response(status: int, error: str, detail: str) -> Response:
-    """The error body every failure is answered with: JSON, or HTML for a ``.html`` report."""
-    if has_request_context() and (request.view_args or {}).get("fmt") == "html":
+def error_response(status: int, error: str, detail: str, *, html: bool | None = None) -> Response:
+    """The error body every failure is answered with: JSON, or HTML for a ``.html`` report (or
+    when ``html`` says so); the detail redacted of every secret this process knows."""
+    detail = mask_known(detail)  # our own texts may say "?key=KEY"
+    if html is None:
+        html = has_request_context() and (request.view_args or {}).get("fmt") == "html"
+    if html:
         page = render_error_html(status, error, detail, nonce=csp_nonce())
         response = Response(page, mimetype="text/html")
     else:
@@ -39,23 +45,19 @@ def error_response(status: int, error: str, detail: str) -> Response:
     return response
 
 
-def printable(text: str) -> str:
-    """``text`` safe for one log line: control characters (NUL, CR, LF, ESC, ...) as escapes."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
 def _report_error(exc: ReportError) -> Response:
     # A client's mistake (404, 400) is routine, not a warning: bots probe for paths all day.
     level = logging.WARNING if exc.status >= 500 else logging.INFO
+    detail = mask_known(exc.detail)
     log.log(
         level,
         "%s %s -> %d: %s",
         request.method,
         printable(request.path),
         exc.status,
-        printable(exc.detail),
+        printable(detail),
     )
-    response = error_response(exc.status, exc.title, exc.detail)
+    response = error_response(exc.status, exc.title, detail)
     if isinstance(exc, UpstreamRateLimited | Overloaded):
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     return response

@@ -39,7 +39,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
-from .redaction import redact
+from .redaction import mask_query, printable, redact
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -135,7 +135,7 @@ class _Server(TcpWSGIServer):
                 channel.will_close = True
 
 
-def _adjustments(threads: int) -> Adjustments:
+def _adjustments(threads: int, *, forwarded_headers: bool = False) -> Adjustments:
     return Adjustments(
         threads=threads,
         ident="stract-reports",
@@ -146,14 +146,18 @@ def _adjustments(threads: int) -> Adjustments:
         max_request_body_size=MAX_BODY_BYTES,
         asyncore_use_poll=True,  # select() stops at 1024 descriptors
         expose_tracebacks=False,
+        # X-Forwarded-* are dropped unless the app trusts the one proxy in front (ProxyFix).
+        clear_untrusted_proxy_headers=not forwarded_headers,
     )
 
 
 class _AccessLog:
     """WSGI middleware: one line per request once its answer is sent, credentials redacted.
 
-    The line holds the client address, method, path, query with every ``key=``/``token=``
-    value as ``***``, status, bytes and seconds; never a request header.
+    The line holds the client address, method, path, query with every ``key``/``token`` value
+    as ``***`` (whole values, and any secret the process knows), status, bytes and seconds;
+    never a request header. What the client sent has its control characters escaped: a
+    ``%0d%0a`` in a path cannot forge a line.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
@@ -189,13 +193,13 @@ class _AccessLog:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            target = environ.get("PATH_INFO", "") + (f"?{redact(query)}" if query else "")
+            target = environ.get("PATH_INFO", "") + (f"?{mask_query(query)}" if query else "")
             access_log.info(
                 '%s "%s %s %s" %s %d %.3fs',
-                environ.get("REMOTE_ADDR", "-"),
-                environ.get("REQUEST_METHOD", "-"),
-                target,
-                environ.get("SERVER_PROTOCOL", "-"),
+                printable(environ.get("REMOTE_ADDR") or "-"),
+                printable(environ.get("REQUEST_METHOD", "-")),
+                printable(redact(target)),
+                printable(environ.get("SERVER_PROTOCOL", "-")),
                 status[0] if status else "-",
                 sent,
                 time.monotonic() - begun,
@@ -216,6 +220,7 @@ def _serve_process(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     app = factory()
+    trust_proxy = bool(app.extensions["stract_settings"].trust_proxy)
     dispatcher = _Dispatcher()
     dispatcher.set_thread_count(threads)
     sockets: dict[int, Any] = {}
@@ -224,7 +229,7 @@ def _serve_process(
         sockets,
         _sock=sock,
         dispatcher=dispatcher,
-        adj=_adjustments(threads),
+        adj=_adjustments(threads, forwarded_headers=trust_proxy),
         bind_socket=False,
         sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
     )

@@ -36,6 +36,8 @@ from math import isfinite
 from operator import is_not
 from typing import Any
 
+from ..redaction import redact
+
 Number = int | Decimal
 
 MAX_DIGITS = 30
@@ -164,10 +166,11 @@ def format_number(value: Number, decimal_separator: str = ".") -> str:
 
 
 def shown(value: object, limit: int = 24) -> str:
-    """``value`` quoted for a message, cut to ``limit`` characters with its full length."""
+    """``value`` quoted for a message, cut to ``limit`` characters with its full length; the
+    secrets this process knows are masked before the cut (which could leave a piece of one)."""
     if isinstance(value, int) and value.bit_length() > 1000:  # str() refuses 4300+ digits
         return f"an integer of about {round(value.bit_length() * 0.30103)} digits"
-    text = value if isinstance(value, str) else str(value)
+    text = redact(value if isinstance(value, str) else str(value))
     if len(text) <= limit:
         return repr(text)
     return f"{text[:limit]!r}… ({len(text)} characters)"

@@ -2,6 +2,7 @@
 
 from .dataset import Dataset, SimAccount, SimPlatform, real_dataset, synthetic_dataset
 from .faults import FAULT_KINDS, FaultRule, parse_faults
+from .growth import Growth
 from .server import DEFAULT_TOKEN, Simulator
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "FAULT_KINDS",
     "Dataset",
     "FaultRule",
+    "Growth",
     "SimAccount",
     "SimPlatform",
     "Simulator",

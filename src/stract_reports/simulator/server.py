@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .dataset import Dataset, SimPlatform, challenge_text, real_dataset
 from .faults import FaultRule
+from .growth import Growth
 
 DEFAULT_TOKEN = "ProcessoSeletivoStract2025"
 INVALID = {"error": "invalid request"}
@@ -42,8 +43,11 @@ class Simulator:
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
+        growth: Growth | None = None,
     ) -> None:
         self.dataset = dataset or real_dataset()
+        # Lifetime metrics grow with time when given (the demo), so history shows changes.
+        self.growth = growth
         self.token = token
         self.latency = latency
         self.jitter = jitter
@@ -226,7 +230,7 @@ class _Handler(QuietHandler):
 
         if kind == "401" or not _authorized(self.headers.get("Authorization"), sim.token):
             return self._send_json(401, {"error": "invalid authorization token"})
-        body = _respond(sim.dataset, endpoint, {k: v[-1] for k, v in query.items()})
+        body = _respond(sim.dataset, endpoint, {k: v[-1] for k, v in query.items()}, sim.growth)
         if kind in _TOTALS and "pagination" in body:
             if kind == "no-total":
                 del body["pagination"]["total"]
@@ -355,7 +359,9 @@ def _authorized(header: str | None, token: str) -> bool:
     return header == token or (scheme.lower() == "bearer" and credentials.strip() == token)
 
 
-def _respond(dataset: Dataset, endpoint: str, query: dict[str, str]) -> dict[str, Any]:
+def _respond(
+    dataset: Dataset, endpoint: str, query: dict[str, str], growth: Growth | None = None
+) -> dict[str, Any]:
     """The JSON body for one API call; errors are bodies too, as upstream sends them."""
     if endpoint == "platforms":
         return {"platforms": [{"text": p.text, "value": p.value} for p in dataset.platforms]}
@@ -368,16 +374,21 @@ def _respond(dataset: Dataset, endpoint: str, query: dict[str, str]) -> dict[str
         return _paged("accounts", accounts, platform.accounts_page_size, page)
     if endpoint == "fields":
         return _paged("fields", list(platform.fields), platform.fields_page_size, page)
-    return _insights(platform, query, page)
+    return _insights(platform, query, page, growth)
 
 
-def _insights(platform: SimPlatform, query: dict[str, str], page: int) -> dict[str, Any]:
+def _insights(
+    platform: SimPlatform, query: dict[str, str], page: int, growth: Growth | None
+) -> dict[str, Any]:
     account = next((a for a in platform.accounts if a.id == query.get("account")), None)
     wanted = [f for f in query.get("fields", "").split(",") if f]
     if account is None or query.get("token") != account.token or not wanted:
         return INVALID
     keys = sorted({*wanted, "id"})
-    rows = [{k: row[k] for k in keys if k in row} for row in platform.insight_rows(account)]
+    source = platform.insight_rows(account)
+    if growth is not None:
+        source = [growth.grow(platform.value, account.id, row) for row in source]
+    rows = [{k: row[k] for k in keys if k in row} for row in source]
     return _paged("insights", rows, platform.insights_page_size, page)
 
 

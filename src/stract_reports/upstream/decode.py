@@ -29,6 +29,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from ..redaction import redact
+
 # Longer literals are no ad metric; refusing them here keeps the parser's own cost bounded
 # (the report layer bounds the values themselves, per field).
 MAX_NUMBER_CHARS = 100
@@ -151,8 +153,9 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _short(text: str) -> str:
-    """A key, quoted, cut to a few characters and printable (it goes into an error message)."""
-    cut = text[:40]
+    """A key, quoted, cut to a few characters and printable (it goes into an error message):
+    secrets are masked before the cut, which could otherwise leave a piece of one."""
+    cut = redact(text)[:40]
     return json.dumps(cut if cut.isprintable() else cut.encode("unicode_escape").decode("ascii"))
 
 

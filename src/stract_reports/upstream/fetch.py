@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
 from ..records import Account, AccountData, Field, Platform, PlatformData, Row
+from ..redaction import redact, register
 from .client import StractClient
 from .flights import Handle
 from .shape import Planned
@@ -92,6 +93,8 @@ def _fetch_platform(run: _Run, data: PlatformData) -> None:
 
     def accounts_known(items: list[Any]) -> None:
         data.accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
+        # From now on no message of this process may show them, whichever call it is about.
+        register(a.account.token for a in data.accounts)
         part_done("accounts")
 
     run.paged("fields", params, f"fields of {label}", fields_known)
@@ -282,15 +285,22 @@ def _page(body: Any, key: str, number: int, call: str, url: str) -> tuple[list[A
     pagination = body["pagination"]
     total = pagination.get("total") if isinstance(pagination, dict) else None
     if type(total) is not int or total < 0:
-        shown = repr(total)[:20]
+        shown = _quoted(total)
         raise UpstreamBadPayload(call, f"pagination total is {shown}, not a page count", url=url)
     if total == 0 and items:
         raise UpstreamBadPayload(call, "pagination total is 0 but the page has items", url=url)
     current = pagination.get("current", number)
     if current != number:
-        shown = repr(current)[:20]
+        shown = _quoted(current)
         raise UpstreamBadPayload(call, f"asked for page {number}, got page {shown}", url=url)
     return items, total
+
+
+def _quoted(value: Any) -> str:
+    """A value of the upstream's, as Python writes it, for a message: secrets are masked before
+    it is quoted and cut (a total of ``"<the bearer>"`` must not show 19 of its characters)."""
+    text = repr(redact(value)) if isinstance(value, str) else redact(repr(value))
+    return text[:20]
 
 
 def _text(item: dict[str, Any], name: str, call: str) -> str:

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..redaction import register
 from ..shared import OFF, SharedBackend
 
 # How long a shape stays in Redis after the last process stored it.
@@ -81,6 +82,8 @@ class Shapes:
         if data is None:
             return calls
         loaded = _load(data)
+        # These calls carry account tokens this process may never have read itself.
+        register(v for shape in loaded.values() for c in shape for n, v in c.params if n == "token")
         with self._lock:
             for known, shape in loaded.items():  # this process's own shapes stay
                 self._by_scope.setdefault(known, shape)

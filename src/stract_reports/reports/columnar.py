@@ -214,7 +214,7 @@ class NumberColumn:
         """Each cell of ``rows`` as ``format_number`` prints it (None when empty), in C: split
         from the text kept while converting, or printed from the digits. The CSV's and the
         JSON's text; ``separator``: the decimal one."""
-        scales = _gather(self.scales, rows)
+        scales = gather(self.scales, rows)
         if scales and min(scales) == max(scales) == EMPTY:  # every cell empty (a field absent)
             return [None] * len(scales)
         out: list[str | None]
@@ -260,7 +260,7 @@ class NumberColumn:
 
     def _print(self, rows: Rows) -> list[str | None]:
         """``texts`` of ``rows`` from the digits (empty cells left as some text)."""
-        digits, scales = _gather(self.digits, rows), _gather(self.scales, rows)
+        digits, scales = gather(self.digits, rows), gather(self.scales, rows)
         if not scales:
             return []
         low, high = min(scales), max(scales)
@@ -274,8 +274,8 @@ class NumberColumn:
 
     def take(self, rows: Rows) -> NumberColumn:
         """A new column of ``rows``' cells, in that order."""
-        digits = array("q", _gather(self.digits, rows))
-        scales = array("b", _gather(self.scales, rows))
+        digits = array("q", gather(self.digits, rows))
+        scales = array("b", gather(self.scales, rows))
         big = {}
         if self.big:
             for new, old in enumerate(_iterate(rows)):
@@ -317,7 +317,7 @@ class NumberColumn:
     def total(self, rows: Rows) -> Number | None:
         """The exact sum of ``rows``' cells, printed with the most decimals among them (as
         ``sum`` of the Decimals would); None when every cell is empty."""
-        scales = _gather(self.scales, rows)
+        scales = gather(self.scales, rows)
         if not scales or scales.count(EMPTY) == len(scales):
             return None
         top, aligned = self.aligned()
@@ -337,14 +337,14 @@ class NumberColumn:
         equals ``886.0``); None selects the empty cells."""
         candidates = range(len(self)) if rows is None else rows
         if value is None:
-            scales = _gather(self.scales, candidates)
+            scales = gather(self.scales, candidates)
             return list(compress(_iterate(candidates), map(eq, scales, repeat(EMPTY))))
         top, aligned = self.aligned()
         target = _EXACT.scaleb(Decimal(value), top)
         if target != target.to_integral_value():
             return []  # more decimals than any cell has: no cell equals it
         wanted = int(target)
-        values = _gather(aligned, candidates)
+        values = gather(aligned, candidates)
         hits = list(compress(_iterate(candidates), map(eq, values, repeat(wanted))))
         if wanted == 0:  # an empty cell holds 0 too
             hits = [r for r in hits if self.scales[r] != EMPTY]
@@ -352,11 +352,11 @@ class NumberColumn:
 
     def sort_keys(self, rows: Rows) -> list[int]:
         """Keys of ``rows``' cells that order them as numbers (meaningless for empty cells)."""
-        return list(_gather(self.aligned()[1], rows))
+        return list(gather(self.aligned()[1], rows))
 
     def is_empty(self, rows: Rows) -> list[bool]:
         """Whether each cell of ``rows`` is empty."""
-        return list(map(eq, _gather(self.scales, rows), repeat(EMPTY)))
+        return list(map(eq, gather(self.scales, rows), repeat(EMPTY)))
 
 
 def ratios(top: NumberColumn, bottom: NumberColumn) -> NumberColumn:
@@ -438,13 +438,13 @@ class TextColumn:
 
     def cells(self, rows: Rows) -> list[str | None]:
         """The text of ``rows``' cells (None when empty)."""
-        return list(map(self.values.__getitem__, _gather(self.codes, rows)))
+        return list(map(self.values.__getitem__, gather(self.codes, rows)))
 
     texts = cells  # text prints as it is
 
     def take(self, rows: Rows) -> TextColumn:
         """A new column of ``rows``' cells, in that order (sharing the distinct values)."""
-        return TextColumn(array("I", _gather(self.codes, rows)), self.values)
+        return TextColumn(array("I", gather(self.codes, rows)), self.values)
 
     def equal_rows(self, value: str | None, rows: Rows | None = None) -> list[int]:
         """The rows (of ``rows``, default all) whose text is exactly ``value`` (None or "":
@@ -455,7 +455,7 @@ class TextColumn:
             return []
         return list(
             compress(
-                _iterate(candidates), map(eq, _gather(self.codes, candidates), repeat(wanted[0]))
+                _iterate(candidates), map(eq, gather(self.codes, candidates), repeat(wanted[0]))
             )
         )
 
@@ -469,11 +469,11 @@ class TextColumn:
         rank = [0] * len(self.values)
         for position, code in enumerate(order):
             rank[code] = position
-        return list(map(rank.__getitem__, _gather(self.codes, rows)))
+        return list(map(rank.__getitem__, gather(self.codes, rows)))
 
     def is_empty(self, rows: Rows) -> list[bool]:
         """Whether each cell of ``rows`` is empty."""
-        return list(map(eq, _gather(self.codes, rows), repeat(0)))
+        return list(map(eq, gather(self.codes, rows), repeat(0)))
 
 
 class Words:
@@ -499,8 +499,9 @@ class Words:
 Column = NumberColumn | TextColumn
 
 
-def _gather(values: Sequence[int], rows: Rows) -> Sequence[int]:
-    """``values`` at ``rows``: a slice for a plain range, else picked one by one (in C)."""
+def gather(values: Sequence[int], rows: Rows) -> Sequence[int]:
+    """``values`` (an array) at ``rows``: a slice for a plain range, else picked one by one
+    (in C)."""
     if isinstance(rows, range) and rows.step == 1:
         return values[rows.start : rows.stop]
     return list(map(values.__getitem__, rows))
@@ -531,6 +532,7 @@ __all__ = [
     "TextColumn",
     "Words",
     "exact",
+    "gather",
     "join_number",
     "ratios",
     "split_number",

@@ -18,6 +18,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from itertools import chain, repeat
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -46,8 +47,7 @@ class _Texts:
     def __call__(self, rows: Rows) -> list[str]:
         column = self.column
         if isinstance(column, NumberColumn):
-            empty = self.empty
-            return [empty if t is None else t for t in column.texts(rows, self.separator)]
+            return column.texts(rows, self.separator, self.empty)  # type: ignore[return-value]
         assert isinstance(column, TextColumn)
         codes = gather(column.codes, rows)
         done, values, convert = self.done, column.values, self.convert
@@ -75,24 +75,33 @@ def csv_chunks(frame: Frame, dialect: Dialect = CSV) -> Iterator[str]:
     # csv writes a row holding one empty field as "" (an empty line would be no row at all).
     empty = '""' if len(frame.columns) == 1 else ""
     columns = [_Texts(column, quoted, empty, comma) for column in frame.data]
-    row = delimiter.join(["%s"] * len(columns)) + "\r\n"
     for rows in frame.chunks():
         cells = [texts(rows) for texts in columns]
-        lines = map(row.__mod__, zip(*cells, strict=True)) if cells else ["\r\n"] * len(rows)
-        yield head + "".join(lines)
+        lines = map(delimiter.join, zip(*cells, strict=True)) if cells else [""] * len(rows)
+        yield head + "\r\n".join(lines) + "\r\n"
         head = ""
     if head:
         yield head  # no rows: the header alone
 
 
-def _json_rows(frame: Frame) -> Iterator[list[str]]:
-    """Each chunk's rows as JSON objects keyed by label, in column order."""
-    keys = [encode_basestring(label).replace("%", "%%") for label in frame.columns]
-    row = "{" + ",".join(f"{key}:%s" for key in keys) + "}"
+def _json_rows(frame: Frame, between: str) -> Iterator[str]:
+    """Each chunk's rows as JSON objects keyed by label, in column order, ``between`` after
+    each; a chunk of no rows is skipped."""
+    keys = [
+        ("{" if c == 0 else ",") + encode_basestring(label) + ":"
+        for c, label in enumerate(frame.columns)
+    ]
     columns = [_Texts(column, encode_basestring, "null", False) for column in frame.data]
     for rows in frame.chunks():
-        cells = [texts(rows) for texts in columns]
-        yield list(map(row.__mod__, zip(*cells, strict=True))) if cells else ["{}"] * len(rows)
+        if not columns:
+            yield ("{}" + between) * len(rows)
+            continue
+        # Key, cell, key, cell, ..., "}" and ``between``: the chunk in one join.
+        parts: list[Any] = []
+        for key, texts in zip(keys, columns, strict=True):
+            parts += (repeat(key), texts(rows))
+        parts.append(repeat("}" + between))
+        yield "".join(chain.from_iterable(zip(*parts, strict=False)))  # repeats never end
 
 
 def json_chunks(
@@ -112,30 +121,31 @@ def json_chunks(
         "columns": frame.columns,
     }
     yield dumps(document)[:-1] + ',"rows":['
-    first = True
-    for rows in _json_rows(frame):
-        if rows:
-            yield ("" if first else ",") + ",".join(rows)
-            first = False
+    yield from _separated(_json_rows(frame, ","))
     yield "]}" if next_url is None else f'],"next":{dumps(next_url)}}}'
 
 
 def ndjson_chunks(frame: Frame) -> Iterator[str]:
     """One JSON object per row and line."""
-    for rows in _json_rows(frame):
-        if rows:
-            yield "\n".join(rows) + "\n"
+    yield from _json_rows(frame, "\n")
 
 
 def array_chunks(frame: Frame) -> Iterator[str]:
     """The rows alone, a bare JSON list of objects (``?_shape=array``)."""
     yield "["
-    first = True
-    for rows in _json_rows(frame):
-        if rows:
-            yield ("" if first else ",") + ",".join(rows)
-            first = False
+    yield from _separated(_json_rows(frame, ","))
     yield "]"
+
+
+def _separated(chunks: Iterator[str]) -> Iterator[str]:
+    """Chunks of objects each followed by a comma, without the very last comma."""
+    held = None
+    for chunk in chunks:
+        if held is not None:
+            yield held
+        held = chunk
+    if held is not None:
+        yield held[:-1]
 
 
 __all__ = [

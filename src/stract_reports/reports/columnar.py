@@ -210,13 +210,13 @@ class NumberColumn:
         """The exact values of ``rows``' cells (ints, Decimals; None when empty)."""
         return list(map(self.cell, rows))
 
-    def texts(self, rows: Rows, separator: str = ".") -> list[str | None]:
-        """Each cell of ``rows`` as ``format_number`` prints it (None when empty), in C: split
-        from the text kept while converting, or printed from the digits. The CSV's and the
-        JSON's text; ``separator``: the decimal one."""
+    def texts(self, rows: Rows, separator: str = ".", empty: str | None = None) -> list[str | None]:
+        """Each cell of ``rows`` as ``format_number`` prints it (``empty`` when empty), in C:
+        split from the text kept while converting, or printed from the digits. The CSV's and
+        the JSON's text; ``separator``: the decimal one."""
         scales = gather(self.scales, rows)
         if scales and min(scales) == max(scales) == EMPTY:  # every cell empty (a field absent)
-            return [None] * len(scales)
+            return [empty] * len(scales)
         out: list[str | None]
         if isinstance(rows, range) and rows.step == 1 and self.printed:
             out = []
@@ -230,11 +230,11 @@ class NumberColumn:
         if not scales:
             return out
         low, high = min(scales), max(scales)
+        if separator != "." and (high > 0 or low < EMPTY):  # some cell may have a point
+            out = [t.replace(".", separator) for t in out]  # type: ignore[union-attr]  # all text yet
         if low <= EMPTY:
             for i in compress(count(), map(eq, scales, repeat(EMPTY))):
-                out[i] = None
-        if separator != "." and (high > 0 or low < EMPTY):  # some cell may have a point
-            out = [None if t is None else t.replace(".", separator) for t in out]
+                out[i] = empty
         return out
 
     def _printed_between(self, first: int, last: int) -> Iterator[tuple[int, int, str | None]]:
@@ -270,7 +270,7 @@ class NumberColumn:
             places = list(map(abs, scales))  # empty cells (-1) print some text, dropped later
             values = map(truediv, digits, map(_POW10.__getitem__, places))
             return list(map(format, values, map(_FIXED.__getitem__, places)))
-        return [None if v is None else format_number(v) for v in map(self.cell, rows)]
+        return ["" if v is None else format_number(v) for v in map(self.cell, rows)]
 
     def take(self, rows: Rows) -> NumberColumn:
         """A new column of ``rows``' cells, in that order."""

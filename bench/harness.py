@@ -11,10 +11,12 @@ Redis, say) opens several ``serve`` blocks with ``env``/``args`` of its own and 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +38,10 @@ HOST = "127.0.0.1"
 CLI = str(Path(sys.executable).with_name("stract-reports"))
 TIMEOUT = 600.0  # seconds: no request of a benchmark waits longer
 PLAIN = {"Accept-Encoding": "identity"}  # as a program reading CSV asks; browsers ask for gzip
+# The shipped defaults, but the default store in a folder of this run: a benchmark never
+# records its synthetic data into the user's own history.
+STATE_HOME = tempfile.mkdtemp(prefix="stract-bench-state-")
+atexit.register(shutil.rmtree, STATE_HOME, True)
 
 
 def p95(values: Sequence[float]) -> float:
@@ -87,7 +93,11 @@ def process(
 ) -> Iterator[tuple[int, IO[bytes]]]:
     """Run ``args`` in a new process group; once ``ready()`` yield its pid and its output (a
     file); then stop it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRACT_")} | env
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("STRACT_")}
+        | {"XDG_STATE_HOME": STATE_HOME}
+        | env
+    )
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(args, stdout=log, stderr=log, env=env, start_new_session=True)
         try:

@@ -26,6 +26,7 @@ import processes
 import redaction
 import scale
 import slow_clients
+import store
 import threads
 import throughput
 from harness import Out, machine
@@ -42,7 +43,8 @@ MEASURES = {
     "processes": processes,
     "redaction": redaction,
 }
-SEPARATE = {"load": load, "threads": threads}
+# The store's measure joins MEASURES once the server records its reads.
+SEPARATE = {"load": load, "threads": threads, "store": store}
 
 
 def main() -> int:

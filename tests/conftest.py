@@ -1,8 +1,17 @@
-"""Fixtures: the simulator on a free loopback port, the report app pointed at it, and real
-Redis servers."""
+"""Fixtures: the simulator on a free loopback port, the report app pointed at it, real
+Redis servers, a real PostgreSQL, and stores on both databases.
+
+No test writes into the real home directory: the whole run (and every process it starts)
+gets its own ``XDG_STATE_HOME``, a temporary folder, before any test runs, so the default
+store (``Settings().store``) is a file there; and the apps made here have the store off
+unless a test asks for one.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -12,15 +21,42 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+import pgserver
 from hostile import HostileUpstream
+from pgserver import PostgresServer
 from redisd import REDIS_SERVER, RedisServer
 from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
+from stract_reports.store import Store, open_store
 from support import fixed_upstream, in_ci
 
-# Fast retries keep failure tests short; the behaviour is the same as in production.
-FAST = {"timeout": 2.0, "deadline": 10.0, "backoff": 0.01, "backoff_max": 0.05}
+# Fast retries keep failure tests short; the behaviour is the same as in production. No
+# store: a test that records says where.
+FAST = {"timeout": 2.0, "deadline": 10.0, "backoff": 0.01, "backoff_max": 0.05, "store_url": "off"}
+_STATE_HOME = "XDG_STATE_HOME"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the default store of this run and its subprocesses at a temporary folder."""
+    config.stash[_state_key] = (
+        os.environ.get(_STATE_HOME),
+        tempfile.mkdtemp(prefix="stract-state-"),
+    )
+    os.environ[_STATE_HOME] = config.stash[_state_key][1]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put the environment back and remove the temporary state folder."""
+    before, folder = config.stash[_state_key]
+    if before is None:
+        os.environ.pop(_STATE_HOME, None)
+    else:
+        os.environ[_STATE_HOME] = before
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+_state_key = pytest.StashKey[tuple[str | None, str]]()
 
 
 @pytest.fixture
@@ -115,3 +151,41 @@ def make_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
 def redis_server(make_redis: Callable[..., RedisServer]) -> RedisServer:
     """One real Redis for the test."""
     return make_redis()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole run (each test gets its own database: ``pg_url``)."""
+    reason = pgserver.missing()
+    if reason is not None:
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database of the run's PostgreSQL, dropped at the end."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new store's URL: a real SQLite file, then a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A new, migrated store on each database, closed at the end."""
+    opened = open_store(store_url)
+    assert opened is not None
+    yield opened
+    opened.close()

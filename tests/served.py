@@ -41,13 +41,17 @@ class Served:
 def serve(
     api_url: str, *args: str, env: dict[str, str] | None = None, ready: str = "/healthz"
 ) -> Iterator[Served]:
-    """``stract-reports serve --port P --api-url API_URL ARGS``; yields once ``ready`` answers."""
+    """``stract-reports serve --port P --api-url API_URL ARGS``; yields once ``ready`` answers.
+    No store unless ``env`` names one (``STRACT_STORE_URL``), as in conftest's ``FAST``."""
     port = free_port()
     command: Sequence[str] = [CLI, "serve", "--port", str(port), "--api-url", api_url, *args]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STRACT_")}
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            command, env={**environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log
+            command,
+            env={**environ, "STRACT_STORE_URL": "off", **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
         served = Served(f"http://127.0.0.1:{port}", process, log)
         try:

@@ -110,3 +110,25 @@ def fixed_upstream(status: int, body: bytes = b'{"detail": "no"}') -> Iterator[S
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def read_upstream(api_url: str) -> tuple[list[Any], list[Any]]:
+    """One complete read of every platform, as a report makes it: the platform list and the
+    platforms' data (``records.Platform`` and ``records.PlatformData``, tokens included)."""
+    from stract_reports.config import Settings
+    from stract_reports.upstream import StractClient, fetch_platforms, fetch_report_data
+
+    with StractClient(Settings(api_url=api_url, store_url="off")) as client:
+        return fetch_platforms(client), fetch_report_data(client)
+
+
+def recorded_form(data: Any) -> str:
+    """``PlatformData`` as the store keeps it, as text that tells types and digits apart
+    (``Decimal('5.50')`` from ``Decimal('5.5')``, ``1`` from ``True``): platform, fields,
+    and each account's id, name and rows; no token."""
+    return repr(
+        [
+            (p.platform, p.fields, [(a.account.id, a.account.name, a.rows) for a in p.accounts])
+            for p in data
+        ]
+    )

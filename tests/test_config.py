@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from stract_reports.config import PUBLIC_API_URL, Settings, SettingsError, settings_table
+from stract_reports.config import (
+    PUBLIC_API_URL,
+    Settings,
+    SettingsError,
+    default_store_url,
+    parse_duration,
+    parse_store_url,
+    settings_table,
+)
 
 
 def test_defaults_point_at_the_public_api() -> None:
@@ -103,3 +114,122 @@ def test_short_or_empty_access_keys_are_refused_without_showing_them(
 def test_the_readme_configuration_table_is_the_declared_one() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
     assert settings_table() in readme
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("15m", 900),
+        ("24h", 86400),
+        ("7d", 7 * 86400),
+        ("2w", 14 * 86400),
+        (" 1d ", 86400),
+    ],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "15", "m", "1.5h", "-1d", "0s", "1y", "15M", "1d2h", "40000w"]
+)
+def test_what_is_no_duration(text: str) -> None:
+    with pytest.raises(ValueError, match="no duration|at most 100 years"):
+        parse_duration(text)
+
+
+def test_retention_and_schedule() -> None:
+    settings = Settings.from_env({})
+    assert (settings.keep, settings.keep_for) == ("90d", timedelta(days=90))
+    assert (settings.record_every, settings.record_interval) == ("off", None)
+    settings = Settings.from_env({"STRACT_KEEP": "off", "STRACT_RECORD_EVERY": "15m"})
+    assert (settings.keep_for, settings.record_interval) == (None, timedelta(minutes=15))
+    with pytest.raises(SettingsError, match=r"record_every: '15' is no duration: .* or off"):
+        Settings.from_env({"STRACT_RECORD_EVERY": "15"})
+    with pytest.raises(SettingsError, match="keep: 'forever' is no duration"):
+        Settings(keep="forever")
+
+
+def test_the_default_store_is_a_per_user_sqlite_file() -> None:
+    assert default_store_url({"XDG_STATE_HOME": "/var/state"}) == (
+        "sqlite:////var/state/stract-reports/store.sqlite3"
+    )
+    # The XDG spec ignores a relative XDG_STATE_HOME.
+    for environ in ({}, {"XDG_STATE_HOME": "relative"}):
+        assert default_store_url(environ) == (
+            f"sqlite:///{Path.home()}/.local/state/stract-reports/store.sqlite3"
+        )
+    assert Settings(store_url="off").store == "off"
+    assert Settings().store == default_store_url()
+
+
+@pytest.mark.parametrize(
+    ("url", "dialect", "target", "shown"),
+    [
+        ("off", "off", "", "off"),
+        ("sqlite:///history.db", "sqlite", "history.db", "sqlite:///history.db"),
+        ("sqlite:////srv/h.db", "sqlite", "/srv/h.db", "sqlite:////srv/h.db"),
+        (
+            "postgresql://reports:s3cret@db.internal:5433/stract?sslmode=require",
+            "postgresql",
+            "postgresql://reports:s3cret@db.internal:5433/stract?sslmode=require",
+            "postgresql://db.internal:5433/stract",
+        ),
+        ("postgres://db/stract", "postgresql", "postgresql://db/stract", "postgresql://db/stract"),
+        (
+            "postgresql+psycopg://u@h/d",
+            "postgresql",
+            "postgresql://u@h/d",
+            "postgresql://h/d",
+        ),
+    ],
+)
+def test_store_urls(url: str, dialect: str, target: str, shown: str) -> None:
+    location = parse_store_url(url)
+    assert (location.dialect, location.target, location.shown) == (dialect, target, shown)
+    assert "s3cret" not in repr(location)
+
+
+def test_a_store_password_is_a_secret() -> None:
+    settings = Settings(store_url="postgresql://reports:s3cret%2Fpass@db/stract")
+    assert "s3cret/pass" in settings.secrets
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite://x.db", "sqlite:///relative/file"),
+        ("sqlite:///", "sqlite:///relative/file"),
+        ("sqlite:///:memory:", "without :memory:"),
+        ("sqlite:///x.db?mode=ro", "without :memory: or \\?options"),
+        ("mysql://h/d", "give sqlite:///FILE"),
+        ("postgresql://h:port/d", "cannot be read"),
+        ("/tmp/x.db", "give sqlite:///FILE"),
+    ],
+)
+def test_bad_store_urls_are_refused_at_start(url: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=f"STRACT_STORE_URL: .*{message}"):
+        Settings.from_env({"STRACT_STORE_URL": url})
+
+
+def test_a_postgres_store_without_psycopg_is_a_usage_error() -> None:
+    # A fresh interpreter in which psycopg cannot be found, as if the extra were not installed.
+    code = (
+        "import sys\n"
+        "class Hide:\n"
+        "    def __init__(self, finder): self.finder = finder\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'psycopg': return None\n"
+        "        return self.finder.find_spec(name, path, target)\n"
+        "sys.meta_path = [Hide(f) for f in sys.meta_path]\n"
+        "from stract_reports.cli import main\n"
+        "main(['export', 'geral', '--store-url', 'postgresql://db/stract'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "stract-reports: STRACT_STORE_URL=postgresql://... needs psycopg: "
+        "pip install 'stract-reports[postgres]'\n"
+    )

@@ -9,17 +9,24 @@ declarations.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 PUBLIC_API_URL = "https://sidebar.stract.to/api"
 # The token the Stract challenge published for everyone; a real one comes from the environment.
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
 SERVE, DEMO, EXPORT = "serve", "demo", "export"
+# Where the history store lives when STRACT_STORE_URL is empty, below the XDG state folder.
+STORE_FILE = Path("stract-reports", "store.sqlite3")
 # An access key shorter than this is refused at start: guessable, and masking it in a log line
 # would cut words.
 MIN_KEY_CHARS = 16
@@ -174,6 +181,28 @@ class Settings:
         env="STRACT_OWNER_LINKEDIN",
         commands=_SERVER,
     )
+    store_url: str = setting(
+        "",
+        "the store of history, keys and views: sqlite:///FILE, postgresql://..., or off "
+        "(empty: $XDG_STATE_HOME/stract-reports/store.sqlite3, else ~/.local/state/...)",
+        env="STRACT_STORE_URL",
+        commands=_UPSTREAM,
+        secret=True,  # a PostgreSQL URL may carry a password
+    )
+    keep: str = setting(
+        "90d",
+        "how long snapshots are kept (90s, 15m, 24h, 7d, 2w; off: forever); the newest read "
+        "of each platform is always kept",
+        env="STRACT_KEEP",
+        commands=_UPSTREAM,
+    )
+    record_every: str = setting(
+        "off",
+        "read every platform on this schedule and record it (15m, 1h, ...; off: only what "
+        "reports read)",
+        env="STRACT_RECORD_EVERY",
+        commands=(SERVE,),
+    )
 
     def __post_init__(self) -> None:
         if not self.api_url.startswith(("http://", "https://")):
@@ -202,6 +231,36 @@ class Settings:
                 raise SettingsError(f"{name} cannot be negative")
         if self.shared_url and not self.shared_url.startswith(("redis://", "rediss://")):
             raise SettingsError("the shared URL must start with redis:// or rediss://")
+        for name in ("keep", "record_every"):
+            _optional_duration(name, getattr(self, name))
+        self._check_store()
+
+    def _check_store(self) -> None:
+        """A store URL the program can open: its form, and psycopg for PostgreSQL."""
+        try:
+            location = parse_store_url(self.store)
+        except ValueError as exc:
+            raise SettingsError(f"STRACT_STORE_URL: {exc}") from None
+        if location.dialect == "postgresql" and importlib.util.find_spec("psycopg") is None:
+            raise SettingsError(
+                "STRACT_STORE_URL=postgresql://... needs psycopg: "
+                "pip install 'stract-reports[postgres]'"
+            )
+
+    @property
+    def store(self) -> str:
+        """The store's URL: ``store_url``, or the per-user SQLite file when it is empty."""
+        return self.store_url or default_store_url()
+
+    @property
+    def keep_for(self) -> timedelta | None:
+        """How long snapshots are kept (None: forever)."""
+        return _optional_duration("keep", self.keep)
+
+    @property
+    def record_interval(self) -> timedelta | None:
+        """The recording schedule's interval (None: no schedule)."""
+        return _optional_duration("record_every", self.record_every)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -222,7 +281,8 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every configured credential: what must never be echoed anywhere."""
-        return tuple(s for s in (self.api_token, *self.access_keys) if s)
+        password = parse_store_url(self.store).password
+        return tuple(s for s in (self.api_token, *self.access_keys, password) if s)
 
 
 def declared() -> Iterator[dataclasses.Field[Any]]:
@@ -255,6 +315,98 @@ def settings_table() -> str:
         meaning = f.metadata["help"]
         lines.append(f"| `{f.metadata['env']}` | {flags} | `{default}` | {meaning} |")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """A parsed store URL: ``dialect`` is ``sqlite``, ``postgresql`` or ``off``; ``target`` the
+    file path (SQLite) or the libpq URI (PostgreSQL; secret: it may hold a password);
+    ``shown`` the form for messages and logs, without user or password."""
+
+    dialect: str
+    target: str = dataclasses.field(default="", repr=False)
+    shown: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+
+
+STORE_OFF = "off"
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def parse_store_url(url: str) -> StoreLocation:
+    """A store URL, one of (``ValueError`` otherwise, naming them)::
+
+    off                                  no store: history, scoped keys and views off
+    sqlite:///relative/file.sqlite3      SQLAlchemy's form: three slashes, a relative path
+    sqlite:////absolute/file.sqlite3     ... or four, for an absolute one
+    postgresql://user:pass@host:5432/db  libpq's URI; postgres:// and SQLAlchemy's
+                                         postgresql+psycopg:// too
+    """
+    text = url.strip()
+    if text.lower() == STORE_OFF:
+        return StoreLocation(STORE_OFF, "", STORE_OFF)
+    scheme, _, rest = text.partition("://")
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        path = rest[1:] if rest.startswith("/") else ""
+        if not path:
+            raise ValueError(
+                "a SQLite store is sqlite:///relative/file or sqlite:////absolute/file"
+            )
+        if path == ":memory:" or "?" in path or "\x00" in path:
+            raise ValueError("a SQLite store is a file path, without :memory: or ?options")
+        return StoreLocation("sqlite", path, f"sqlite:///{path}")
+    if scheme in _POSTGRES_SCHEMES:
+        target = "postgresql://" + rest
+        try:
+            parts = urlsplit(target)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"the PostgreSQL URL cannot be read ({exc})") from None
+        host = parts.hostname or "localhost"
+        shown = f"postgresql://{host}{f':{port}' if port else ''}{parts.path}"
+        return StoreLocation("postgresql", target, shown, unquote(parts.password or ""))
+    raise ValueError("give sqlite:///FILE, sqlite:////ABSOLUTE/FILE, postgresql://... or off")
+
+
+def default_store_url(environ: Mapping[str, str] | None = None) -> str:
+    """``sqlite:////…/stract-reports/store.sqlite3`` under ``$XDG_STATE_HOME`` (when set to an
+    absolute path, as the XDG spec asks), else under ``~/.local/state``."""
+    environ = os.environ if environ is None else environ
+    state = environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+    return "sqlite:///" + str(base / STORE_FILE)
+
+
+_DURATION = re.compile(r"\s*(\d{1,9})\s*([smhdw])\s*")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# No duration this program takes is longer (and datetime arithmetic stays far from overflow).
+MAX_DURATION = timedelta(days=100 * 366)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``24h``, ``7d``, ``2w``: a positive whole number and one unit
+    (seconds, minutes, hours, days, weeks), at most 100 years; ``ValueError`` otherwise."""
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"{text[:40]!r} is no duration: give a whole number and a unit, "
+            "s, m, h, d or w (90s, 15m, 24h, 7d, 2w)"
+        )
+    duration = timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    if not timedelta(0) < duration <= MAX_DURATION:
+        raise ValueError(f"{text[:40]!r} must be more than 0 and at most 100 years")
+    return duration
+
+
+def _optional_duration(name: str, raw: str) -> timedelta | None:
+    """A duration setting, ``off`` (or another false word) meaning none."""
+    if parse_bool(raw) is False:
+        return None
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc} or off") from None
 
 
 # The words a switch takes, in the environment and in a URL (``?download=``), lower-cased.

@@ -36,10 +36,17 @@ class Account:
 
 @dataclass
 class AccountData:
-    """One account with its ad rows, in upstream order, each aligned with the platform's fields."""
+    """One account with its ad rows, in upstream order, each aligned with the platform's fields.
+
+    For the history store: ``ad_keys`` are the ads' upstream ``id`` values in row order (None:
+    the store keys ads by position, "1".."n"), and ``digest`` is a digest of the account's
+    insight bodies (None: the store digests the rows itself).
+    """
 
     account: Account
     rows: list[Row]
+    ad_keys: list[str] | None = None
+    digest: bytes | None = field(default=None, repr=False)
 
 
 @dataclass

@@ -148,6 +148,32 @@ def test_identity_is_kept_per_row_never_as_a_column() -> None:
     assert [(s.account_id, s.start, s.stop) for s in table.spans] == [("a1", 0, 3), ("a2", 3, 4)]
 
 
+@PROPERTY
+@given(reports())
+def test_rows_as_tuples_give_the_same_table(report: Any) -> None:
+    data = [d for d, _ in report]
+    try:
+        expected = assemble(report, list)
+    except UpstreamBadPayload:
+        return
+    assembly = AdAssembly()
+    for platform in data:
+        accounts = [(a.account.id, a.account.name) for a in platform.accounts]
+        index = assembly.platform(platform.platform, platform.fields, accounts)
+        for n, account in enumerate(platform.accounts):
+            ids = [row.get("id") for page in report[data.index(platform)][1][n] for row in page]
+            assembly.add_rows(index, n, account.rows, ids)
+    got = assembly.finish()
+    rows = range(len(expected))
+    assert (got.columns, got.numeric, got.warnings) == (
+        expected.columns,
+        expected.numeric,
+        expected.warnings,
+    )
+    assert [c.cells(rows) for c in got.data] == [c.cells(rows) for c in expected.data]
+    assert [got.ad_key(r) for r in rows] == [expected.ad_key(r) for r in rows]
+
+
 @pytest.mark.parametrize(
     "column",
     [

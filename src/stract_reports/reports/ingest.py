@@ -300,17 +300,33 @@ class AdAssembly:
     def add(self, platform: int, account: int, page: int, items: list[dict[str, Any]]) -> None:
         """One page of an account's insights: objects read by field key (missing: empty)."""
         known = self._platforms[platform]
+        values = [list(map(dict.get, items, repeat(f.key))) for f in known.fields]
+        self._add(known, account, page, values, list(map(dict.get, items, repeat(ID_KEY))))
+
+    def add_rows(
+        self, platform: int, account: int, rows: Sequence[Sequence[Any]], ids: Sequence[Any]
+    ) -> None:
+        """An account's rows as values aligned with its platform's fields (``records.Row``),
+        and their ads' ids (None where unknown), as one page."""
+        known = self._platforms[platform]
+        values = [list(column) for column in zip(*rows, strict=True)]
+        if not values:  # no rows: no column to transpose
+            values = [[] for _ in known.fields]
+        self._add(known, account, 0, values, list(ids))
+
+    def _add(
+        self, known: _Platform, account: int, page: int, values: list[list[Any]], ids: list[Any]
+    ) -> None:
+        size = len(ids)
         pieces: dict[str, Piece] = {}
-        for f, key in zip(known.fields, known.keys, strict=True):
-            words = self._words.setdefault(key, Words())
-            pieces[key] = piece(list(map(dict.get, items, repeat(f.key))), words)
-        ids = piece(list(map(dict.get, items, repeat(ID_KEY))), self._ids)
+        for key, column in zip(known.keys, values, strict=True):
+            pieces[key] = piece(column, self._words.setdefault(key, Words()))
         derived: dict[str, Piece] = {}
         for name, top, bottom in known.derivable:
             numerators, denominators = _numbers(pieces[top]), _numbers(pieces[bottom])
             if numerators is not None and denominators is not None:
-                derived[name] = Piece(len(items), numbers=ratios(numerators, denominators))
-        known.pages[(account, page)] = _Page(len(items), pieces, ids, derived)
+                derived[name] = Piece(size, numbers=ratios(numerators, denominators))
+        known.pages[(account, page)] = _Page(size, pieces, piece(ids, self._ids), derived)
 
     def finish(self, derived_ratios: bool = True) -> AdColumns:
         """The ad table of every page added, in report order, settled. ``UpstreamBadPayload``

@@ -132,6 +132,8 @@ def test_the_columns_are_the_rows_build(report: Any, random: Any, literals: bool
     assert [list(row) for row in zip(*columns, strict=True)] == expected.rows
     for column, numeric in zip(got.data, got.numeric, strict=True):
         assert isinstance(column, NumberColumn if numeric else TextColumn)
+    # The digest is the content's: another arrival order, the same digest.
+    assert assemble(report, list, literals).digest == got.digest
 
 
 def test_identity_is_kept_per_row_never_as_a_column() -> None:
@@ -232,3 +234,18 @@ def test_a_ratio_a_platform_lacks_is_computed_per_ad_as_pages_arrive() -> None:
     cpc = got.columns.index("Cost per Click")
     assert got.data[cpc].cells(range(6)) == [row[cpc] for row in expected.rows]
     assert got.data[cpc].texts(range(6)) == ["0.55", "0.75", "0.333333", None, "-0.142857", None]
+
+
+def test_the_digest_tells_tables_apart() -> None:
+    fields = [Field("v", "Value"), Field("t", "Text")]
+    tables = []
+    for rows in (
+        [{"v": 1, "t": "a"}, {"v": 2, "t": "b"}],
+        [{"v": 1, "t": "b"}, {"v": 2, "t": "a"}],
+        [{"v": 1, "t": "a"}, {"v": 2, "t": None}],
+        [{"v": Decimal("1.0"), "t": "a"}, {"v": 2, "t": "b"}],
+        [{"v": 1, "t": "a"}, {"v": 2, "t": "b"}, {}],
+    ):
+        data = PlatformData(Platform("p", "P"), fields, [AccountData(Account("1", "A", "t"), [])])
+        tables.append(assemble([(data, [[rows]])], list).digest)
+    assert len(set(tables)) == len(tables)

@@ -16,6 +16,8 @@ Work per cell runs in C; Python runs per page, per column and per distinct text.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from array import array
 from collections import Counter
@@ -236,6 +238,9 @@ class AdColumns:
     warnings: list[str]
     spans: list[Span]
     ad_ids: Column
+    # Of everything above, computed from the pages' own digests: two reads that gave the same
+    # table give the same digest (a strong validator of whatever is rendered from it).
+    digest: bytes = b""
 
     def __len__(self) -> int:
         return len(self.data[0]) if self.data else 0
@@ -251,6 +256,7 @@ class _Page:
     size: int
     pieces: dict[str, Piece]  # by column key
     ids: Piece
+    digest: bytes  # of its values: equal pages, equal digests, whatever arrived first
     # Per-ad ratios the platform lacks, computed as the page arrives from its own numbers
     # (by the ratio's column key); absent where a component is not all numbers.
     derived: dict[str, Piece] = field(default_factory=dict)
@@ -326,7 +332,12 @@ class AdAssembly:
             numerators, denominators = _numbers(pieces[top]), _numbers(pieces[bottom])
             if numerators is not None and denominators is not None:
                 derived[name] = Piece(size, numbers=ratios(numerators, denominators))
-        known.pages[(account, page)] = _Page(size, pieces, piece(ids, self._ids), derived)
+        ids_piece = piece(ids, self._ids)
+        digest = hashlib.sha256(size.to_bytes(8, "big"))
+        for key in known.keys:
+            _digest(digest, pieces[key], self._words[key])
+        _digest(digest, ids_piece, self._ids)
+        known.pages[(account, page)] = _Page(size, pieces, ids_piece, digest.digest(), derived)
 
     def finish(self, derived_ratios: bool = True) -> AdColumns:
         """The ad table of every page added, in report order, settled. ``UpstreamBadPayload``
@@ -372,7 +383,18 @@ class AdAssembly:
             if settled.stray is not None:
                 warnings.append(self._warning(plan.columns[column], settled, spans))
         ids = settle_ids([page.ids for pages in order for page in pages], self._ids)
-        return AdColumns(plan.columns, numeric, data, warnings, spans, ids)  # type: ignore[arg-type]
+        digest = hashlib.sha256(
+            json.dumps([plan.columns, [p.platform.label for p in self._platforms]]).encode()
+        )
+        for span in spans:
+            digest.update(
+                json.dumps([span.platform, span.account_id, span.account, span.stop]).encode()
+            )
+        for platform_pages in order:
+            for each in platform_pages:
+                digest.update(each.digest)
+        columns: Any = data  # every column settled by now
+        return AdColumns(plan.columns, numeric, columns, warnings, spans, ids, digest.digest())
 
     def _derive(
         self,
@@ -422,6 +444,27 @@ class AdAssembly:
             f"column {label!r} is text, not numbers: {shown(value)}{more} in the "
             f"{self._call(spans, index)} is not a number, so summaries leave it empty"
         )
+
+
+def _digest(digest: Any, p: Piece, words: Words) -> None:
+    """Add a piece's values to ``digest``, independently of the codes other pages gave their
+    texts first: text by its own first appearance in the piece."""
+    if p.numbers is not None:
+        column = p.numbers
+        digest.update(b"N%d:" % len(column))
+        digest.update(column.digits.tobytes())
+        digest.update(column.scales.tobytes())
+        digest.update(repr(sorted(column.big.items())).encode())
+    elif p.codes is not None:
+        order = dict.fromkeys(p.codes)
+        local = {code: index for index, code in enumerate(order)}
+        digest.update(b"W%d:" % len(p.codes))
+        digest.update(array("I", map(local.__getitem__, p.codes)).tobytes())
+        digest.update(json.dumps([words.values[code] for code in order]).encode())
+    elif p.raw is not None:
+        digest.update(b"R" + repr(p.raw).encode())
+    else:
+        digest.update(b"E%d:" % p.size)
 
 
 def _numbers(p: Piece) -> NumberColumn | None:

@@ -228,3 +228,26 @@ def test_float_literals_as_bytes_are_the_numbers_they_write(values: list[Number 
     rows = range(len(values))
     assert column.cells(rows) == values
     assert column.texts(rows) == [printed(v) for v in values]
+
+
+@FAST
+@given(st.lists(st.lists(money, min_size=1, max_size=8), max_size=4), st.data())
+def test_float_literals_kept_as_text_until_a_sum_needs_them(
+    pieces: list[list[Decimal]], data: Any
+) -> None:
+    """Pieces of float literals only (the usual insights column) stay text until used."""
+    literals = [
+        [(str(v) if "." in str(v) else f"{v}.0").encode() for v in piece] for piece in pieces
+    ]
+    values: list[Number | None] = [Decimal(x.decode()) for piece in literals for x in piece]
+    column = NumberColumn()
+    for piece in literals:
+        column.extend_column(NumberColumn.of(piece))
+    rows = range(len(values))
+    assert column.texts(rows) == [printed(v) for v in values]
+    assert column.texts(rows, ",") == [format_number(v, ",") for v in values]  # type: ignore[arg-type]
+    assert column.is_empty(rows) == [False] * len(values)
+    start = data.draw(st.integers(0, len(values)))
+    assert printed(column.total(range(start, len(values)))) == printed(exact_sum(values[start:]))
+    assert column.cells(rows) == values
+    assert column.texts(rows) == [printed(v) for v in values]

@@ -19,6 +19,7 @@ added as integers. ``Rows`` (a ``range`` or a sequence of row indices) say which
 
 from __future__ import annotations
 
+import re
 import threading
 from array import array
 from bisect import bisect_right
@@ -48,6 +49,10 @@ _RATIO_PLACES = 6  # as numbers.ratio rounds
 # A number written without an exponent, with 64-bit digits and at most this many decimals, is
 # within the bounds of numbers.check_number (at most 19 digits, below 1e19, at least 1e-20).
 _MAX_PLAIN_SCALE = 20
+# Float literals at most this long (point and sign included) have 64-bit digits and at most 17
+# decimals: within the bounds, and converted exactly by int() whenever that is needed.
+_LAZY_CHARS = 19
+_NEGATIVE_ZERO = re.compile(r"(?m)^-0\.0*$")
 _AFTER = 2**63  # sorts after any row number: bisect on (row, _AFTER) finds the run holding row
 
 
@@ -86,7 +91,7 @@ def join_number(digits: int, scale: int) -> Number:
 class NumberColumn:
     """A column of exact numbers (see the module's docstring); empty cells are None."""
 
-    __slots__ = ("digits", "scales", "big", "printed", "_aligned", "_lock")
+    __slots__ = ("digits", "scales", "big", "printed", "_lazy", "_aligned", "_lock")
 
     def __init__(
         self,
@@ -101,6 +106,10 @@ class NumberColumn:
         # converting them): (first row, text of the rows from there joined by newlines), in
         # order. Printing those rows is then a split, not a conversion per cell.
         self.printed: list[tuple[int, int, str]] = []  # (first row, row after the last, text)
+        # Rows whose digits and scales are still only that text (float literals, converted when
+        # some sum, filter or sort first needs them: a report that only prints them never
+        # does); their scales hold 1 meanwhile (each has a point, none is empty).
+        self._lazy: list[tuple[int, int, str]] = []
         self._aligned: tuple[int, Sequence[int]] | None = None
         self._lock = threading.Lock()
 
@@ -135,6 +144,20 @@ class NumberColumn:
             except OverflowError:
                 return None
             scales = array("b", bytes(len(values)))
+        elif kinds == {bytes} and max(map(len, values)) <= _LAZY_CHARS:
+            # Float literals as the decoder left them, without exponent (checked just below):
+            # kept as text, converted when first needed (``_ready``).
+            joined = b"\n".join(values).decode("ascii")
+            size = len(values)
+            if "e" in joined or "E" in joined or _NEGATIVE_ZERO.search(joined):
+                return None
+            # One point each: ``_ready`` reads the scale from where it is.
+            if joined.count(".") != size or not all(map(bytes.__contains__, values, repeat(b"."))):
+                return None
+            column = cls(array("q", bytes(8 * size)), array("b", [1]) * size)
+            column.printed.append((0, size, joined))
+            column._lazy.append((0, size, joined))
+            return column
         elif kinds <= {int, Decimal, type(None)} or kinds <= {int, bytes, type(None)}:
             texts: list[Any]
             if bytes in kinds:  # float literals as the decoder left them (b"5.50")
@@ -178,6 +201,7 @@ class NumberColumn:
     def extend_column(self, other: NumberColumn) -> None:
         """Append every cell of ``other``."""
         offset = len(self.digits)
+        self._lazy += [(offset + a, offset + b, text) for a, b, text in other._lazy]
         self.digits += other.digits
         self.scales += other.scales
         for row, value in other.big.items():
@@ -199,8 +223,21 @@ class NumberColumn:
     def __len__(self) -> int:
         return len(self.digits)
 
+    def _ready(self) -> None:
+        """Convert the rows still held as text to digits and scales (once, for every caller)."""
+        if not self._lazy:
+            return
+        with self._lock:
+            for start, stop, text in self._lazy:
+                lines = text.split("\n")
+                dots = map(str.find, lines, repeat("."))
+                self.digits[start:stop] = array("q", map(int, text.replace(".", "").split("\n")))
+                self.scales[start:stop] = array("b", map(sub, map(len, lines), map(_after, dots)))
+            self._lazy = []
+
     def cell(self, row: int) -> Number | None:
         """The exact value of one cell; None when empty."""
+        self._ready()
         scale = self.scales[row]
         if scale >= 0:
             return join_number(self.digits[row], scale)
@@ -208,6 +245,7 @@ class NumberColumn:
 
     def cells(self, rows: Rows) -> list[Number | None]:
         """The exact values of ``rows``' cells (ints, Decimals; None when empty)."""
+        self._ready()
         return list(map(self.cell, rows))
 
     def texts(self, rows: Rows, separator: str = ".", empty: str | None = None) -> list[str | None]:
@@ -260,6 +298,7 @@ class NumberColumn:
 
     def _print(self, rows: Rows) -> list[str | None]:
         """``texts`` of ``rows`` from the digits (empty cells left as some text)."""
+        self._ready()
         digits, scales = gather(self.digits, rows), gather(self.scales, rows)
         if not scales:
             return []
@@ -274,6 +313,7 @@ class NumberColumn:
 
     def take(self, rows: Rows) -> NumberColumn:
         """A new column of ``rows``' cells, in that order."""
+        self._ready()
         digits = array("q", gather(self.digits, rows))
         scales = array("b", gather(self.scales, rows))
         big = {}
@@ -287,6 +327,7 @@ class NumberColumn:
 
     def aligned(self) -> tuple[int, Sequence[int]]:
         """(scale S, every cell's value × 10**S as an integer, 0 when empty); computed once."""
+        self._ready()
         with self._lock:
             if self._aligned is None:
                 self._aligned = self._align()
@@ -317,6 +358,7 @@ class NumberColumn:
     def total(self, rows: Rows) -> Number | None:
         """The exact sum of ``rows``' cells, printed with the most decimals among them (as
         ``sum`` of the Decimals would); None when every cell is empty."""
+        self._ready()
         scales = gather(self.scales, rows)
         if not scales or scales.count(EMPTY) == len(scales):
             return None
@@ -363,6 +405,8 @@ def ratios(top: NumberColumn, bottom: NumberColumn) -> NumberColumn:
     """``numbers.ratio`` cell by cell (rounded half-even to 6 places, trailing zeros dropped;
     empty where either is empty or the bottom is 0), in integers: exactly ``ratio``'s value
     and printed form, for any numbers within the bounds."""
+    top._ready()
+    bottom._ready()
     out = NumberColumn()
     digits, scales, big = out.digits, out.scales, out.big
     cells = zip(top.digits, top.scales, bottom.digits, bottom.scales, strict=True)
@@ -513,6 +557,10 @@ def _iterate(rows: Rows) -> Iterator[int]:
 
 def _fits_float(digits: Sequence[int]) -> bool:
     return bool(digits) and min(digits) > -_FLOAT_EXACT and max(digits) < _FLOAT_EXACT
+
+
+def _after(dot: int) -> int:
+    return dot + 1
 
 
 def _scale_of(value: Number) -> int:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench load clean
+.PHONY: setup demo check test lint bench load clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,13 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
+# The inner loop, under a minute: lint, types, and the tests that start no server process and
+# need no system service (the markers are declared in pyproject.toml), in two processes: the
+# machines have two cores, and these tests wait on loopback sockets more than they compute.
+check: lint
+	$(BIN)/pytest -n 2 -m "not serve and not browser and not redis and not postgres"
+
+# Before landing, and in CI (.ci/run): lint, types and every test.
 test: lint
 	$(BIN)/pytest
 

@@ -37,7 +37,7 @@ from stract_reports.render.csv import render_csv
 from stract_reports.reports.slicing import parse_slice, report_source, slice_report
 from stract_reports.simulator import DEFAULT_TOKEN
 from stract_reports.store import Store, open_store
-from stract_reports.upstream import StractClient, fetch_platforms, fetch_report_data
+from stract_reports.upstream import FetchLimits, StractClient, fetch_platforms, fetch_report_data
 from stract_reports.upstream.decode import decode_json
 
 sys.path.append(str(Path(__file__).parents[1] / "tests"))
@@ -120,9 +120,10 @@ def run(out: Out, quick: bool) -> None:
             timeout=120,
             max_pages=100_000,
         )
+        limits = FetchLimits.from_settings(settings)
         with StractClient(settings) as client:
-            platforms = fetch_platforms(client)
-            data, fetch, _ = timed(lambda: fetch_report_data(client))
+            platforms = fetch_platforms(client, limits)
+            data, fetch, _ = timed(lambda: fetch_report_data(client, None, limits))
         bodies = raw_bodies(sim.api_url, data)
     rows = sum(len(a.rows) for p in data for a in p.accounts)
     for platform, platform_bodies in zip(data, bodies, strict=True):

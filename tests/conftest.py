@@ -29,7 +29,7 @@ from stract_reports import close_app, create_app
 from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
 from stract_reports.store import Store, open_store
-from support import fixed_upstream, in_ci
+from support import RUNNING_MARKS, fixed_upstream, in_ci, require_mark
 
 # Fast retries keep failure tests short; the behaviour is the same as in production. No
 # store: a test that records says where.
@@ -57,6 +57,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _state_key = pytest.StashKey[tuple[str | None, str]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note the test's markers before its fixtures start anything (``support.require_mark``)."""
+    RUNNING_MARKS.clear()
+    RUNNING_MARKS.update(mark.name for mark in item.iter_markers())
 
 
 @pytest.fixture
@@ -135,6 +142,7 @@ def make_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
         if in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
+    require_mark("redis")
     started: list[RedisServer] = []
 
     def make(password: str = "") -> RedisServer:
@@ -174,7 +182,7 @@ def pg_url(pg_server: PostgresServer) -> Iterator[str]:
     pg_server.drop_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A new store's URL: a real SQLite file, then a real PostgreSQL database."""
     if request.param == "sqlite":

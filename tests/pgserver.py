@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from support import free_port
+from support import free_port, require_mark
 
 
 def _bin_dir() -> Path | None:
@@ -93,6 +93,7 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         """Start the server and wait until it accepts connections."""
+        require_mark("postgres")
         log = str(self.root / "server.log")
         self._run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", "start")
         return self

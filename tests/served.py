@@ -14,7 +14,7 @@ from typing import IO
 
 import requests
 
-from support import CLI, free_port
+from support import CLI, free_port, require_mark
 
 
 @dataclass
@@ -43,6 +43,7 @@ def serve(
 ) -> Iterator[Served]:
     """``stract-reports serve --port P --api-url API_URL ARGS``; yields once ``ready`` answers.
     No store unless ``env`` names one (``STRACT_STORE_URL``), as in conftest's ``FAST``."""
+    require_mark("serve")
     port = free_port()
     command: Sequence[str] = [CLI, "serve", "--port", str(port), "--api-url", api_url, *args]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STRACT_")}

@@ -16,6 +16,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import make_server
 
+from stract_reports.simulator.server import shutdown_now
+
 GOLDEN = Path(__file__).parent / "golden"
 # The console script installed next to this interpreter (the project's virtualenv).
 CLI = str(Path(sys.executable).with_name("stract-reports"))
@@ -30,6 +32,17 @@ REPORTS = [
     "tiktok_insights",
     "tiktok_insights/resumo",
 ]
+
+
+# The markers of the test being run (conftest keeps them current), for the helpers below.
+RUNNING_MARKS: set[str] = set()
+
+
+def require_mark(name: str) -> None:
+    """Fail a test that starts a process or service its markers do not name: ``make check``
+    selects tests by marker (pyproject.toml) and must start none."""
+    if name not in RUNNING_MARKS:
+        raise AssertionError(f"this test starts a {name} process: mark it @pytest.mark.{name}")
 
 
 def in_ci() -> bool:
@@ -74,7 +87,7 @@ def serving(app: Flask) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.shutdown()
+        shutdown_now(server)
         server.server_close()
         thread.join()
 
@@ -107,7 +120,7 @@ def fixed_upstream(status: int, body: bytes = b'{"detail": "no"}') -> Iterator[S
     try:
         yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}/api", server=server)
     finally:
-        server.shutdown()
+        shutdown_now(server)
         server.server_close()
         thread.join()
 
@@ -116,10 +129,17 @@ def read_upstream(api_url: str) -> tuple[list[Any], list[Any]]:
     """One complete read of every platform, as a report makes it: the platform list and the
     platforms' data (``records.Platform`` and ``records.PlatformData``, tokens included)."""
     from stract_reports.config import Settings
-    from stract_reports.upstream import StractClient, fetch_platforms, fetch_report_data
+    from stract_reports.upstream import (
+        FetchLimits,
+        StractClient,
+        fetch_platforms,
+        fetch_report_data,
+    )
 
-    with StractClient(Settings(api_url=api_url, store_url="off")) as client:
-        return fetch_platforms(client), fetch_report_data(client)
+    settings = Settings(api_url=api_url, store_url="off")
+    limits = FetchLimits.from_settings(settings)
+    with StractClient(settings) as client:
+        return fetch_platforms(client, limits), fetch_report_data(client, None, limits)
 
 
 def recorded_form(data: Any) -> str:

@@ -39,6 +39,7 @@ def _assert_unauthorized(response: requests.Response, detail: str) -> None:
     assert "Set-Cookie" not in response.headers
 
 
+@pytest.mark.serve
 def test_requests_without_a_valid_key_answer_401(served: Served) -> None:
     missing = "this server needs an access key: Authorization: Bearer KEY, or ?key=KEY"
     for path in ("/", "/geral", "/geral.json", "/readyz", "/no/such/report"):
@@ -59,11 +60,13 @@ def test_requests_without_a_valid_key_answer_401(served: Served) -> None:
     )
 
 
+@pytest.mark.serve
 def test_healthz_needs_no_key(served: Served) -> None:
     response = requests.get(f"{served.base}/healthz", timeout=10)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
+@pytest.mark.serve
 def test_every_configured_key_opens_every_report_by_bearer_or_query(served: Served) -> None:
     for key in (KEY, OTHER_KEY):
         bearer = {"Authorization": f"Bearer {key}"}
@@ -74,6 +77,7 @@ def test_every_configured_key_opens_every_report_by_bearer_or_query(served: Serv
         assert response.status_code == 200 and response.content == golden("meta_ads/resumo")
 
 
+@pytest.mark.serve
 def test_a_browser_that_opened_a_page_with_the_key_follows_its_links(served: Served) -> None:
     with requests.Session() as browser:
         page = browser.get(f"{served.base}/geral.html?key={KEY}", timeout=10)
@@ -87,6 +91,7 @@ def test_a_browser_that_opened_a_page_with_the_key_follows_its_links(served: Ser
     assert cookie_value(OTHER_KEY) != cookie_value(KEY)
 
 
+@pytest.mark.serve
 def test_the_key_appears_in_no_body_header_or_log_line(served: Served) -> None:
     answers: list[requests.Response] = []
     with requests.Session() as browser:
@@ -115,6 +120,7 @@ def test_the_key_appears_in_no_body_header_or_log_line(served: Served) -> None:
     assert '"GET /nope?key=*** HTTP/1.1" 404' in log
 
 
+@pytest.mark.serve
 def test_the_key_flag_works_like_the_variable(simulator: Simulator) -> None:
     with serve(simulator.url, "--access-keys", KEY) as server:
         assert requests.get(f"{server.base}/geral", timeout=10).status_code == 401
@@ -197,6 +203,7 @@ def _access_lines(log: str) -> list[str]:
 
 
 @pytest.mark.parametrize("keys", [False, True], ids=["open", "with keys"])
+@pytest.mark.serve
 def test_the_access_log_escapes_every_control_character_of_path_and_query(
     simulator: Simulator, keys: bool
 ) -> None:
@@ -222,6 +229,7 @@ def test_the_access_log_escapes_every_control_character_of_path_and_query(
     assert not any(ch in log for ch in "\r\x1b\x00\x07\x7f")
 
 
+@pytest.mark.serve
 def test_the_access_log_masks_keys_as_whole_values_and_never_cuts_a_path(served: Served) -> None:
     with requests.Session() as session:
         assert session.get(f"{served.base}/healthz", timeout=10).status_code == 200
@@ -424,6 +432,7 @@ def test_only_the_last_forwarded_address_counts_behind_a_trusted_proxy(
 
 
 @pytest.mark.parametrize("trust", [False, True], ids=["direct", "behind a trusted proxy"])
+@pytest.mark.serve
 def test_serve_throttles_wrong_keys_and_logs_it_once(simulator: Simulator, trust: bool) -> None:
     env = {"STRACT_ACCESS_KEYS": KEY, **({"STRACT_TRUST_PROXY": "1"} if trust else {})}
     attacker = {"X-Forwarded-For": "203.0.113.9"}

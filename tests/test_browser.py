@@ -24,7 +24,9 @@ from selenium.webdriver.common.by import By
 
 from datasets import one_account
 from stract_reports.simulator import Simulator
-from support import in_ci, serving
+from support import in_ci, require_mark, serving
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -47,6 +49,7 @@ READ_CELLS = (
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium with a fresh profile, kept off the network but for our loopback server."""
+    require_mark("browser")
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
     if missing:
         reason = (

@@ -1,11 +1,9 @@
-"""The report core's pure functions, called directly: layout, settle_column, ads_table,
-summarize. No server: each test runs in milliseconds."""
+"""The report core's pure functions, called directly: layout and ads_table (ads), settle_column
+(columns), summarize (summary). No server: each test runs in milliseconds."""
 
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -14,15 +12,12 @@ import pytest
 
 from stract_reports.errors import UpstreamBadPayload
 from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
-from stract_reports.reports.build import (
-    Derived,
-    ads_table,
-    general_summary,
-    layout,
-    settle_column,
-    summarize,
-)
+from stract_reports.reports.ads import Derived, ads_table, layout
+from stract_reports.reports.columns import settle_column
 from stract_reports.reports.numbers import NumberOutOfRange
+from stract_reports.reports.spec import ReportSpec
+from stract_reports.reports.summary import summarize
+from tables import whole
 
 
 def platform(
@@ -148,7 +143,7 @@ def test_ads_table_rows_groups_and_derived_ratios() -> None:
         [("Spend", "cost"), ("Clicks", "clicks")],
         {"Dup": [{"cost": "3", "clicks": 4}, {"cost": 1, "clicks": 0}]},
     )
-    ads = ads_table([meta, ga4], "geral", "All")
+    ads = ads_table([meta, ga4], ReportSpec(None), "All")
     assert ads.table.columns == ["Platform", "Account Name", "Clicks", "Spend", "Cost per Click"]
     assert ads.table.numeric == [False, False, True, True, True]
     assert ads.table.rows == [
@@ -174,12 +169,14 @@ def test_ads_table_warns_naming_column_value_and_account() -> None:
             "Ana": [{"spend": "1,234.56", "clicks": 3}],
         },
     )
-    ads = ads_table([data], "p", "P")
+    ads = ads_table([data], ReportSpec("p"), "P")
     assert ads.table.warnings == [
         "column 'Spend' is text, not numbers: '1,234.56' in the insights of Facebook Ads "
         "account 'Ana' is not a number, so summaries leave it empty"
     ]
-    summary = summarize(ads.table, ads.by_account, "recompute", name="p/resumo", title="")
+    summary = summarize(
+        ads.table, ads.by_account, "recompute", spec=ReportSpec("p", summary=True), title=""
+    )
     assert summary.warnings == ads.table.warnings
     assert [row[2:] for row in summary.rows] == [[None, 3], [None, 3]]
 
@@ -194,7 +191,7 @@ def test_a_number_beyond_the_bounds_is_a_bad_payload_naming_field_and_account(
         {"Ana": [{"name": "a", "spend": 1}], "Jorginho": [{"name": "b", "spend": value}]},
     )
     with pytest.raises(UpstreamBadPayload) as caught:
-        ads_table([data], "p", "P")
+        ads_table([data], ReportSpec("p"), "P")
     assert caught.value.status == 502
     assert caught.value.call == "insights of Facebook Ads account 'Jorginho'"
     assert caught.value.reason.startswith("Spend value ")
@@ -208,7 +205,7 @@ def test_summaries_sum_beyond_1e22_exactly() -> None:
         [("Spend", "spend"), ("Clicks", "clicks"), ("Cost per Click", "cpc")],
         {"A": [{"spend": big, "clicks": 3, "cpc": 1}] * 20},
     )
-    summary = general_summary([data])
+    summary = whole([data], ReportSpec(None, summary=True))
     assert summary.rows == [
         ["P", None, Decimal("19753086421975308642197.40"), 60, Decimal("329218107032921810703.29")]
     ]
@@ -220,25 +217,29 @@ def test_summarize_keeps_the_chosen_columns_and_groups() -> None:
         [("Clicks", "clicks"), ("Impressions", "impressions"), ("CTR", "ctr"), ("Ad", "ad")],
         {"A": [{"clicks": 1, "impressions": 4, "ctr": 9, "ad": "x"}, {"clicks": 3, "ad": "y"}]},
     )
-    ads = ads_table([data], "p", "P").table
+    ads = ads_table([data], ReportSpec("p"), "P").table
     groups = [(["x"], [0]), (["both"], [0, 1]), (["none"], [])]
-    summary = summarize(ads, groups, "recompute", name="n", title="t", columns=[5, 4, 2])
-    assert (summary.name, summary.title) == ("n", "t")
+    summary = summarize(
+        ads, groups, "recompute", spec=ReportSpec("n", summary=True), title="t", columns=[5, 4, 2]
+    )
+    assert (summary.spec.name, summary.title) == ("n/resumo", "t")
     assert summary.columns == ["Ad", "CTR", "Clicks"]
     assert summary.numeric == [False, True, True]
     assert summary.rows == [["x", Decimal("0.25"), 1], ["both", 1, 4], ["none", None, None]]
-    summed = summarize(ads, groups, "sum", name="n", title="t", columns=[5, 4])
+    summed = summarize(
+        ads, groups, "sum", spec=ReportSpec("n", summary=True), title="t", columns=[5, 4]
+    )
     assert summed.rows == [["x", 9], ["both", 9], ["none", None]]
 
 
 def test_building_pauses_the_garbage_collector_and_restores_it() -> None:
     data = platform("P", [("Clicks", "clicks")], {"A": [{"clicks": 1}]})
     assert gc.isenabled()
-    ads_table([data], "p", "P")
+    ads_table([data], ReportSpec("p"), "P")
     assert gc.isenabled()
     gc.disable()
     try:
-        ads_table([data], "p", "P")
+        ads_table([data], ReportSpec("p"), "P")
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:
         gc.enable()
@@ -247,7 +248,7 @@ def test_building_pauses_the_garbage_collector_and_restores_it() -> None:
 def test_overlapping_builds_leave_the_garbage_collector_on() -> None:
     data = platform("P", [("Clicks", "clicks")], {"A": [{"clicks": i} for i in range(2000)]})
     with ThreadPoolExecutor(4) as pool:
-        tables = list(pool.map(lambda _: ads_table([data], "p", "P").table, range(40)))
+        tables = list(pool.map(lambda _: ads_table([data], ReportSpec("p"), "P").table, range(40)))
     assert gc.isenabled()
     assert all(t.rows == tables[0].rows for t in tables)
 
@@ -266,16 +267,3 @@ def test_text_columns_with_numeric_strings_warn_only_when_mostly_numbers(
     settled = settle_column(values)
     assert settled.cells == [None if v == "" else v for v in values]
     assert (settled.numeric, settled.stray, settled.strays) == (False, stray, strays)
-
-
-def test_the_pure_layers_import_neither_flask_nor_the_upstream_client() -> None:
-    # A fresh interpreter: this test process has long imported everything.
-    code = (
-        "import sys\n"
-        "import stract_reports.reports.build, stract_reports.reports.slicing\n"
-        "import stract_reports.render.csv, stract_reports.render.json\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug', 'redis')"
-        " or m.startswith('stract_reports.upstream')))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout == "[]\n"

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from stract_reports.render.chart import render_chart_svg
 from stract_reports.reports.slicing import parse_slice, slice_report
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from tables import general, general_summary, platform
 
@@ -86,7 +87,13 @@ def test_grouped_summary_names_the_empty_group() -> None:
 
 def test_labels_are_escaped_and_long_ones_clipped() -> None:
     name = '<script>alert("x")</script> & a very long account name indeed'
-    table = Table("x/resumo", "T & <b>", ["Account Name", "Spend"], [False, True], [[name, 5]])
+    table = Table(
+        ReportSpec("x", summary=True),
+        "T & <b>",
+        ["Account Name", "Spend"],
+        [False, True],
+        [[name, 5]],
+    )
     svg = render_chart_svg(table)
     assert svg is not None
     root = ET.fromstring(svg)
@@ -100,7 +107,9 @@ def test_labels_are_escaped_and_long_ones_clipped() -> None:
 def test_only_the_first_rows_are_charted_and_the_title_says_so() -> None:
     rows = [[f"account {i}", i] for i in range(40)]
     svg = render_chart_svg(
-        Table("x/resumo", "Many", ["Account Name", "Clicks"], [False, True], rows)
+        Table(
+            ReportSpec("x", summary=True), "Many", ["Account Name", "Clicks"], [False, True], rows
+        )
     )
     assert svg is not None
 
@@ -112,8 +121,16 @@ def test_only_the_first_rows_are_charted_and_the_title_says_so() -> None:
 
 
 def test_no_chart_without_spend_or_clicks_or_rows() -> None:
-    no_metrics = Table("x/resumo", "", ["Account Name", "Impressions"], [False, True], [["a", 1]])
-    text_spend = Table("x/resumo", "", ["Account Name", "Spend"], [False, False], [["a", "n/a"]])
+    no_metrics = Table(
+        ReportSpec("x", summary=True),
+        "",
+        ["Account Name", "Impressions"],
+        [False, True],
+        [["a", 1]],
+    )
+    text_spend = Table(
+        ReportSpec("x", summary=True), "", ["Account Name", "Spend"], [False, False], [["a", "n/a"]]
+    )
 
     assert render_chart_svg(no_metrics) is None
     assert render_chart_svg(text_spend) is None

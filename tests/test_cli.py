@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from stract_reports.cli import DEMO_PORT, main
 from stract_reports.simulator import Simulator
-from support import CLI, closed_port_url, golden
+from support import CLI, closed_port_url, golden, require_mark
 
 REPORTS = ["geral", "geral/resumo", "meta_ads", "meta_ads/resumo", "ga4/resumo", "tiktok_insights"]
 
@@ -46,6 +46,13 @@ def test_export_options_match_the_http_options(
     code, out, _ = export(simulator.url, "geral/resumo", *flags)
     assert code == 0
     assert out == client.get(f"/geral/resumo?{query}").data
+
+
+def test_an_html_export_says_the_ratio_mode_it_was_built_with(simulator: Simulator) -> None:
+    code, out, _ = export(simulator.url, "geral/resumo.html", "--ratios", "sum")
+    assert code == 0
+    assert b"Ratio columns are summed like the others" in out
+    assert b"Ratios are recomputed" not in out
 
 
 def test_export_json_to_a_file(simulator: Simulator, client: FlaskClient, tmp_path: Path) -> None:
@@ -258,7 +265,9 @@ def test_a_bad_synthetic_size_is_a_usage_error_in_words(value: str) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.serve
 def test_demo_picks_a_free_port_when_its_default_is_taken() -> None:
+    require_mark("serve")
     with socket.socket() as holder:
         try:
             holder.bind(("127.0.0.1", DEMO_PORT))

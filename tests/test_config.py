@@ -13,11 +13,10 @@ from stract_reports.config import (
     PUBLIC_API_URL,
     Settings,
     SettingsError,
-    default_store_url,
     parse_duration,
-    parse_store_url,
     settings_table,
 )
+from stract_reports.store_location import default_store_url, parse_store_url
 
 
 def test_defaults_point_at_the_public_api() -> None:

@@ -129,6 +129,10 @@ def test_a_mostly_numeric_column_made_text_by_one_value_says_so_in_json(
     ]
     for path in ("/alpha.json", "/alpha/resumo.json", "/geral.json", "/geral/resumo.json"):
         assert client.get(path).json["warnings"] == expected, path  # type: ignore[index]
+    # A slice of the report reads the same values: it carries the same warning.
+    for query in ("_size=1", "_next=1", "_sort=Spend", "_col=Spend", "Account Name=Dup"):
+        path = f"/alpha.json?{query}"
+        assert client.get(path).json["warnings"] == expected, path  # type: ignore[index]
     assert client.get("/beta.json").json["warnings"] == []  # type: ignore[index]
     # The CSV keeps the value as the upstream wrote it; the summary leaves Spend empty; the
     # warning travels in a header (ASCII JSON), and the HTML page shows it.

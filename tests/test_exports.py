@@ -13,6 +13,7 @@ import pytest
 from stract_reports.render.csv import render_csv, render_tsv
 from stract_reports.render.json import dumps, render_ndjson, render_rows_array, table_document
 from stract_reports.reports.slicing import parse_slice, slice_report
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from support import REPORTS, golden
 from tables import general, general_summary, platform
@@ -106,7 +107,7 @@ def test_ndjson_is_one_row_object_per_line() -> None:
 
 
 def test_empty_table_gives_an_empty_list_and_no_lines() -> None:
-    table = Table("geral", "", ["Platform"], [False], [])
+    table = Table(ReportSpec(None), "", ["Platform"], [False], [])
 
     assert render_rows_array(table) == "[]"
     assert render_ndjson(table) == ""

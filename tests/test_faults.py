@@ -20,7 +20,9 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from stract_reports.config import Settings
+from stract_reports.errors import DeadlineExceeded
 from stract_reports.simulator import FaultRule, Simulator
+from stract_reports.upstream import StractClient
 from support import closed_port_url, serving
 
 RETRIES = Settings().retries
@@ -513,6 +515,27 @@ def test_report_deadline_is_504_within_the_deadline(
         r"the report deadline passed while waiting for this call( \(and \d+ more\))?",
         body["detail"],
     ), body["detail"]
+
+
+def test_a_call_whose_deadline_passes_in_the_queue_says_so_as_the_report_does(
+    make_simulator: Callable[..., Simulator],
+) -> None:
+    # One pool thread, held 0.6 s by a slow call: the next call waits in the queue past its
+    # 0.2 s deadline. Whichever side notices first, the words are the report loop's.
+    sim = make_simulator(faults=[FaultRule("slow", match="/accounts", delay=0.6)])
+    settings = Settings(api_url=sim.url, concurrency=1, timeout=5.0)
+    with StractClient(settings) as client:
+        now = time.monotonic()
+        slow = client.submit("accounts", {"platform": "ga4"}, call="slow", deadline=now + 5)
+        queued = client.submit("platforms", {}, call="platform list", deadline=now + 0.2)
+        assert queued.wait(5) and slow.wait(5)
+        with pytest.raises(DeadlineExceeded) as caught:
+            queued.result()
+
+    assert caught.value.detail == (
+        "platform list: the report deadline passed while waiting for this call"
+    )
+    assert sim.stats()["requests"]["platforms"] == 0  # never sent
 
 
 def test_slow_call_is_cut_at_the_report_deadline(

@@ -24,6 +24,8 @@ from served import Served, serve
 from stract_reports.simulator import DEFAULT_TOKEN, Simulator
 from support import assert_rate_within, golden
 
+pytestmark = [pytest.mark.serve, pytest.mark.redis]
+
 GERAL = golden("geral")
 # The serve processes log what the shared backend says, and only that is counted here.
 SHARED_LOG = "shared state at "
@@ -136,7 +138,9 @@ def test_redis_stopped_mid_run_reports_stay_correct_and_readyz_says_so(
 ) -> None:
     password = "redis-password-never-logged"
     server, sim = make_redis(password=password), make_simulator()
-    with _fleet(sim.url, 2, {"STRACT_SHARED_URL": server.url}) as fleet:
+    retry = 0.5  # seconds between probes (3 by default)
+    env = {"STRACT_SHARED_URL": server.url, "STRACT_SHARED_RETRY": str(retry)}
+    with _fleet(sim.url, 2, env) as fleet:
 
         def check(state: str) -> None:
             for served in fleet:
@@ -150,10 +154,10 @@ def test_redis_stopped_mid_run_reports_stay_correct_and_readyz_says_so(
         check("connected")
         server.stop()
         check("down")
-        time.sleep(3.5)  # past the 3 s between probes: Redis is asked again, and is still gone
+        time.sleep(retry + 0.5)  # past the time between probes: Redis is asked again, still gone
         check("down")
         server.start()
-        time.sleep(3.5)
+        time.sleep(retry + 0.5)
         _get(f"{fleet[0].base}/geral")  # the first call after the probe interval reconnects
         _get(f"{fleet[1].base}/geral")
         check("connected")

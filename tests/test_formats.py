@@ -15,10 +15,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from datasets import one_account
+from stract_reports.formats import FORMATS
 from stract_reports.render.csv import neutralise, render_csv, warnings_header
 from stract_reports.render.json import dumps, render_json, table_document
+from stract_reports.renderers import RENDERERS
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Cell, Table
 from stract_reports.simulator import Simulator
+
+
+def test_every_format_has_one_renderer_and_every_renderer_a_format() -> None:
+    assert list(RENDERERS) == list(FORMATS)
 
 
 def test_download_switch_sets_an_attachment_with_a_dated_filename(client: FlaskClient) -> None:
@@ -189,7 +196,7 @@ def test_numbers_and_harmless_text_are_never_touched(text: str) -> None:
 
 def _table(rows: list[list[Cell]], numeric: list[bool]) -> Table:
     columns = [f"c{i}" for i in range(len(numeric))]
-    return Table("t", "T", columns, numeric, rows)
+    return Table(ReportSpec("t"), "T", columns, numeric, rows)
 
 
 def test_csv_written_in_chunks_prints_numbers_positionally_across_chunks() -> None:
@@ -221,7 +228,9 @@ def test_json_is_strict_and_exact_and_the_document_of_the_table() -> None:
         [None, Decimal("1E-7"), None],
         ["x", Decimal("19753086421975308642197.41"), -3],
     ]
-    table = Table("t", "T", ["Name", "Spend", "Clicks"], [False, True, True], rows, ["w"])
+    table = Table(
+        ReportSpec("t"), "T", ["Name", "Spend", "Clicks"], [False, True, True], rows, ["w"]
+    )
     moment = datetime(2025, 2, 1, 12, tzinfo=UTC)
     text = render_json(table, moment)
     assert text == dumps(table_document(table, moment))
@@ -239,7 +248,7 @@ def test_json_is_strict_and_exact_and_the_document_of_the_table() -> None:
 def test_json_refuses_what_is_no_json_number(value: object) -> None:
     with pytest.raises(ValueError):
         dumps({"Spend": value})
-    table = Table("t", "T", ["Spend"], [True], [[value]])  # type: ignore[list-item]
+    table = Table(ReportSpec("t"), "T", ["Spend"], [True], [[value]])  # type: ignore[list-item]
     with pytest.raises(ValueError):
         render_json(table, datetime(2025, 2, 1, tzinfo=UTC))
 
@@ -254,13 +263,17 @@ def test_dumps_writes_any_document_strictly() -> None:
 
 
 def test_warnings_travel_in_an_ascii_header_for_csv() -> None:
-    table = Table("t", "T", ["c"], [False], [], ["Spend: 'a\r\nX-Evil: 1' in 'Ação' is no number"])
+    table = Table(
+        ReportSpec("t"), "T", ["c"], [False], [], ["Spend: 'a\r\nX-Evil: 1' in 'Ação' is no number"]
+    )
     value = warnings_header(table)
     assert value == "[\"Spend: 'a\\r\\nX-Evil: 1' in 'A\\u00e7\\u00e3o' is no number\"]"
     assert value.isascii() and "\r" not in value and "\n" not in value
     assert json.loads(value) == table.warnings
-    assert warnings_header(Table("t", "T", ["c"], [False], [])) is None
-    many = Table("t", "T", ["c"], [False], [], [f"warning {i} " + "x" * 100 for i in range(100)])
+    assert warnings_header(Table(ReportSpec("t"), "T", ["c"], [False], [])) is None
+    many = Table(
+        ReportSpec("t"), "T", ["c"], [False], [], [f"warning {i} " + "x" * 100 for i in range(100)]
+    )
     value = warnings_header(many)
     assert value is not None and len(value) <= 4100
     assert json.loads(value)[-1].endswith("more warnings (see the JSON)")

@@ -17,21 +17,20 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from datasets import one_account
-from stract_reports.catalog import next_page_url
+from stract_reports.formats import HTML_PAGE_SIZE
 from stract_reports.render.chart import render_chart_svg
-from stract_reports.render.html import (
-    HTML_PAGE_SIZE,
-    render_html,
-    render_index_html,
-)
-from stract_reports.reports.names import RatioMode
+from stract_reports.render.html import render_html, render_index_html
+from stract_reports.renderers import plan_rendering, render
+from stract_reports.reports.options import RatioMode
 from stract_reports.reports.slicing import parse_slice, slice_report
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from stract_reports.simulator import (
     DEFAULT_TOKEN,
     FaultRule,
     Simulator,
 )
+from stract_reports.urls import next_page_url, page_links
 from support import GOLDEN, REPORTS, golden
 from tables import general, general_summary, platform
 
@@ -271,9 +270,12 @@ def test_non_html_responses_need_no_csp(client: FlaskClient, path: str) -> None:
 
 
 def test_rendering_without_a_nonce_leaves_no_nonce_attribute() -> None:
-    table = Table("geral/resumo", "One", ["Platform", "Clicks"], [False, True], [["X", 1]])
+    table = Table(
+        ReportSpec(None, summary=True), "One", ["Platform", "Clicks"], [False, True], [["X", 1]]
+    )
 
-    page = render_html(table, datetime(2025, 2, 1, 12, 30, tzinfo=UTC))
+    links = page_links(table.spec, table.columns, (), None, "recompute")
+    page = render_html(table, datetime(2025, 2, 1, 12, 30, tzinfo=UTC), links)
 
     assert "nonce" not in page
     assert '<span id="row-count">1 row</span>' in page
@@ -405,7 +407,8 @@ def sliced_page(
         page_size=page_size,
         totals=not rest,
     )
-    return render_html(table, MOMENT, query=query, page=page, ratios=ratios)
+    rendering = plan_rendering(table, "html", MOMENT, query=query, page=page, ratios=ratios)
+    return render(table, "html", rendering).decode()
 
 
 def hrefs(page: str) -> list[str]:
@@ -576,12 +579,19 @@ def test_filters_in_force_are_shown_escaped_with_a_way_out() -> None:
 def test_index_page_embeds_the_general_summary_chart() -> None:
     table, _ = slice_report(general(), parse_slice([]), summary=general_summary())
     page = render_index_html(
-        name="A", email="a@example.com", linkedin="", reports=[], chart=render_chart_svg(table)
+        name="A",
+        email="a@example.com",
+        linkedin="",
+        reports=[],
+        chart_url="/geral/resumo.html",
+        chart=render_chart_svg(table),
     )
 
     assert page.count("<svg") == 1 and "<title>TikTok: Clicks 41,717</title>" in page
     assert '<a href="/geral/resumo.html"><svg' in page
-    assert "<svg" not in render_index_html(name="A", email="a@example.com", linkedin="", reports=[])
+    assert "<svg" not in render_index_html(
+        name="A", email="a@example.com", linkedin="", reports=[], chart_url="/geral/resumo.html"
+    )
 
 
 def test_next_page_url_keeps_the_options_but_not_the_key() -> None:
@@ -589,7 +599,7 @@ def test_next_page_url_keeps_the_options_but_not_the_key() -> None:
     _, first = slice_report(general(), parse_slice(query), page_size=None)
     _, last = slice_report(general(), parse_slice([*query, ("_next", "40")]))
 
-    assert next_page_url("geral", "json", query, first) == (
+    assert next_page_url(ReportSpec(None), "json", query, first) == (
         "/geral.json?_shape=array&Country=BR&_size=20&_next=20"
     )
-    assert next_page_url("geral", "json", query, last) is None
+    assert next_page_url(ReportSpec(None), "json", query, last) is None

@@ -25,8 +25,9 @@ from stract_reports.config import Settings
 from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
 from stract_reports.render.csv import render_csv
 from stract_reports.render.json import render_json
-from stract_reports.reports import general_summary, platform_ads, platform_summary
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.simulator import Dataset, Simulator, real_dataset
+from tables import whole
 
 PROPERTY = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -112,9 +113,9 @@ def test_summary_sums_equal_the_sums_of_ad_rows(accounts: list[list[dict[str, An
             for i, ads in enumerate(accounts)
         ],
     )
-    ad_rows = platform_ads(data).rows
-    per_account = platform_summary(data).rows
-    overall = general_summary([data]).rows
+    ad_rows = whole([data], ReportSpec("p")).rows
+    per_account = whole([data], ReportSpec("p", summary=True)).rows
+    overall = whole([data], ReportSpec(None, summary=True)).rows
     assert len(per_account) == len(accounts)
     assert len(ad_rows) == sum(len(a) for a in accounts)
     start = 0
@@ -141,7 +142,7 @@ def test_csv_and_json_print_the_same_numbers(accounts: list[list[dict[str, Any]]
             for i, ads in enumerate(accounts)
         ],
     )
-    for table in (platform_ads(data), platform_summary(data)):
+    for table in (whole([data], ReportSpec("p")), whole([data], ReportSpec("p", summary=True))):
         csv_rows = _rows(render_csv(table).encode())
         moment = datetime(2025, 2, 1, tzinfo=UTC)
         document = json.loads(render_json(table, moment), parse_float=str, parse_int=str)

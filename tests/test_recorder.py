@@ -166,6 +166,7 @@ def own_pg_server() -> Iterator[PostgresServer]:
     server.remove()
 
 
+@pytest.mark.postgres
 def test_postgres_stopped_mid_run_and_started_again(
     own_pg_server: PostgresServer, caplog_store: pytest.LogCaptureFixture
 ) -> None:

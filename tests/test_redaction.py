@@ -219,6 +219,8 @@ def test_no_piece_of_a_token_in_any_message_at_any_offset(
 # -- the warm shape read from Redis ------------------------------------------------------------
 
 
+@pytest.mark.serve
+@pytest.mark.redis
 def test_tokens_of_a_shape_loaded_from_redis_are_redacted_before_the_accounts_are_read(
     redis_server: RedisServer,
 ) -> None:

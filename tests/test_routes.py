@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from datasets import fields
-from stract_reports.catalog import FORMATS
+from stract_reports.formats import FORMATS
 from stract_reports.simulator import Dataset, FaultRule, SimAccount, SimPlatform, Simulator
 from support import closed_port_url, golden, serving
 
@@ -246,8 +246,9 @@ def test_readyz_is_503_while_the_upstream_pool_is_saturated(
     make_app: Callable[..., Flask], make_simulator: Callable[..., Simulator]
 ) -> None:
     # One upstream slot, held by a report whose account lists stall.
-    sim = make_simulator(faults=[FaultRule("slow", match="/accounts", delay=4.0)])
-    app = make_app(sim, concurrency=1, timeout=5.0, deadline=4.5, retries=0)
+    # Held past readyz's own 2 s budget (views.READY_BUDGET), no longer.
+    sim = make_simulator(faults=[FaultRule("slow", match="/accounts", delay=2.5)])
+    app = make_app(sim, concurrency=1, timeout=5.0, deadline=3.0, retries=0)
     client = app.test_client()
     busy = Thread(target=client.get, args=("/geral",))
     busy.start()

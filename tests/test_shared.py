@@ -21,7 +21,7 @@ import pytest
 
 from redisd import RedisServer
 from stract_reports.config import Settings
-from stract_reports.shared import (
+from stract_reports.upstream.fleet import (
     NAMESPACE,
     BudgetTimeout,
     LocalBackend,
@@ -33,11 +33,13 @@ from stract_reports.shared import (
 )
 from support import assert_rate_within, free_port
 
+pytestmark = pytest.mark.redis
+
 TOKEN = "bearer-token-never-in-redis"
 ACCOUNT_TOKEN = "account-token-in-params"
 KEY = read_key("api/insights", {"platform": "meta_ads", "token": ACCOUNT_TOKEN})
 SPAWN = multiprocessing.get_context("spawn")
-LOGGER = "stract_reports.shared"
+LOGGER = "stract_reports.upstream.fleet"
 
 
 @pytest.fixture
@@ -458,7 +460,7 @@ def test_redis_stopped_mid_run_falls_back_and_logs_each_change_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     server = make_redis(password="redis-password-never-logged")
-    backend = make_backend(server.url, options={"retry_every": 0.3}, upstream_rps=100)
+    backend = make_backend(server.url, shared_retry=0.3, upstream_rps=100)
     assert backend.state == "connected"
     assert backend.read_once(KEY, time.monotonic() + 5, lambda: b"before") == b"before"
 

@@ -11,8 +11,11 @@ import pytest
 import requests
 
 from served import Served, serve
+from stract_reports import cli
 from stract_reports.simulator import Simulator
 from support import golden
+
+pytestmark = pytest.mark.serve
 
 
 @pytest.fixture
@@ -60,9 +63,13 @@ def test_dripping_and_idle_connections_leave_reports_and_healthz_answering(
             sock.close()
 
 
-def test_a_client_too_slow_to_send_its_request_is_disconnected(served: Served) -> None:
-    """A request not complete 20 s after its first byte: the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", _port(served)), timeout=5) as sock:
+def test_a_client_too_slow_to_send_its_request_is_disconnected(simulator: Simulator) -> None:
+    """A request not complete ``--request-timeout`` seconds (2 here; 20 by default) after its
+    first byte: the server closes the connection at its next maintenance pass (2 s apart)."""
+    with (
+        serve(simulator.url, "--request-timeout", "2") as served,
+        socket.create_connection(("127.0.0.1", _port(served)), timeout=5) as sock,
+    ):
         sock.sendall(b"GET /geral HTTP/1.1\r\nHost: x\r\n")
         start = time.monotonic()
         closed_after = None
@@ -78,7 +85,12 @@ def test_a_client_too_slow_to_send_its_request_is_disconnected(served: Served) -
             except OSError:
                 closed_after = time.monotonic() - start
                 break
-    assert closed_after is not None and 18 < closed_after < 30
+    assert closed_after is not None and 1.8 < closed_after < 8
+
+
+def test_a_request_has_20_seconds_by_default() -> None:
+    (limit,) = [param.default for param in cli.serve.params if param.name == "request_timeout"]
+    assert limit == 20
 
 
 def test_oversized_headers_are_refused(served: Served) -> None:

@@ -21,7 +21,8 @@ def create_app(
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import access, builds, handlers, security, views
+    from . import access, error_pages, extensions, security, views
+    from .gate import BuildGate
     from .redaction import install_log_redaction
     from .upstream import StractClient
 
@@ -29,17 +30,16 @@ def create_app(
     app = Flask(__name__, static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # column order is the contract
     app.config.from_mapping(test_config or {})
-    settings = settings or app.config.get("STRACT_SETTINGS") or Settings.from_env()
+    settings = settings or Settings.from_env()
     install_log_redaction(settings.secrets)
-    app.extensions["stract_settings"] = settings
-    app.extensions["stract_client"] = StractClient(settings)
+    client = StractClient(settings)
+    extensions.install(app, settings=settings, client=client, gate=BuildGate(settings.max_builds))
     if settings.trust_proxy:
         # One proxy in front terminates TLS: its headers say how (Secure cookies) and for whom
         # (the throttle's client address). Without the setting a client could forge them.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
-    builds.init_app(app)
     views.init_app(app)
-    handlers.init_app(app)
+    error_pages.init_app(app)
     security.init_app(app)
     access.init_app(app)
     return app
@@ -47,7 +47,9 @@ def create_app(
 
 def close_app(app: Flask) -> None:
     """Release what ``create_app`` opened: the upstream client's threads and connections."""
-    app.extensions["stract_client"].close()
+    from .extensions import app_client
+
+    app_client(app).close()
 
 
 __all__ = ["Settings", "close_app", "create_app"]

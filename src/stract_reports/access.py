@@ -38,8 +38,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Flask, Response, request
 
-from .catalog import prefers_html
-from .handlers import error_response
+from .error_pages import error_response
+from .extensions import app_settings
+from .formats import prefers_html
 from .redaction import printable
 
 # Not the access log ("stract_reports.access", serving.py): one line per throttling.
@@ -191,7 +192,7 @@ def _throttled(wait: float, throttle: Throttle) -> Response:
 
 def init_app(app: Flask) -> None:
     """Require a configured access key on every request of ``app`` but ``/healthz``."""
-    settings = app.extensions["stract_settings"]
+    settings = app_settings(app)
     keys: tuple[str, ...] = settings.access_keys
     if not keys:
         return
@@ -199,7 +200,6 @@ def init_app(app: Flask) -> None:
     throttle = Throttle(
         settings.key_failures, settings.key_failure_window, settings.key_failure_clients
     )
-    app.extensions["stract_throttle"] = throttle
     app.wsgi_app = _TakeKeyFromQuery(app.wsgi_app)  # type: ignore[method-assign]
 
     def check() -> Response | None:

@@ -14,11 +14,12 @@ from typing import Any, NoReturn
 
 import click
 
-from .catalog import DEFAULT_FORMAT, FORMATS
 from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
+from .formats import DEFAULT_FORMAT, FORMATS
 from .redaction import install_log_redaction
-from .reports.names import RATIO_MODES, RatioMode, report_names
-from .serving import GRACE
+from .reports.options import RATIO_MODES, RatioMode
+from .reports.spec import all_reports
+from .serving import GRACE, REQUEST_READ_TIMEOUT
 
 DEMO_PORT = 5000
 
@@ -54,8 +55,9 @@ def fail(message: str) -> NoReturn:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """Whether binding ``host:port`` fails as a server would bind it (SO_REUSEADDR, as
-    gunicorn does: a port whose old connections linger in TIME_WAIT counts as free)."""
+    """Whether binding ``host:port`` fails as the server would bind it (SO_REUSEADDR, as
+    ``serving.listening_socket`` does: a port whose old connections linger in TIME_WAIT counts
+    as free)."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -109,10 +111,24 @@ def main() -> None:
     show_default=True,
     help="Seconds requests in flight may take to finish after SIGTERM.",
 )
+@click.option(
+    "--request-timeout",
+    default=REQUEST_READ_TIMEOUT,
+    show_default=True,
+    help="Seconds a client has to send one whole request.",
+)
 @setting_options(SERVE)
-def serve(host: str, port: int, workers: int, threads: int, grace: float, **flags: Any) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    grace: float,
+    request_timeout: float,
+    **flags: Any,
+) -> None:
     """Serve the reports (waitress worker processes; SIGTERM finishes requests in flight)."""
-    from . import create_app
+    from . import close_app, create_app
     from .access import is_loopback
     from .serving import ListenError, run_server
 
@@ -127,11 +143,14 @@ def serve(host: str, port: int, workers: int, threads: int, grace: float, **flag
     try:
         run_server(
             lambda: create_app(settings=settings),
+            close=close_app,
             host=host,
             port=port,
             workers=workers,
             threads=threads,
             grace=grace,
+            request_timeout=request_timeout,
+            forwarded_headers=settings.trust_proxy,
         )
     except ListenError as exc:
         click.echo(f"stract-reports: {exc}", err=True)
@@ -156,7 +175,7 @@ def serve(host: str, port: int, workers: int, threads: int, grace: float, **flag
 @setting_options(DEMO)
 def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None:
     """Run the Stract API simulator and the report server together, offline."""
-    from . import create_app
+    from . import close_app, create_app
     from .serving import run_server
     from .simulator import DEFAULT_TOKEN, Growth, Simulator
 
@@ -174,15 +193,17 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
     base = f"http://{host}:{port}"
     click.echo(f"Simulated Stract API: {simulator.url}")
     click.echo(f"Reports:  {base}/   (index)")
-    for name in report_names(p.value for p in simulator.dataset.platforms):
+    for name in (s.name for s in all_reports(p.value for p in simulator.dataset.platforms)):
         click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
     click.echo("Press Ctrl+C to stop.")
     run_server(
         lambda: create_app(settings=settings),
+        close=close_app,
         host=host,
         port=port,
         workers=1,
         threads=16,
+        forwarded_headers=settings.trust_proxy,
         log_level="warning",
     )
 

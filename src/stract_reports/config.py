@@ -16,17 +16,15 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+
+from .store_location import default_store_url, parse_store_url
 
 PUBLIC_API_URL = "https://sidebar.stract.to/api"
 # The token the Stract challenge published for everyone; a real one comes from the environment.
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
 SERVE, DEMO, EXPORT = "serve", "demo", "export"
-# Where the history store lives when STRACT_STORE_URL is empty, below the XDG state folder.
-STORE_FILE = Path("stract-reports", "store.sqlite3")
 # An access key shorter than this is refused at start: guessable, and masking it in a log line
 # would cut words.
 MIN_KEY_CHARS = 16
@@ -157,6 +155,12 @@ class Settings:
         env="STRACT_SHARED_URL",
         commands=(SERVE,),
     )
+    shared_retry: float = setting(
+        3.0,
+        "seconds between two probes of the shared Redis while it is unreachable",
+        env="STRACT_SHARED_RETRY",
+        commands=(SERVE,),
+    )
     upstream_rps: float = setting(
         0.0,
         "upstream calls per second, fleet-wide with STRACT_SHARED_URL, else per process (0: none)",
@@ -211,7 +215,7 @@ class Settings:
         if isinstance(self.access_keys, str):
             object.__setattr__(self, "access_keys", _keys(self.access_keys))
         _check_keys(self.access_keys)
-        for name in ("timeout", "connect_timeout", "deadline"):
+        for name in ("timeout", "connect_timeout", "deadline", "shared_retry"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{name} must be a positive number of seconds")
         if not self.key_failure_window > 0:
@@ -274,10 +278,6 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with some settings changed."""
-        return dataclasses.replace(self, **changes)
-
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every configured credential: what must never be echoed anywhere."""
@@ -315,67 +315,6 @@ def settings_table() -> str:
         meaning = f.metadata["help"]
         lines.append(f"| `{f.metadata['env']}` | {flags} | `{default}` | {meaning} |")
     return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class StoreLocation:
-    """A parsed store URL: ``dialect`` is ``sqlite``, ``postgresql`` or ``off``; ``target`` the
-    file path (SQLite) or the libpq URI (PostgreSQL; secret: it may hold a password);
-    ``shown`` the form for messages and logs, without user or password."""
-
-    dialect: str
-    target: str = dataclasses.field(default="", repr=False)
-    shown: str = ""
-    password: str = dataclasses.field(default="", repr=False)
-
-
-STORE_OFF = "off"
-_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
-
-
-def parse_store_url(url: str) -> StoreLocation:
-    """A store URL, one of (``ValueError`` otherwise, naming them)::
-
-    off                                  no store: history, scoped keys and views off
-    sqlite:///relative/file.sqlite3      SQLAlchemy's form: three slashes, a relative path
-    sqlite:////absolute/file.sqlite3     ... or four, for an absolute one
-    postgresql://user:pass@host:5432/db  libpq's URI; postgres:// and SQLAlchemy's
-                                         postgresql+psycopg:// too
-    """
-    text = url.strip()
-    if text.lower() == STORE_OFF:
-        return StoreLocation(STORE_OFF, "", STORE_OFF)
-    scheme, _, rest = text.partition("://")
-    scheme = scheme.lower()
-    if scheme == "sqlite":
-        path = rest[1:] if rest.startswith("/") else ""
-        if not path:
-            raise ValueError(
-                "a SQLite store is sqlite:///relative/file or sqlite:////absolute/file"
-            )
-        if path == ":memory:" or "?" in path or "\x00" in path:
-            raise ValueError("a SQLite store is a file path, without :memory: or ?options")
-        return StoreLocation("sqlite", path, f"sqlite:///{path}")
-    if scheme in _POSTGRES_SCHEMES:
-        target = "postgresql://" + rest
-        try:
-            parts = urlsplit(target)
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"the PostgreSQL URL cannot be read ({exc})") from None
-        host = parts.hostname or "localhost"
-        shown = f"postgresql://{host}{f':{port}' if port else ''}{parts.path}"
-        return StoreLocation("postgresql", target, shown, unquote(parts.password or ""))
-    raise ValueError("give sqlite:///FILE, sqlite:////ABSOLUTE/FILE, postgresql://... or off")
-
-
-def default_store_url(environ: Mapping[str, str] | None = None) -> str:
-    """``sqlite:////…/stract-reports/store.sqlite3`` under ``$XDG_STATE_HOME`` (when set to an
-    absolute path, as the XDG spec asks), else under ``~/.local/state``."""
-    environ = os.environ if environ is None else environ
-    state = environ.get("XDG_STATE_HOME", "")
-    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
-    return "sqlite:///" + str(base / STORE_FILE)
 
 
 _DURATION = re.compile(r"\s*(\d{1,9})\s*([smhdw])\s*")

@@ -2,6 +2,8 @@
 
     ReportError                       status
     ├── InvalidRequest                  400  an option, value or format the report cannot take
+    ├── UnknownReport                   404  the name is no report path (the CLI's export)
+    ├── UnsupportedFormat               404  the URL's suffix names no format we render
     ├── UnknownPlatform                 404  the path names no upstream platform
     ├── Overloaded                      503  too many reports being built at once (Retry-After)
     └── UpstreamError                        an upstream call failed (after retries)
@@ -40,6 +42,29 @@ class InvalidRequest(ReportError):
 
     status = 400
     title = "bad request"
+
+
+class UnknownReport(ReportError):
+    """The name is not one of the report paths."""
+
+    status = 404
+    title = "unknown report"
+
+    def __init__(self, name: str, reports: str, formats: str) -> None:
+        super().__init__(
+            f"{name!r} is not a report; the reports are {reports}, each with an optional format "
+            f"suffix: {formats}"
+        )
+
+
+class UnsupportedFormat(ReportError):
+    """The URL's suffix names no format we render."""
+
+    status = 404
+    title = "unsupported format"
+
+    def __init__(self, suffix: str, formats: str) -> None:
+        super().__init__(f"no format {suffix!r}; use {formats}")
 
 
 class Overloaded(ReportError):

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .catalog import Rendering, ReportSpec, check_excel, parse_report, render
 from .config import Settings
 from .errors import InvalidRequest, ReportError
+from .formats import check_excel
+from .pipeline import build_table
 from .redaction import printable, redact
-from .reports.names import RatioMode
-from .service import build_table
+from .renderers import plan_rendering, render
+from .reports.options import RatioMode
+from .reports.spec import ReportSpec
 from .upstream import StractClient
+from .urls import parse_report
 
 
 class ExportError(Exception):
@@ -86,7 +89,10 @@ def export_report(
         client.close()
         if show_progress:
             sys.stderr.write("\n")
-    return render(table, plan.fmt, Rendering(datetime.now(UTC), excel=plan.excel))
+    rendering = plan_rendering(
+        table, plan.fmt, datetime.now(UTC), ratios=plan.ratios, excel=plan.excel
+    )
+    return render(table, plan.fmt, rendering)
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -56,3 +56,8 @@ class PlatformData:
     platform: Platform
     fields: list[Field]
     accounts: list[AccountData]
+
+
+def insights_call(platform: str, account: str) -> str:
+    """An account's insights call, in words: "insights of Facebook Ads account 'Jorginho'"."""
+    return f"insights of {platform} account {account!r}"

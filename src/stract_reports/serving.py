@@ -1,21 +1,26 @@
 """Production serving: waitress worker processes on one listening socket, started from our CLI.
 
+The host knows the app only as WSGI: ``run_server`` gets a factory that builds one per worker
+process and a hook that closes it (the CLI passes ``create_app`` and ``close_app``), so the app
+never imports its host and could be hosted by another WSGI server.
+
 Why waitress (measured with ``bench/slow_clients.py``, see the README): its event loop reads
 every request whole before a thread sees it, so a client that drips its headers or sends
 nothing costs a socket, not a thread. gunicorn's gthread worker hands each new connection to
 a thread that then blocks reading the headers: 32 dripping plus 200 idle connections made
 ``/healthz`` time out with 16 threads.
 
-Limits on what a client may hold: ``REQUEST_READ_TIMEOUT`` seconds to send a whole request,
-``IDLE_TIMEOUT`` seconds of silence on a kept-alive connection, ``CONNECTION_LIMIT`` open
-connections per process, headers of ``MAX_HEADER_BYTES`` and bodies of ``MAX_BODY_BYTES``.
+Limits on what a client may hold: ``request_timeout`` seconds to send a whole request
+(``REQUEST_READ_TIMEOUT`` unless told), ``IDLE_TIMEOUT`` seconds of silence on a kept-alive
+connection, ``CONNECTION_LIMIT`` open connections per process, headers of ``MAX_HEADER_BYTES``
+and bodies of ``MAX_BODY_BYTES``.
 
 Each request is stamped with the monotonic time it was fully received
-(``request_arrival(environ)``), for the report builds it may share (see ``builds.py``).
+(``gate.ARRIVED``), for the report builds it may share (see ``gate.py``).
 
 Shutdown (SIGTERM or SIGINT): stop accepting, let requests in flight finish for up to
-``grace`` seconds, then close the upstream client so that reports still waiting on it fail at
-once (they answer an upstream error, never a partial 200), give their answers ``FLUSH``
+``grace`` seconds, then close the app (its upstream client) so that reports still waiting on it
+fail at once (they answer an upstream error, never a partial 200), give their answers ``FLUSH``
 seconds to go out, and exit 0. The whole stays under a 30 s orchestrator stop.
 """
 
@@ -29,8 +34,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -39,15 +45,12 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
+from .gate import ARRIVED
 from .redaction import mask_query, printable, redact
-
-if TYPE_CHECKING:
-    from flask import Flask
 
 log = logging.getLogger("stract_reports.serving")
 access_log = logging.getLogger("stract_reports.access")
 
-ARRIVED = "stract.arrived"  # WSGI environ key: monotonic time the request was fully received
 GRACE = 20.0  # seconds requests in flight may take to finish after SIGTERM
 FLUSH = 2.0  # seconds for the answers of cut requests to go out
 REQUEST_READ_TIMEOUT = 20.0  # seconds a client has to send one whole request
@@ -60,12 +63,6 @@ _LOOP_TIMEOUT = 0.25  # seconds one event-loop pass may wait: how soon a signal 
 
 class ListenError(Exception):
     """The address cannot be listened on (taken, not ours, no permission)."""
-
-
-def request_arrival(environ: dict[str, Any]) -> float:
-    """The monotonic time the request was fully received by the server (now, if not stamped)."""
-    arrived = environ.get(ARRIVED)
-    return arrived if isinstance(arrived, float) else time.monotonic()
 
 
 class _Parser(HTTPRequestParser):
@@ -124,11 +121,12 @@ class _Dispatcher(ThreadedTaskDispatcher):
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
+    request_timeout = REQUEST_READ_TIMEOUT  # seconds to send one whole request
 
     def maintenance(self, now: float) -> None:
         """Close idle channels (waitress) and those too slow to send one whole request."""
         super().maintenance(now)
-        cutoff = time.monotonic() - REQUEST_READ_TIMEOUT
+        cutoff = time.monotonic() - self.request_timeout
         for channel in list(self.active_channels.values()):
             request = channel.request
             if request is not None and not request.completed and request.started < cutoff:
@@ -206,12 +204,26 @@ class _AccessLog:
             )
 
 
-def _serve_process(
-    factory: Callable[[], Flask], sock: socket.socket, *, threads: int, grace: float
-) -> None:
-    """One worker process: its own app, threads and event loop over the shared socket."""
-    from . import close_app
+# The app served: any WSGI application (the host knows nothing else of it).
+App = TypeVar("App", bound=Callable[..., Iterable[bytes]])
 
+
+@dataclass(frozen=True)
+class _Worker(Generic[App]):
+    """What each worker process runs: an app from ``factory``, released by ``close`` once its
+    requests had ``grace`` seconds; ``threads`` answer, and clients have ``request_timeout``
+    seconds to send a request. ``forwarded_headers``: X-Forwarded-* come from a trusted proxy."""
+
+    factory: Callable[[], App]
+    close: Callable[[App], None]
+    threads: int
+    grace: float
+    request_timeout: float
+    forwarded_headers: bool
+
+
+def _serve_process(worker: _Worker[Any], sock: socket.socket) -> None:
+    """One worker process: its own app, threads and event loop over the shared socket."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -219,8 +231,8 @@ def _serve_process(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    app = factory()
-    trust_proxy = bool(app.extensions["stract_settings"].trust_proxy)
+    app = worker.factory()
+    threads, grace = worker.threads, worker.grace
     dispatcher = _Dispatcher()
     dispatcher.set_thread_count(threads)
     sockets: dict[int, Any] = {}
@@ -229,10 +241,11 @@ def _serve_process(
         sockets,
         _sock=sock,
         dispatcher=dispatcher,
-        adj=_adjustments(threads, forwarded_headers=trust_proxy),
+        adj=_adjustments(threads, forwarded_headers=worker.forwarded_headers),
         bind_socket=False,
         sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
     )
+    server.request_timeout = worker.request_timeout
     try:
         while not stop.is_set():
             wasyncore.loop(_LOOP_TIMEOUT, True, sockets, count=1)
@@ -243,7 +256,7 @@ def _serve_process(
         if dispatcher.pending:
             log.warning("%d request(s) still running after %gs: cut", dispatcher.pending, grace)
     finally:
-        close_app(app)  # reports still waiting on the upstream fail at once
+        worker.close(app)  # reports still waiting on the upstream fail at once
     _drain(sockets, dispatcher, FLUSH)
     dispatcher.shutdown(cancel_pending=True, timeout=1)
     wasyncore.close_all(sockets)
@@ -276,17 +289,23 @@ def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket
 
 
 def run_server(
-    factory: Callable[[], Flask],
+    factory: Callable[[], App],
     *,
+    close: Callable[[App], None],
     host: str,
     port: int,
     workers: int,
     threads: int,
     grace: float = GRACE,
+    request_timeout: float = REQUEST_READ_TIMEOUT,
+    forwarded_headers: bool = False,
     log_level: str = "info",
 ) -> None:
-    """Serve the app until SIGINT/SIGTERM with ``workers`` processes of ``threads`` threads,
-    finishing requests in flight for up to ``grace`` seconds before exiting."""
+    """Serve the app ``factory`` builds (one per worker process) until SIGINT/SIGTERM with
+    ``workers`` processes of ``threads`` threads, finishing requests in flight for up to
+    ``grace`` seconds, then ``close(app)``; a client has ``request_timeout`` seconds to send a
+    whole request. ``forwarded_headers``: keep X-Forwarded-* (one trusted proxy in front)."""
+    worker = _Worker(factory, close, threads, grace, request_timeout, forwarded_headers)
     logging.getLogger("stract_reports").setLevel(log_level.upper())
     # waitress's own INFO lines ("Serving on ...") repeat ours; its warnings stay.
     logging.getLogger("waitress").setLevel(
@@ -306,18 +325,16 @@ def run_server(
     )
     if workers <= 1:
         try:
-            _serve_process(factory, sock, threads=threads, grace=grace)
+            _serve_process(worker, sock)
         finally:
             sock.close()
         log.info("Stopped")
         _exit_if_stuck()
         return
-    _supervise(factory, sock, workers=workers, threads=threads, grace=grace)
+    _supervise(worker, sock, workers)
 
 
-def _supervise(
-    factory: Callable[[], Flask], sock: socket.socket, *, workers: int, threads: int, grace: float
-) -> None:
+def _supervise(worker: _Worker[Any], sock: socket.socket, workers: int) -> None:
     """Fork ``workers`` processes on ``sock``, replace any that dies, pass signals on."""
     stopping = threading.Event()
 
@@ -333,7 +350,7 @@ def _supervise(
         if pid == 0:
             code = 0
             try:
-                _serve_process(factory, sock, threads=threads, grace=grace)
+                _serve_process(worker, sock)
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
                 code = 1
@@ -357,7 +374,7 @@ def _supervise(
     sock.close()
     for pid in children:
         _signal(pid, signal.SIGTERM)
-    until = time.monotonic() + grace + FLUSH + 2
+    until = time.monotonic() + worker.grace + FLUSH + 2
     while children and time.monotonic() < until:
         pid, _ = _reap()
         children.discard(pid)

@@ -1,59 +1,42 @@
 """Thin handlers: the routes, the request's options, one place that builds a report's table and
-one that answers it. What a report is and which formats exist is ``catalog``'s business."""
+one that answers it. Which formats exist is ``formats``' business, the report URLs ``urls``'."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, jsonify, request
 
-from .builds import shared_build
-from .catalog import (
-    CONVERTERS,
-    FORMATS,
-    ROUTES,
-    Rendering,
-    ReportSpec,
-    all_reports,
-    check_excel,
-    download_name,
-    negotiate,
-    prefers_html,
-    render,
-    report_links,
-    resolve,
-)
-from .config import FALSE_WORDS, TRUE_WORDS, Settings, parse_bool
+from .config import FALSE_WORDS, TRUE_WORDS, parse_bool
+from .error_pages import error_response
 from .errors import InvalidRequest, ReportError
-from .handlers import error_response
+from .extensions import current_client, current_gate, current_settings
+from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
+from .gate import request_arrival
+from .pipeline import build_source, slice_source
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
-from .render.html import HTML_PAGE_SIZE, render_index_html
-from .reports.names import RATIO_MODES, RatioMode
+from .render.html import render_index_html
+from .renderers import plan_rendering, render
+from .reports.options import JSON_SHAPES, RATIO_MODES, RatioMode
 from .reports.slicing import BadOption, Page, Slice, parse_slice
+from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .security import csp_nonce
-from .service import build_source, slice_source
 from .transfer import deliver, entity_tag, entity_tag_of
-from .upstream import StractClient, fetch_platforms
+from .upstream import FetchLimits, fetch_platforms
+from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
+
+T = TypeVar("T")
 
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
 # Rows per slice of a weak ETag's digest: a few hundred KB of repr at a time.
 ETAG_ROWS = 2000
-
-
-def client() -> StractClient:
-    """This process's upstream client."""
-    return current_app.extensions["stract_client"]
-
-
-def settings() -> Settings:
-    """This process's settings."""
-    return current_app.extensions["stract_settings"]
 
 
 def index() -> Response:
@@ -63,15 +46,17 @@ def index() -> Response:
     through the same shared build as that report. Links are root-relative and escaped, built
     from the platform values, never from the request's Host header.
     """
+    settings = current_settings()
     owner = {
-        "name": settings().owner_name,
-        "email": settings().owner_email,
-        "linkedin": settings().owner_linkedin,
+        "name": settings.owner_name,
+        "email": settings.owner_email,
+        "linkedin": settings.owner_linkedin,
     }
     platforms: list[str] = []
     platforms_error = None
     try:
-        platforms = [platform.value for platform in fetch_platforms(client())]
+        limits = FetchLimits.from_settings(settings)
+        platforms = [platform.value for platform in fetch_platforms(current_client(), limits)]
     except ReportError as exc:
         platforms_error = exc.detail
     links = report_links(all_reports(platforms))
@@ -82,6 +67,7 @@ def index() -> Response:
             platforms_error=platforms_error,
             nonce=csp_nonce(),
             chart=None if platforms_error else _summary_chart(),
+            chart_url=report_url(ReportSpec(None, summary=True), "html"),
         )
         response = Response(page, mimetype="text/html")
     else:
@@ -101,7 +87,7 @@ def _summary_chart() -> str | None:
     still answers: it lists the reports, and each one says why it fails)."""
     spec = ReportSpec(None, summary=True)
     try:
-        source = shared_build(spec, lambda: build_source(client(), spec))
+        source = shared_build(spec, lambda: build_source(current_client(), spec))
         return render_chart_svg(slice_source(source)[0])
     except ReportError:
         return None
@@ -120,13 +106,15 @@ def readyz() -> Response:
     down is still ready: reports work, each process reading on its own.
     """
     try:
-        platforms = fetch_platforms(client(), budget=min(settings().deadline, READY_BUDGET))
+        limits = FetchLimits.from_settings(current_settings())
+        limits = replace(limits, deadline=min(limits.deadline, READY_BUDGET))
+        platforms = fetch_platforms(current_client(), limits)
     except ReportError as exc:
         response = error_response(503, "not ready", f"{exc.title}: {exc.detail}")
         response.headers["Retry-After"] = "1"
         return response
     body: dict[str, object] = {"status": "ready", "platforms": len(platforms)}
-    body["shared"] = state = client().shared.state
+    body["shared"] = state = current_client().shared.state
     if state == "down":
         body["shared_detail"] = (
             "the shared Redis (STRACT_SHARED_URL) is unreachable: reports still work, each "
@@ -164,7 +152,7 @@ def report_options(fmt: str) -> ReportOptions:
         raise InvalidRequest(f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
     excel = check_excel(args.get("excel", ""), fmt)
     shape = args.get("_shape", "")
-    if shape not in ("", "objects", "array"):
+    if shape not in JSON_SHAPES:
         raise InvalidRequest(f"_shape must be 'objects' or 'array', not {shape!r}")
     if shape and fmt != "json":
         raise InvalidRequest(f"_shape applies to .json only, not .{fmt}")
@@ -190,15 +178,16 @@ def _switch(name: str) -> bool:
 
 def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
     """The one place a report's table is built: the upstream read now and the ads laid out,
-    shared by the requests that overlap it (``builds.py``: every format and slice of one report
+    shared by the requests that overlap it (``gate.py``: every format and slice of one report
     shares one build), then the slice this request asked for."""
-    source = shared_build(spec, lambda: build_source(client(), spec))
+    source = shared_build(spec, lambda: build_source(current_client(), spec))
+    shown = FORMATS[fmt]
     return slice_source(
         source,
         options.slice,
         ratios=options.ratios,
-        page_size=HTML_PAGE_SIZE if fmt == "html" else None,
-        totals=fmt == "html" and not spec.summary,
+        page_size=shown.page_size,
+        totals=shown.totals and not spec.summary,
     )
 
 
@@ -210,14 +199,15 @@ def answer_report(
         fmt, prefers_html=prefers_html(request.accept_mimetypes.quality), download=options.download
     )
     generated_at = datetime.now(UTC)
-    nonce = csp_nonce() if fmt == "html" else None
-    rendering = Rendering(
+    rendering = plan_rendering(
+        table,
+        fmt,
         generated_at,
-        excel=options.excel,
-        nonce=nonce,
         query=options.query,
         page=page,
         ratios=options.ratios,
+        excel=options.excel,
+        nonce=csp_nonce() if FORMATS[fmt].nonce else None,
         shape=options.shape,
     )
     body = render(table, fmt, rendering)
@@ -241,13 +231,18 @@ def _etag(table: Table, body: bytes, mimetype: str, fmt: str) -> str:
         return entity_tag(mimetype, body, weak=False)
     # The query too: a page's links carry it. The rows are digested a slice at a time: a repr
     # of the whole table would be a second copy of it (hundreds of MB at 900,000 rows).
-    head = repr((table.name, table.title, table.columns, table.numeric, len(table.rows)))
+    head = repr((table.spec.name, table.title, table.columns, table.numeric, len(table.rows)))
     rows = (repr(table.rows[i : i + ETAG_ROWS]) for i in range(0, len(table.rows), ETAG_ROWS))
     return entity_tag_of(chain((mimetype, fmt, request.query_string, head), rows), weak=True)
 
 
+def shared_build(key: Hashable, build: Callable[[], T]) -> T:
+    """``build()`` through this app's gate, for this request as the host stamped its arrival."""
+    return current_gate().get(key, request_arrival(request.environ), build)
+
+
 def init_app(app: Flask) -> None:
-    """Register the routes: the index, the probes, and the report URLs of ``catalog``."""
+    """Register the routes: the index, the probes, and the report URLs of ``urls``."""
     # "//geral" is no report: merging slashes would redirect it (Location from the Host header).
     app.url_map.merge_slashes = False
     app.url_map.converters.update(CONVERTERS)

@@ -1,2 +1,2 @@
 """Renderers: one ``Table`` in, CSV, JSON, HTML, XLSX or SVG out (the registry is
-``catalog.FORMATS``)."""
+``renderers.RENDERERS``)."""

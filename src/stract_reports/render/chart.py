@@ -83,7 +83,7 @@ def render_chart_svg(table: Table, *, max_rows: int = MAX_BARS) -> str | None:
 def _caption(table: Table, series: list[tuple[int, str, str, str]], shown: int) -> str:
     what = " and ".join(label for _, label, _, _ in series)
     more = f" (first {shown} of {len(table.rows)} rows)" if shown < len(table.rows) else ""
-    return f"{what} per row of {table.title or table.name}{more}"
+    return f"{what} per row of {table.title or table.spec.name}{more}"
 
 
 def _largest(rows: Sequence[Sequence[object]], column: int) -> Number:

@@ -48,7 +48,7 @@ def _chunks(table: Table, generated_at: datetime, *, next_url: str | None = None
 
 def _head(table: Table, generated_at: datetime) -> dict[str, Any]:
     return {
-        "report": table.name,
+        "report": table.spec.name,
         "title": table.title,
         "generated_at": iso_utc(generated_at),
         "row_count": len(table.rows),

@@ -64,7 +64,9 @@ def render_xlsx(table: Table) -> bytes:
         },
     )
     workbook.set_properties({"title": table.title})
-    sheet = workbook.add_worksheet(table.slug.translate(_SHEET_NAME_FORBIDDEN)[:_SHEET_NAME_LIMIT])
+    sheet = workbook.add_worksheet(
+        table.spec.slug.translate(_SHEET_NAME_FORBIDDEN)[:_SHEET_NAME_LIMIT]
+    )
     header = workbook.add_format({"bold": True})
     kinds = [column_kind(label, n) for label, n in zip(table.columns, table.numeric, strict=True)]
     formats = {kind: workbook.add_format({"num_format": code}) for kind, code in _FORMATS.items()}

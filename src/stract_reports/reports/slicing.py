@@ -23,25 +23,17 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from typing import Any
 
-from .build import Ads, Group, ads_table, summarize
+from ..records import PlatformData
+from .ads import Ads, ads_table
 from .metrics import label_key
-from .names import RatioMode, report_name
 from .numbers import parse_number
+from .options import OTHER_OPTIONS, SLICING_OPTIONS, RatioMode
+from .spec import ReportSpec
+from .summary import Group, summarize
 from .table import Cell, Table
 
-if TYPE_CHECKING:  # only named in a signature; build.py says where the records live
-    from .build import PlatformData
-
-# The slicing options; anything else with a leading underscore is unknown.
-OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")
-# Options the slicing leaves alone: they are neither slicing options nor columns.
-OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape"})
-# Options that change the output table (not the selected ads): links to another report drop
-# them, since its columns differ.
-TABLE_OPTIONS = frozenset(OPTIONS)
 # A page token or size longer than this is no number we could have issued.
 _MAX_DIGITS = 12
 
@@ -76,13 +68,18 @@ class Page:
     next: str | None
     totals: list[Cell] | None = field(default=None)  # per column over ``total`` rows, if asked
 
+    @property
+    def paged(self) -> bool:
+        """Whether the table is cut into pages: a page follows this one or precedes it."""
+        return self.next is not None or self.offset > 0
+
 
 @dataclass(frozen=True)
 class Summary:
-    """A summary report: its name, what it summarises ("All platforms", "Facebook Ads"), its
+    """A summary report: which one, what it summarises ("All platforms", "Facebook Ads"), its
     default groups (``Ads.by_platform`` or ``Ads.by_account``) and what they are by."""
 
-    name: str
+    spec: ReportSpec
     subject: str
     groups: Sequence[Group]
     unit: str | None = None  # "account" -> "...: summary by account"; None -> "...: summary"
@@ -93,23 +90,20 @@ class Summary:
         return f"{self.subject}: summary by {unit}" if unit else f"{self.subject}: summary"
 
 
-def report_source(
-    data: Sequence[PlatformData], platform: str | None, *, summary: bool
-) -> tuple[Ads, Summary | None]:
-    """What ``slice_report`` needs for a report: the ads of ``data`` (one platform's, or every
-    platform's when ``platform`` is None) and, for a summary, which one."""
-    if platform is None:
-        ads = ads_table(data, report_name(None, summary=False), "All platforms: ads")
-        if not summary:
+def report_source(data: Sequence[PlatformData], spec: ReportSpec) -> tuple[Ads, Summary | None]:
+    """What ``slice_report`` needs for the report ``spec``: the ads of ``data`` (one platform's,
+    or every platform's for the general reports) and, for a summary, which one."""
+    if spec.platform is None:
+        ads = ads_table(data, spec.ads, "All platforms: ads")
+        if not spec.summary:
             return ads, None
-        return ads, Summary(report_name(None, summary=True), "All platforms", ads.by_platform)
+        return ads, Summary(spec, "All platforms", ads.by_platform)
     (one,) = data
     label = one.platform.label
-    ads = ads_table(data, report_name(platform, summary=False), f"{label}: ads")
-    if not summary:
+    ads = ads_table(data, spec.ads, f"{label}: ads")
+    if not spec.summary:
         return ads, None
-    name = report_name(platform, summary=True)
-    return ads, Summary(name, label, ads.by_account, "account")
+    return ads, Summary(spec, label, ads.by_account, "account")
 
 
 def query_pairs(query: Query) -> list[tuple[str, str]]:
@@ -132,8 +126,8 @@ def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
             continue
         if not name.startswith("_"):
             filters.append((name, value))
-        elif name not in OPTIONS:
-            raise BadOption(f"unknown option {name!r}; options: {', '.join(OPTIONS)}")
+        elif name not in SLICING_OPTIONS:
+            raise BadOption(f"unknown option {name!r}; options: {', '.join(SLICING_OPTIONS)}")
         elif not value:
             continue
         elif name == "_col":
@@ -167,61 +161,74 @@ def slice_report(
     """The report sliced by ``sl``: ``ads.table`` itself, or ``summary`` of it; one page of
     ``sl.size`` rows (default ``page_size``; None: all). ``totals``: the Page carries a totals
     row of the whole sliced table (sums; ratios recomputed). Raises ``BadOption``."""
+    table = select_rows(ads, sl, summary=summary, ratios=ratios)
+    return arrange(table, sl, page_size=page_size, totals=totals)
+
+
+def select_rows(
+    ads: Ads, sl: Slice, *, summary: Summary | None = None, ratios: RatioMode = "recompute"
+) -> Table:
+    """Which rows: the ad rows ``sl``'s filters keep, or (``summary``) one row per group of
+    them, by the summary's own groups or by ``sl.by``. Raises ``BadOption``."""
     source = ads.table
     selected = _select(source, sl.filters)
     if summary is None:
         if sl.by is not None:
-            raise BadOption(f"_by groups summaries: ask /{source.name}/resumo?_by={sl.by}")
-        table = (
+            raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
+        return (
             source if selected is None else _with_rows(source, [source.rows[i] for i in selected])
         )
-    elif sl.by is not None:
-        table = _summary_by(source, sl.by, selected, summary, ratios)
-    else:
-        groups = summary.groups
-        if selected is not None:
-            keep = set(selected)
-            kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
-            groups = [(prefix, rows) for prefix, rows in kept if rows]
-        table = summarize(source, groups, ratios, name=summary.name, title=summary.title())
+    if sl.by is not None:
+        return _summary_by(source, sl.by, selected, summary, ratios)
+    return summarize(
+        source, _kept(summary.groups, selected), ratios, spec=summary.spec, title=summary.title()
+    )
+
+
+def arrange(
+    table: Table, sl: Slice, *, page_size: int | None = None, totals: bool = False
+) -> tuple[Table, Page]:
+    """Sort, page and project: the page of ``table`` that ``sl`` asks for, its rows sorted by
+    ``sl.sort`` and cut to ``sl.columns``, and where the page sits. Raises ``BadOption``."""
     # The output's labels are checked before sorting or totalling anything.
     sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
     chosen = _columns(table, sl.columns) if sl.columns else None
-    total = len(table.rows)
     row_totals = _totals(table) if totals else None
+    total = len(table.rows)
     size = sl.size or page_size
     start = min(sl.offset, total)
     end = total if size is None else min(start + size, total)
-    rows = table.rows
-    if sort_column is not None:
-        rows = _sorted(table, sort_column, sl.descending, limit=end)
     page = Page(total, start, size, str(end) if end < total else None, row_totals)
-    if start != 0 or end != len(rows):
-        rows = rows[start:end]
+    rows = _page_rows(table, sort_column, sl.descending, start, end)
     if rows is not table.rows:
         table = _with_rows(table, rows)
-    if chosen is not None:
-        table = _project(table, chosen)
-        if row_totals is not None:
-            page = replace(page, totals=[row_totals[c] for c in chosen])
-    return table, page
+    if chosen is None:
+        return table, page
+    chosen_totals = None if row_totals is None else [row_totals[c] for c in chosen]
+    return _project(table, chosen), replace(page, totals=chosen_totals)
 
 
-def query_with(pairs: Iterable[tuple[str, str]], changes: Mapping[str, str | None]) -> str:
-    """The query string of ``pairs`` with each name of ``changes`` set to its value (None:
-    removed): in place of its first occurrence, or at the end."""
-    out: list[tuple[str, str]] = []
-    done: set[str] = set()
-    for name, value in pairs:
-        if name not in changes:
-            out.append((name, value))
-        elif name not in done:
-            done.add(name)
-            new = changes[name]
-            if new is not None:
-                out.append((name, new))
-    out.extend((name, new) for name, new in changes.items() if name not in done and new is not None)
-    return urlencode(out)
+def _page_rows(
+    table: Table, sort_column: int | None, descending: bool, start: int, end: int
+) -> list[list[Cell]]:
+    """Rows ``start``..``end`` of the table, sorted by ``sort_column`` if given (the table's
+    own list when that is all of them)."""
+    rows = table.rows
+    if sort_column is not None:
+        rows = _sorted(table, sort_column, descending, limit=end)
+    if start != 0 or end != len(rows):
+        rows = rows[start:end]
+    return rows
+
+
+def _kept(groups: Sequence[Group], selected: list[int] | None) -> Sequence[Group]:
+    """The groups with only their selected rows, those left without any dropped (None: every
+    row is selected)."""
+    if selected is None:
+        return groups
+    keep = set(selected)
+    kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
+    return [(prefix, rows) for prefix, rows in kept if rows]
 
 
 def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int | None:
@@ -292,7 +299,7 @@ def _summary_by(
         ads,
         groups,
         ratios,
-        name=summary.name,
+        spec=summary.spec,
         title=summary.title(name),
         columns=[column, *numeric],
     )
@@ -322,24 +329,25 @@ def _sorted(table: Table, column: int, descending: bool, *, limit: int) -> list[
 def _project(table: Table, columns: list[int]) -> Table:
     rows = [[row[c] for c in columns] for row in table.rows]
     return Table(
-        table.name,
+        table.spec,
         table.title,
         [table.columns[c] for c in columns],
         [table.numeric[c] for c in columns],
         rows,
+        table.warnings,
     )
 
 
 def _totals(table: Table) -> list[Cell]:
     """Sums of the numeric columns over every row, ratios recomputed; text columns empty."""
     (row,) = summarize(
-        table, [([], list(range(len(table.rows))))], "recompute", name=table.name, title=""
+        table, [([], list(range(len(table.rows))))], "recompute", spec=table.spec, title=""
     ).rows
     return row
 
 
 def _with_rows(table: Table, rows: list[list[Cell]]) -> Table:
-    return Table(table.name, table.title, table.columns, table.numeric, rows)
+    return Table(table.spec, table.title, table.columns, table.numeric, rows, table.warnings)
 
 
 __all__ = [
@@ -347,9 +355,10 @@ __all__ = [
     "Page",
     "Slice",
     "Summary",
+    "arrange",
     "parse_slice",
     "query_pairs",
-    "query_with",
     "report_source",
+    "select_rows",
     "slice_report",
 ]

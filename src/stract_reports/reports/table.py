@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .numbers import Number
+from .spec import ReportSpec
 
 Cell = Number | str | None
 
@@ -17,14 +18,9 @@ class Table:
     (a mostly numeric column shown as text because of one value); every format carries them.
     """
 
-    name: str  # the report's path without the leading slash, e.g. "geral/resumo"
+    spec: ReportSpec  # which report it is
     title: str
     columns: list[str]
     numeric: list[bool]
     rows: list[list[Cell]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def slug(self) -> str:
-        """The name as a file-name part: "geral/resumo" -> "geral-resumo"."""
-        return self.name.replace("/", "-")

@@ -8,16 +8,19 @@ counters; ``POST /_sim/reset`` clears them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import json
 import random
+import socket
+import socketserver
 import sys
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .dataset import Dataset, SimPlatform, challenge_text, real_dataset
@@ -27,6 +30,8 @@ from .growth import Growth
 DEFAULT_TOKEN = "ProcessoSeletivoStract2025"
 INVALID = {"error": "invalid request"}
 API_ENDPOINTS = ("platforms", "accounts", "fields", "insights")
+# Where to reach a server bound to every address.
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 class Simulator:
@@ -165,6 +170,22 @@ class QuietHTTPServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
+
+    def shutdown(self) -> None:
+        """Stop ``serve_forever`` now (``shutdown_now``)."""
+        shutdown_now(self)
+
+
+def shutdown_now(server: socketserver.TCPServer) -> None:
+    """Stop a server's ``serve_forever`` now. Its loop sees the request only when its ``select``
+    wakes, at the next poll: connections wake it at once (a test suite stops hundreds)."""
+    stopper = threading.Thread(target=socketserver.BaseServer.shutdown, args=(server,))
+    stopper.start()
+    host, port = cast(tuple[str, int], server.server_address[:2])
+    while stopper.is_alive():
+        with contextlib.suppress(OSError):
+            socket.create_connection((_LOOPBACK.get(host, host), port), timeout=1).close()
+        stopper.join(0.005)
 
 
 class _Server(QuietHTTPServer):

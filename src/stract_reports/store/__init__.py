@@ -17,7 +17,7 @@ has a column for one.
 
 from __future__ import annotations
 
-from ..config import STORE_OFF, parse_store_url
+from ..store_location import STORE_OFF, parse_store_url
 from .audit import Audit, AuditEntry
 from .db import Database, PostgresDatabase, SQLiteDatabase
 from .errors import (
@@ -69,8 +69,8 @@ class Store:
 
 
 def open_store(url: str, *, busy_timeout: float = 5.0) -> Store | None:
-    """Open the store at ``url`` (``config.parse_store_url``) and bring its schema up to date; None
-    for ``off``. ``ValueError`` for a URL of no known form, ``StoreTooNew``,
+    """Open the store at ``url`` (``store_location.parse_store_url``) and bring its schema up to
+    date; None for ``off``. ``ValueError`` for a URL of no known form, ``StoreTooNew``,
     ``StoreUnavailable`` (cannot open or reach it), ``StoreError`` (psycopg missing)."""
     location = parse_store_url(url)
     if location.dialect == STORE_OFF:

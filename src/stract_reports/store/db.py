@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..config import StoreLocation
+from ..store_location import StoreLocation
 from .errors import StoreUnavailable
 
 POOL_SIZE = 4

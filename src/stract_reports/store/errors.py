@@ -9,7 +9,7 @@
         └── NotFound                  404  no key or view of that name
 
 The CLI shows any of them as one line; a web request answers with its status. Messages name
-the store as ``config.StoreLocation.shown`` (never a password) and never a key or view id.
+the store as ``store_location.StoreLocation.shown`` (never a password) and never a key or view id.
 """
 
 from __future__ import annotations

@@ -4,23 +4,23 @@ transport  one bounded HTTP exchange: pooled connections, no redirects, a whole-
            time limit kept by a watchdog, a byte cap counted after inflating
 decode     strict JSON: duplicate keys, lone surrogates, huge literals, deep nesting refused
 flights    single-flight and the short cache; a per-caller ``Handle`` with ``cancel()``
-client     ``StractClient``: retries within the deadline, ``_map_response``, a context manager
+retry      ``RetryPolicy``: attempts, back-off, Retry-After, what is retryable, as one value
+client     ``StractClient``: the read chain (written at its top), ``_map_response``, a context
+           manager
 shape      the last good report's calls, to speculate with (memory; and Redis when shared)
-fetch      what a report needs, in parallel, on a completion queue; cancelled on failure
+fleet      what several processes and hosts share through Redis: reads, budget, shape
+fetch      what a report needs within ``FetchLimits``, in parallel, on a completion queue;
+           cancelled on failure
 """
 
-from ..records import Account, AccountData, Field, Platform, PlatformData
 from .client import StractClient
-from .fetch import fetch_platforms, fetch_report_data
+from .fetch import FetchLimits, fetch_platforms, fetch_report_data
 from .flights import Handle
 
+# The records a fetch returns are ``records``' (one import path): Platform, PlatformData, ...
 __all__ = [
-    "Account",
-    "AccountData",
-    "Field",
+    "FetchLimits",
     "Handle",
-    "Platform",
-    "PlatformData",
     "StractClient",
     "fetch_platforms",
     "fetch_report_data",

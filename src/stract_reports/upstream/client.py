@@ -1,24 +1,29 @@
 """The Stract API client: reads in a bounded pool, retried, shared by identical callers.
 
-Layered the way httpx layers its client: ``transport`` does one bounded HTTP exchange;
-``_map_response`` is the one place a status and body become a result or an exception; the retry
-loop here decides what another attempt may fix, within the report's deadline; ``flights``
-shares identical reads within this process, and the shared backend (``..shared``) across the
-processes and hosts pointed at one Redis: one of them reads, the others take its body's bytes.
-The backend also holds the upstream's rate budget, spent before every attempt. Retries live in
-this loop rather than in urllib3's ``Retry``: the same loop must also retry truncated and
-malformed bodies, and stop at the deadline.
+Layered the way httpx layers its client. A read, from the caller to the wire, each step one
+method of ``StractClient`` below, in this order:
+
+    submit(endpoint, params, call, deadline) -> Handle
+        joins an identical read in flight in this process (``flights``), or starts one:
+    _start(flight)         queued in the bounded pool
+    _run(flight)           in a pool thread: ends the flight with the payload or the error
+    _read(flight)          read here, or taken from whichever process of the fleet reads it
+                           first (``fleet``: through Redis when shared); a body another process
+                           read is decoded again here, as strictly
+    _read_here(flight)     attempts until one succeeds, one fails for good, or the retries or
+                           the time run out (``retry.RetryPolicy``); each first takes a slot of
+                           the rate budget
+    _attempt(flight)       one exchange (``transport``), its failures in the exception tree
+    _map_response(...)     the one place a status and body become a payload or an exception
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import math
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,9 +39,10 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..redaction import redact
-from ..shared import BudgetTimeout, SharedError, SharedTimeout, open_backend, read_key
 from .decode import BadJSON, decode_json
+from .fleet import BudgetTimeout, SharedBackend, SharedError, SharedTimeout, open_backend, read_key
 from .flights import Flight, Flights, Handle
+from .retry import RetryPolicy
 from .shape import Shapes
 from .transport import (
     Abandoned,
@@ -45,6 +51,7 @@ from .transport import (
     CutShort,
     Dropped,
     Exchange,
+    ExchangeError,
     Response,
     TimedOut,
     TooLarge,
@@ -53,11 +60,17 @@ from .transport import (
 
 log = logging.getLogger(__name__)
 
-# Retry-After is believed within these bounds: negative means now, and an absurd value
-# (inf, 1e400, a date in year 9999) must not overflow anything downstream.
-RETRY_AFTER_MAX = 3600.0
 # How much of an upstream error message is shown: enough to recognise it, no more.
 SUMMARY_CHARS = 80
+# An exchange's failure, as the report's error kind (a timeout is told apart: see _attempt).
+_EXCHANGE_ERRORS: dict[type[ExchangeError], type[UpstreamError]] = {
+    ConnectFailed: UpstreamUnavailable,
+    Dropped: UpstreamUnavailable,
+    CutShort: UpstreamBadPayload,
+    BadEncoding: UpstreamBadPayload,
+    TooLarge: UpstreamBadPayload,
+    Abandoned: UpstreamUnavailable,
+}
 
 
 class _Retryable(Exception):
@@ -71,12 +84,21 @@ class _Retryable(Exception):
 class StractClient:
     """Calls the upstream API from a bounded thread pool, with retries and single-flight.
 
-    A context manager: leaving it (or ``close()``) abandons every read in flight.
+    ``transport`` (one bounded exchange) and ``backend`` (what the fleet shares) are made from
+    the settings unless given; the client owns them either way and closes them. A context
+    manager: leaving it (or ``close()``) abandons every read in flight.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+        backend: SharedBackend | None = None,
+    ) -> None:
         self.settings = settings
-        self._transport = Transport(
+        self.retry = RetryPolicy.from_settings(settings)
+        self._transport = transport or Transport(
             settings.api_url,
             connect_timeout=settings.connect_timeout,
             max_body_bytes=settings.max_body_bytes,
@@ -89,9 +111,9 @@ class StractClient:
             "User-Agent": "stract-reports",
         }
         self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="upstream")
-        self._flights = Flights(settings.cache_ttl, self._start)
+        self._flights = Flights(settings.cache_ttl)
         # Redis when STRACT_SHARED_URL is set, else this process alone (at no cost).
-        self.shared = open_backend(settings)
+        self.shared = backend or open_backend(settings)
         # The last good report's calls, for speculation (in memory, and in Redis when shared).
         self.shapes = Shapes(self.shared)
 
@@ -121,80 +143,75 @@ class StractClient:
         ``UpstreamError``. ``deadline`` (monotonic) is this caller's; the read may run until the
         latest deadline of the callers sharing it, and stops when every caller has cancelled.
         """
-        return self._flights.join(endpoint, params, call, deadline)
+        handle, new = self._flights.join(endpoint, params, call, deadline)
+        if new is not None:
+            self._start(new)
+        return handle
 
-    # -- the work of one read, in a pool thread ------------------------------------------------
+    # -- the work of one read ------------------------------------------------------------------
 
     def _start(self, flight: Flight) -> None:
+        """Queue the read in the pool (or fail it at once: the client is closing)."""
         try:
-            flight.task = self._executor.submit(flight.settle, lambda: self._read_shared(flight))
-        except RuntimeError:  # the pool is shut down: the client is closing
-            call = flight.call
-            flight.settle(_raiser(UpstreamUnavailable(call, "the upstream client is closed")))
+            flight.task = self._executor.submit(self._run, flight)
+        except RuntimeError:  # the pool is shut down
+            flight.fail(UpstreamUnavailable(flight.call, "the upstream client is closed"))
 
-    def _read_shared(self, flight: Flight) -> Any:
+    def _run(self, flight: Flight) -> None:
+        """In a pool thread: the read, its payload or its error handed to every caller."""
+        try:
+            payload = self._read(flight)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting callers
+            flight.fail(exc)
+        else:
+            flight.succeed(payload)
+
+    def _read(self, flight: Flight) -> Any:
         """The decoded body, read here or by whichever process of the fleet reads it first.
 
-        Only a good body is handed to other processes: a failure raises in ``read`` and each
-        waiter then reads for itself.
+        Only a good body is handed to other processes: a failure raises in ``_read_here`` and
+        each waiter then reads for itself.
         """
         endpoint, params, call = flight.key[0], flight.params, flight.call
-        ours: list[Any] = []
-
-        def read() -> bytes:
-            body, payload = self._read(flight)
-            ours.append(payload)
-            return body
-
         key = read_key(endpoint, params)
+        read_here = partial(self._read_here, flight)
         try:
-            body = self.shared.read_once(key, flight.deadline, read, flight.abandoned)
+            body = self.shared.read_once(key, flight.deadline, read_here, flight.abandoned)
         except SharedTimeout:
             raise DeadlineExceeded(
                 call, "the report deadline passed while another server process read this call"
             ) from None
         except SharedError:  # every caller left while another process read it
             raise UpstreamUnavailable(call, "abandoned") from None
-        if ours:  # read here: decoded already
-            return ours[0]
+        if flight.payload is not Flight.UNREAD:  # read here: decoded already
+            return flight.payload
         try:  # checked by the process that read it; decoded again here, as strictly
             return decode_json(body)
         except BadJSON as exc:
             reason = redact(exc.reason, (*self.settings.secrets, params.get("token", "")))
             raise UpstreamBadPayload(call, reason, url=self.where(endpoint)) from None
 
-    def _read(self, flight: Flight) -> tuple[bytes, Any]:
-        """Attempts until one succeeds, one fails for good, or the retries or time run out:
-        the good body's bytes and its decoded payload."""
-        endpoint, params, call = flight.key[0], flight.params, flight.call
-        attempts = self.settings.retries + 1
-        for attempt in range(1, attempts + 1):
+    def _read_here(self, flight: Flight) -> bytes:
+        """Attempts until one succeeds, one fails for good, or the retries or time run out: the
+        good body's bytes (its payload kept on ``flight``)."""
+        call, url = flight.call, self.where(flight.key[0])
+        policy = self.retry
+        for attempt in range(1, policy.attempts + 1):
             if flight.abandoned.is_set():
                 raise UpstreamUnavailable(call, "abandoned")
-            remaining = flight.deadline - time.monotonic()
-            if remaining > 0:
-                try:  # the fleet's rate budget (and a 429's back-off), even without a limit
-                    self.shared.acquire(flight.deadline)
-                except BudgetTimeout as exc:
-                    raise UpstreamRateLimited(
-                        call,
-                        "the upstream rate budget (STRACT_UPSTREAM_RPS) has no call free before "
-                        "the report deadline",
-                        exc.retry_after,
-                        url=self.where(endpoint),
-                    ) from None
-                remaining = flight.deadline - time.monotonic()  # the budget may have waited
-            if remaining <= 0:
-                raise DeadlineExceeded(call, "the report deadline passed before this call")
+            remaining = self._take_budget(flight, url)
             try:
-                return self._attempt(flight, endpoint, params, remaining)
+                body, flight.payload = self._attempt(flight, remaining)
+                return body
             except _Retryable as failure:
                 error = failure.error
                 if failure.retry_after:  # the upstream said when: every process holds off
-                    self.shared.back_off(min(failure.retry_after, self.settings.retry_after_cap))
-                if attempt == attempts:
+                    self.shared.back_off(min(failure.retry_after, policy.retry_after_cap))
+                if attempt == policy.attempts:
                     raise error from None
-                wait = self._backoff(attempt, failure.retry_after, error)
+                wait = policy.wait(attempt, failure.retry_after)
+                if wait is None:  # waiting that long would hold the report: pass it on
+                    raise error from None
                 if time.monotonic() + wait >= flight.deadline:
                     if isinstance(error, UpstreamRateLimited | UpstreamTimeout):
                         raise error from None
@@ -206,28 +223,40 @@ class StractClient:
                     call,
                     wait,
                     attempt,
-                    attempts,
+                    policy.attempts,
                     error.reason,
                 )
                 if flight.abandoned.wait(wait):
                     raise UpstreamUnavailable(call, "abandoned") from None
         raise AssertionError("unreachable")
 
-    def _backoff(self, attempt: int, retry_after: float | None, error: UpstreamError) -> float:
-        s = self.settings
-        if retry_after is not None:
-            if retry_after > s.retry_after_cap:
-                raise error  # waiting that long would hold the report: give up, pass it on
-            return retry_after
-        base = min(s.backoff_max, s.backoff * 2 ** (attempt - 1))
-        return base * random.uniform(0.5, 1.5)
+    def _take_budget(self, flight: Flight, url: str) -> float:
+        """A slot of the fleet's rate budget (and a 429's back-off), even without a limit: the
+        seconds left to the deadline then; ``DeadlineExceeded`` when none are."""
+        remaining = flight.deadline - time.monotonic()
+        if remaining > 0:
+            try:
+                self.shared.acquire(flight.deadline)
+            except BudgetTimeout as exc:
+                raise UpstreamRateLimited(
+                    flight.call,
+                    "the upstream rate budget (STRACT_UPSTREAM_RPS) has no call free before "
+                    "the report deadline",
+                    exc.retry_after,
+                    url=url,
+                ) from None
+            remaining = flight.deadline - time.monotonic()  # the budget may have waited
+        if remaining <= 0:  # the report waits for this call: say it as the report's loop does
+            raise DeadlineExceeded(
+                flight.call, "the report deadline passed while waiting for this call"
+            )
+        return remaining
 
-    def _attempt(
-        self, flight: Flight, endpoint: str, params: dict[str, str], remaining: float
-    ) -> tuple[bytes, Any]:
+    def _attempt(self, flight: Flight, remaining: float) -> tuple[bytes, Any]:
         """One exchange, its transport failures in the exception tree; then ``_map_response``:
         the body's bytes and its payload."""
-        call, url = flight.call, self.where(endpoint)
+        endpoint, params, call = flight.key[0], flight.params, flight.call
+        url = self.where(endpoint)
         timeout = min(self.settings.timeout, remaining)
         exchange = Exchange()
         flight.exchange = exchange
@@ -246,14 +275,11 @@ class StractClient:
                     call, "the report deadline passed while waiting for this call"
                 ) from None
             raise _Retryable(UpstreamTimeout(call, exc.reason, url=url)) from None
-        except (ConnectFailed, Dropped) as exc:
-            raise _Retryable(UpstreamUnavailable(call, exc.reason, url=url)) from None
-        except (CutShort, BadEncoding) as exc:
-            raise _Retryable(UpstreamBadPayload(call, exc.reason, url=url)) from None
-        except TooLarge as exc:
-            raise UpstreamBadPayload(call, exc.reason, url=url) from None
-        except Abandoned as exc:
-            raise UpstreamUnavailable(call, exc.reason, url=url) from None
+        except ExchangeError as exc:
+            error = _EXCHANGE_ERRORS[type(exc)](call, exc.reason, url=url)
+            if self.retry.retries_exchange(exc):
+                raise _Retryable(error) from None
+            raise error from None
         finally:
             flight.exchange = None
         # The query goes to the debug log only with its token blanked.
@@ -268,23 +294,12 @@ class StractClient:
 
     def _map_response(self, response: Response, call: str, url: str, token: str) -> Any:
         """The one place a status and body become the decoded payload or an exception."""
-        status = response.status
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            limited = UpstreamRateLimited(
-                call, "rate limited (HTTP 429)", retry_after or 1.0, url=url
-            )
-            raise _Retryable(limited, retry_after)
-        if status >= 500:
-            raise _Retryable(UpstreamUnavailable(call, f"HTTP {status}", url=url))
-        if status in (401, 403):
-            reason = f"the configured API token was refused (HTTP {status})"
-            raise TokenRefused(call, reason, url=url)
-        if 300 <= status < 400:
-            # Following would send the account tokens in the query to wherever it points.
-            raise UpstreamRejected(call, f"HTTP {status} redirect, not followed", url=url)
-        if not 200 <= status < 300:
-            raise UpstreamRejected(call, f"HTTP {status}", url=url)
+        failed = self._status_error(response, call, url)
+        if failed is not None:
+            error, retry_after = failed
+            if self.retry.retries_status(response.status):
+                raise _Retryable(error, retry_after)
+            raise error
         secrets = (*self.settings.secrets, token)
         try:
             payload = decode_json(response.body)
@@ -297,6 +312,29 @@ class StractClient:
             said = summary(payload["error"], secrets)
             raise UpstreamRejected(call, f"upstream answered error {said}", url=url)
         return payload
+
+    def _status_error(
+        self, response: Response, call: str, url: str
+    ) -> tuple[UpstreamError, float | None] | None:
+        """What a status other than 2xx means, and the Retry-After of a 429; None for 2xx."""
+        status = response.status
+        if status == 429:
+            retry_after = self.retry.retry_after(response.headers.get("Retry-After"))
+            limited = UpstreamRateLimited(
+                call, "rate limited (HTTP 429)", retry_after or 1.0, url=url
+            )
+            return limited, retry_after
+        if status >= 500:
+            return UpstreamUnavailable(call, f"HTTP {status}", url=url), None
+        if status in (401, 403):
+            reason = f"the configured API token was refused (HTTP {status})"
+            return TokenRefused(call, reason, url=url), None
+        if 300 <= status < 400:
+            # Following would send the account tokens in the query to wherever it points.
+            return UpstreamRejected(call, f"HTTP {status} redirect, not followed", url=url), None
+        if not 200 <= status < 300:
+            return UpstreamRejected(call, f"HTTP {status}", url=url), None
+        return None
 
 
 def summary(said: Any, secrets: tuple[str, ...]) -> str:
@@ -319,28 +357,3 @@ def summary(said: Any, secrets: tuple[str, ...]) -> str:
     cut = text[:SUMMARY_CHARS]
     cleaned = "".join(ch if ch.isprintable() else " " for ch in cut)
     return f'"{cleaned}{"…" if len(text) > SUMMARY_CHARS else ""}"'
-
-
-def parse_retry_after(header: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), clamped; None when
-    absent or unreadable."""
-    if not header:
-        return None
-    try:
-        seconds = float(header.strip())
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-            seconds = when.timestamp() - time.time()
-        except (TypeError, ValueError, OverflowError, IndexError):
-            return None
-    if math.isnan(seconds):
-        return None
-    return min(max(0.0, seconds), RETRY_AFTER_MAX)
-
-
-def _raiser(error: Exception) -> Any:
-    def outcome() -> Any:
-        raise error
-
-    return outcome

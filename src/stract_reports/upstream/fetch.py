@@ -12,12 +12,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from ..config import Settings
 from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
-from ..records import Account, AccountData, Field, Platform, PlatformData, Row
+from ..records import Account, AccountData, Field, Platform, PlatformData, Row, insights_call
 from ..redaction import redact, register
 from .client import StractClient
 from .flights import Handle
@@ -26,9 +28,25 @@ from .shape import Planned
 Progress = Callable[[int, int], None]
 
 
-def fetch_platforms(client: StractClient, *, budget: float | None = None) -> list[Platform]:
+@dataclass(frozen=True)
+class FetchLimits:
+    """How far one fetch may go: ``deadline`` seconds from its start, retries included;
+    ``window`` calls handed to the client at once; ``max_pages`` pages of one list at most (the
+    count comes from the upstream and is not trusted)."""
+
+    deadline: float
+    window: int
+    max_pages: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchLimits:
+        """The limits the settings declare: the report deadline, the concurrency, max pages."""
+        return cls(settings.deadline, settings.concurrency, settings.max_pages)
+
+
+def fetch_platforms(client: StractClient, limits: FetchLimits) -> list[Platform]:
     """The upstream's platform list, in its order."""
-    run = _Run(client, budget, None)
+    run = _Run(client, limits, None)
     found: list[Platform] = []
     _read_platforms(run, found.extend)
     run.wait()
@@ -37,20 +55,21 @@ def fetch_platforms(client: StractClient, *, budget: float | None = None) -> lis
 
 def fetch_report_data(
     client: StractClient,
-    platform: str | None = None,
+    platform: str | None,
+    limits: FetchLimits,
     *,
-    budget: float | None = None,
+    speculate: bool = False,
     progress: Progress | None = None,
 ) -> list[PlatformData]:
-    """Fields, accounts and ad rows of one platform (by value), or of all when None.
-
-    ``budget`` is the report's time limit in seconds (default: the configured deadline).
+    """Fields, accounts and ad rows of one platform (by value), or of all when None, within
+    ``limits``. ``speculate``: issue the calls of the last good report at once, then check them
+    (``shape``); ``progress(done, known)`` is told of every finished call.
 
     Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
     ``UpstreamError`` when any call fails after retries: never a partial result.
     """
-    run = _Run(client, budget, progress)
-    if client.settings.speculate:
+    run = _Run(client, limits, progress)
+    if speculate:
         run.speculate(client.shapes.recall(platform))
     results: list[PlatformData] = []
 
@@ -66,7 +85,7 @@ def fetch_report_data(
 
     _read_platforms(run, platforms_known)
     run.wait()
-    if client.settings.speculate:
+    if speculate:
         client.shapes.remember(platform, run.made)
     return results
 
@@ -103,7 +122,7 @@ def _fetch_platform(run: _Run, data: PlatformData) -> None:
 
 def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) -> None:
     account = account_data.account
-    call = f"insights of {data.platform.label} account {account.name!r}"
+    call = insights_call(data.platform.label, account.name)
     keys = [f.key for f in data.fields]
     params = {
         "platform": data.platform.value,
@@ -130,12 +149,12 @@ class _Run:
     are pending. However the run ends, its unfinished calls are cancelled.
     """
 
-    def __init__(self, client: StractClient, budget: float | None, progress: Progress | None):
+    def __init__(self, client: StractClient, limits: FetchLimits, progress: Progress | None):
         self.client = client
-        self.settings = client.settings
-        self.deadline = time.monotonic() + (budget or client.settings.deadline)
+        self.deadline = time.monotonic() + limits.deadline
         self.progress = progress
-        self.window = client.settings.concurrency
+        self.window = limits.window
+        self.max_pages = limits.max_pages
         # Calls not yet handed to the client: (endpoint, params, call, then), in order.
         self.backlog: deque[tuple[str, dict[str, str], str, Callable[[Any], None]]] = deque()
         # Handles handed out, in the order started -> (the call, in words; its continuation)
@@ -192,7 +211,7 @@ class _Run:
             if total <= 1:
                 then(items)
                 return
-            limit = self.settings.max_pages
+            limit = self.max_pages
             if total > limit:
                 raise UpstreamBadPayload(
                     call,
@@ -333,4 +352,4 @@ def _account(item: Any, call: str) -> Account:
     )
 
 
-__all__ = ["Progress", "fetch_platforms", "fetch_report_data"]
+__all__ = ["FetchLimits", "Progress", "fetch_platforms", "fetch_report_data"]

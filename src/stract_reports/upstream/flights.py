@@ -4,6 +4,9 @@ Each caller gets its own ``Handle``: it waits with its own deadline and may ``ca
 stopping the read for the others. When the last caller leaves a read that has not finished, the
 read is abandoned: dropped from the table (the next caller starts afresh), taken off the queue
 if it had not started, and its socket shut down if it had.
+
+The table only keeps the reads; whoever joins a new one starts it (``StractClient._start``) and
+ends it with ``Flight.succeed`` or ``Flight.fail``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from concurrent.futures import CancelledError, Future
 from concurrent.futures import InvalidStateError as _InvalidState
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import UpstreamUnavailable
 from .transport import Exchange
@@ -38,6 +41,8 @@ class Flight:
     abandoned: threading.Event = field(default_factory=threading.Event)
     task: Future | None = None  # the queued work, cancelled if it has not started
     exchange: Exchange | None = None  # the attempt in progress, cut when abandoned
+    UNREAD: ClassVar[object] = object()
+    payload: Any = UNREAD  # the decoded body, when this process read it
 
     def abandon(self) -> None:
         """Stop the read: off the queue if queued, its socket shut down if reading."""
@@ -53,16 +58,15 @@ class Flight:
         if self.task is not None:
             self.task.cancel()
 
-    def settle(self, outcome: Callable[[], Any]) -> None:
-        """Run the read and keep its result or error (unless abandoned meanwhile)."""
-        try:
-            value = outcome()
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting callers
-            with suppress(_InvalidState):  # abandoned: nobody listens
-                self.result.set_exception(exc)
-            return
+    def succeed(self, payload: Any) -> None:
+        """The read's result, for every caller waiting (none if it was abandoned meanwhile)."""
+        with suppress(_InvalidState):  # abandoned: nobody listens
+            self.result.set_result(payload)
+
+    def fail(self, error: BaseException) -> None:
+        """The read's error, for every caller waiting (none if it was abandoned meanwhile)."""
         with suppress(_InvalidState):
-            self.result.set_result(value)
+            self.result.set_exception(error)
 
 
 class Handle:
@@ -115,23 +119,24 @@ class Handle:
 class Flights:
     """The reads in flight (and, with a TTL, recently finished), by key."""
 
-    def __init__(self, ttl: float, start: Callable[[Flight], None]) -> None:
+    def __init__(self, ttl: float) -> None:
         self._ttl = ttl
-        self._start = start
         self._lock = threading.Lock()
         self._table: dict[Key, Flight] = {}
         self._closed = False
 
-    def join(self, endpoint: str, params: dict[str, str], call: str, deadline: float) -> Handle:
+    def join(
+        self, endpoint: str, params: dict[str, str], call: str, deadline: float
+    ) -> tuple[Handle, Flight | None]:
         """A handle on the read of ``endpoint?params``: a shared one in flight or cached, else a
-        new one."""
+        new one; and the new flight, which the caller starts (None when it joined one)."""
         key = (endpoint, tuple(sorted(params.items())))
         now = time.monotonic()
         with self._lock:
             flight = self._table.get(key)
             if flight is not None and flight.finished is not None:
                 if now - flight.finished < self._ttl:
-                    return Handle(flight, self)
+                    return Handle(flight, self), None
                 flight = None
             if flight is None:
                 if self._closed:
@@ -143,10 +148,10 @@ class Flights:
                 flight.deadline = max(flight.deadline, deadline)
                 fresh = False
             flight.waiters += 1
-        if fresh:
-            flight.result.add_done_callback(lambda _: self._finished(flight))
-            self._start(flight)
-        return Handle(flight, self)
+        if not fresh:
+            return Handle(flight, self), None
+        flight.result.add_done_callback(lambda _: self._finished(flight))
+        return Handle(flight, self), flight
 
     def leave(self, flight: Flight) -> None:
         """A caller stopped waiting; abandon the read if it was the last one."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..redaction import register
-from ..shared import OFF, SharedBackend
+from .fleet import OFF, SharedBackend
 
 # How long a shape stays in Redis after the last process stored it.
 SHAPE_TTL = 300.0

@@ -1,4 +1,9 @@
-"""Report builds shared among requests, and a cap on how many run at once.
+"""The admission of report builds: shared among requests, and a cap on how many run at once;
+and the arrival stamp it decides by.
+
+The host (``serving``) stamps each request with the monotonic time it was fully received, under
+``ARRIVED`` in its WSGI environ; ``request_arrival`` reads it. Neither Flask nor the host is
+imported here: the app (``views``) and the host both stand on this module.
 
 ``BuildGate.get(key, arrived, build)`` answers a request that was fully received at
 ``arrived`` (monotonic seconds) with the result of ``build()`` for ``key`` — a report and its
@@ -25,12 +30,17 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
-from flask import Flask, current_app, request
-
 from .errors import Overloaded
-from .serving import request_arrival
 
 T = TypeVar("T")
+
+ARRIVED = "stract.arrived"  # WSGI environ key: monotonic time the request was fully received
+
+
+def request_arrival(environ: dict[str, Any]) -> float:
+    """The monotonic time the request was fully received by the server (now, if not stamped)."""
+    arrived = environ.get(ARRIVED)
+    return arrived if isinstance(arrived, float) else time.monotonic()
 
 
 @dataclass
@@ -101,15 +111,3 @@ class BuildGate:
         expired = [k for k, b in self._finished.items() if b.finished < now - self.keep]
         for key in expired:
             del self._finished[key]
-
-
-def init_app(app: Flask) -> None:
-    """Give ``app`` its gate, sized by ``settings.max_builds``."""
-    app.extensions["stract_builds"] = BuildGate(app.extensions["stract_settings"].max_builds)
-
-
-def shared_build(key: Hashable, build: Callable[[], T]) -> T:
-    """In a request of an app set up by ``init_app``: ``build()`` through the app's gate,
-    for a request arrived when the server says (``serving.request_arrival``)."""
-    gate: BuildGate = current_app.extensions["stract_builds"]
-    return gate.get(key, request_arrival(request.environ), build)

@@ -7,11 +7,9 @@ asked for out of it: a summary, filters, sort, columns, one page.
 
 from __future__ import annotations
 
-from .catalog import ReportSpec
 from .errors import InvalidRequest
-from .reports import Table
-from .reports.build import Ads
-from .reports.names import RatioMode
+from .reports.ads import Ads
+from .reports.options import RatioMode
 from .reports.slicing import (
     BadOption,
     Page,
@@ -21,7 +19,9 @@ from .reports.slicing import (
     report_source,
     slice_report,
 )
-from .upstream import StractClient, fetch_report_data
+from .reports.spec import ReportSpec
+from .reports.table import Table
+from .upstream import FetchLimits, StractClient, fetch_report_data
 from .upstream.fetch import Progress
 
 Source = tuple[Ads, Summary | None]
@@ -32,8 +32,12 @@ def build_source(
     client: StractClient, spec: ReportSpec, *, progress: Progress | None = None
 ) -> Source:
     """Fetch what ``spec`` needs from the upstream now, and lay out its ads (and groups)."""
-    data = fetch_report_data(client, spec.platform, progress=progress)
-    return report_source(data, spec.platform, summary=spec.summary)
+    settings = client.settings
+    limits = FetchLimits.from_settings(settings)
+    data = fetch_report_data(
+        client, spec.platform, limits, speculate=settings.speculate, progress=progress
+    )
+    return report_source(data, spec)
 
 
 def slice_source(

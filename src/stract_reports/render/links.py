@@ -1,0 +1,36 @@
+"""The links a page shows, as plain values handed to the renderers: they are planned above them
+(``urls.page_links``), so no renderer builds a URL (Datasette hands ``urls`` to its templates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    """One report and its root-relative URL in each format."""
+
+    name: str
+    urls: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SortLink:
+    """A column header's link: sort by the column (reversing the order it is sorted in)."""
+
+    url: str
+    order: str | None  # "ascending" / "descending" for the column the rows are sorted by
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """Every link of a report page, each carrying the request's options where it should."""
+
+    formats: tuple[tuple[str, str], ...]  # (label, URL): this view as a file, then downloads
+    sort: tuple[SortLink, ...]  # one per column of the table, in its order
+    paging: tuple[tuple[str, str, str], ...]  # (label, URL, rel); none on a whole table
+    filters: tuple[tuple[str, str, str], ...]  # (label, value, URL without that filter)
+    ratios_switch: str  # the same page with the other ratio mode
+    reports: tuple[ReportLink, ...]  # the report's family, keeping the selection

@@ -1,0 +1,134 @@
+"""The renderer registry: a format's suffix -> the function that draws a table in it, in the
+shape of Datasette's ``register_output_renderer``. It sits above the renderers, which know
+nothing of each other, of formats or of URLs: what a renderer may need besides the table comes
+in one ``Rendering`` value, its links planned beforehand (``urls``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from .errors import InvalidRequest
+from .formats import FORMATS
+from .render.csv import ExcelPreset, render_csv, render_tsv
+from .render.json import render_json, render_ndjson, render_rows_array
+from .render.links import PageLinks
+from .reports.options import RatioMode
+from .reports.slicing import Page
+from .reports.table import Table
+from .urls import next_page_url, page_links
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What a renderer may need besides the table: the time, the CSV preset, the CSP nonce,
+    the page, the summary mode, the JSON shape, and the links the page shows."""
+
+    generated_at: datetime
+    excel: str = ""  # a key of formats.EXCEL_PRESETS, or "" for the plain CSV
+    nonce: str | None = None
+    page: Page | None = None
+    ratios: RatioMode = "recompute"
+    shape: str = ""  # JSON: "" for the document, "array" for the bare list of rows
+    chosen_columns: bool = False  # the request chose the columns (``_col``)
+    links: PageLinks | None = None  # an HTML page's links
+    next_url: str | None = None  # a JSON page's next page
+
+
+def plan_rendering(
+    table: Table,
+    fmt: str,
+    generated_at: datetime,
+    *,
+    query: Iterable[tuple[str, str]] = (),
+    page: Page | None = None,
+    ratios: RatioMode = "recompute",
+    excel: str = "",
+    nonce: str | None = None,
+    shape: str = "",
+) -> Rendering:
+    """The ``Rendering`` of ``table`` in ``fmt`` for a request's options (``query``), with
+    the links the format shows planned here: the server's answers and the CLI's exports alike."""
+    pairs = list(query)
+    links = None
+    if FORMATS[fmt].links:
+        links = page_links(table.spec, table.columns, pairs, page, ratios)
+    return Rendering(
+        generated_at,
+        excel=excel,
+        nonce=nonce,
+        page=page,
+        ratios=ratios,
+        shape=shape,
+        chosen_columns=any(name == "_col" for name, _ in pairs),
+        links=links,
+        next_url=next_page_url(table.spec, fmt, pairs, page),
+    )
+
+
+def _csv(table: Table, rendering: Rendering) -> str:
+    return render_csv(table, excel=cast(ExcelPreset, rendering.excel or None))
+
+
+def _json(table: Table, rendering: Rendering) -> str:
+    if rendering.shape == "array":
+        return render_rows_array(table)
+    return render_json(table, rendering.generated_at, next_url=rendering.next_url)
+
+
+def _html(table: Table, rendering: Rendering) -> str:
+    # Imported on first use: Jinja is not needed to answer CSV or JSON.
+    from .render.html import render_html
+
+    if rendering.links is None:
+        raise ValueError("an HTML page needs its links: plan the rendering (plan_rendering)")
+    return render_html(
+        table,
+        rendering.generated_at,
+        rendering.links,
+        nonce=rendering.nonce,
+        page=rendering.page,
+        ratios=rendering.ratios,
+        chosen_columns=rendering.chosen_columns,
+    )
+
+
+def _xlsx(table: Table, rendering: Rendering) -> bytes:
+    # Imported on first use: XlsxWriter is not needed for the other formats.
+    from .render.xlsx import WorkbookTooLarge, render_xlsx
+
+    try:
+        return render_xlsx(table)
+    except WorkbookTooLarge as exc:
+        raise InvalidRequest(
+            f"{exc}; slice the report (_col, filters, _size) or ask .csv"
+        ) from None
+
+
+def _tsv(table: Table, rendering: Rendering) -> str:
+    return render_tsv(table)
+
+
+def _ndjson(table: Table, rendering: Rendering) -> str:
+    return render_ndjson(table)
+
+
+Renderer = Callable[[Table, Rendering], str | bytes]
+# The registry: every suffix of ``formats.FORMATS`` and the function that draws it.
+RENDERERS: dict[str, Renderer] = {
+    "csv": _csv,
+    "json": _json,
+    "html": _html,
+    "xlsx": _xlsx,
+    "tsv": _tsv,
+    "ndjson": _ndjson,
+}
+
+
+def render(table: Table, fmt: str, rendering: Rendering) -> bytes:
+    """The table in format ``fmt`` (a key of ``RENDERERS``), as the bytes of the answer."""
+    body = RENDERERS[fmt](table, rendering)
+    return body.encode("utf-8") if isinstance(body, str) else body

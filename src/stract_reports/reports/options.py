@@ -1,0 +1,31 @@
+"""The query options of every report, in one vocabulary. Datasette's convention: a name that
+starts with ``_`` is an option, anything else names a column (a filter).
+
+    ratios=recompute|sum       summaries: ratios recomputed from summed components, or summed
+    excel=br|1                 the CSV's Excel presets (``formats.EXCEL_PRESETS``)
+    download[=1]               the answer as an attachment
+    _shape=objects|array       JSON: the document, or its bare rows
+    key=KEY                    the access key (``access`` takes it out before the app sees it)
+    _col _sort _sort_desc _size _next _by    slicing (``slicing``)
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# How summaries treat ratio columns: recompute them from summed components, or sum them.
+RatioMode = Literal["recompute", "sum"]
+RATIO_MODES: tuple[str, ...] = get_args(RatioMode)
+# ?_shape= of a JSON answer ("" is the document, as "objects").
+JSON_SHAPES = ("", "objects", "array")
+# The slicing options; anything else with a leading underscore is unknown.
+SLICING_OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")
+# Options the slicing leaves alone: they are neither slicing options nor columns.
+OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape"})
+# Options that change the output table (not the selected ads): links to another report drop
+# them, since its columns differ.
+TABLE_OPTIONS = frozenset(SLICING_OPTIONS)
+# Options that belong to one format's answer: links to other formats set their own.
+FORMAT_ONLY_OPTIONS = frozenset({"excel", "download", "_shape"})
+# Never written into a page: an access key must not appear in a response body.
+SECRET_OPTIONS = frozenset({"key"})

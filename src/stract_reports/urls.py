@@ -1,0 +1,239 @@
+"""Report URLs and routes, in one place: every link the program writes, and the rules that read
+them back.
+
+- ``report_url``: a report's root-relative URL in a format, with a query.
+- ``report_links``, ``next_page_url``, ``page_links``: the links of the index, of a JSON page
+  and of an HTML page, planned here and handed to the renderers as values (``render.links``).
+- ``ROUTES`` and ``CONVERTERS``: the report URLs as werkzeug rules. The Flask app registers
+  them, and the CLI matches a report name against the same rules (``parse_report``), so both
+  accept the same names and formats and refuse the rest with the same words.
+
+No Flask here (werkzeug's routing only), so the CLI plans the same links as the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, Map, Rule
+
+from .errors import UnknownReport, UnsupportedFormat
+from .formats import DEFAULT_FORMAT, FORMATS, format_choices
+from .render.links import PageLinks, ReportLink, SortLink
+from .reports.metrics import label_key
+from .reports.options import (
+    FORMAT_ONLY_OPTIONS,
+    OTHER_OPTIONS,
+    SECRET_OPTIONS,
+    TABLE_OPTIONS,
+    RatioMode,
+)
+from .reports.slicing import Page
+from .reports.spec import GENERAL, SUMMARY, ReportSpec, all_reports
+
+Pairs = list[tuple[str, str]]
+
+
+def report_url(spec: ReportSpec, fmt: str, query: str = "") -> str:
+    """Root-relative URL of ``spec`` in ``fmt``; the platform is escaped whole, so no value
+    (``//x``, ``javascript:``, ``\\x``) can make it leave this site or change its path."""
+    path = "/" + quote(spec.platform or GENERAL, safe="")
+    if spec.summary:
+        path += "/" + SUMMARY
+    path += f".{fmt}"
+    return f"{path}?{query}" if query else path
+
+
+def query_with(pairs: Iterable[tuple[str, str]], changes: Mapping[str, str | None]) -> str:
+    """The query string of ``pairs`` with each name of ``changes`` set to its value (None:
+    removed): in place of its first occurrence, or at the end."""
+    out: Pairs = []
+    done: set[str] = set()
+    for name, value in pairs:
+        if name not in changes:
+            out.append((name, value))
+        elif name not in done:
+            done.add(name)
+            new = changes[name]
+            if new is not None:
+                out.append((name, new))
+    out.extend((name, new) for name, new in changes.items() if name not in done and new is not None)
+    return urlencode(out)
+
+
+def report_links(reports: Iterable[ReportSpec], query: str = "") -> list[ReportLink]:
+    """Each report with its URL in every format, each carrying ``query``."""
+    return [
+        ReportLink(spec.name, {fmt: report_url(spec, fmt, query) for fmt in FORMATS})
+        for spec in reports
+    ]
+
+
+def next_page_url(
+    spec: ReportSpec, fmt: str, query: Iterable[tuple[str, str]], page: Page | None
+) -> str | None:
+    """Root-relative URL of the page after ``page`` of ``spec`` in ``fmt`` (e.g. the ``next``
+    of a JSON page), with the request's options; None on the last page or a whole table. The
+    access key is left out: it never appears in a response body."""
+    if page is None or page.next is None:
+        return None
+    pairs = [(n, v) for n, v in query if n not in SECRET_OPTIONS]
+    return report_url(spec, fmt, query_with(pairs, {"_next": page.next}))
+
+
+def page_links(
+    spec: ReportSpec,
+    columns: Sequence[str],
+    query: Iterable[tuple[str, str]],
+    page: Page | None,
+    ratios: RatioMode,
+) -> PageLinks:
+    """Every link of the HTML page of ``spec`` with ``columns``: the request's options
+    (``query``) carried by each link, but never the access key nor another format's options;
+    ``page``: where the page sits (None: the whole table); ``ratios``: the summary mode."""
+    pairs = [(n, v) for n, v in query if n not in FORMAT_ONLY_OPTIONS and n not in SECRET_OPTIONS]
+    switched = query_with(pairs, {"ratios": None if ratios == "sum" else "sum"})
+    return PageLinks(
+        formats=_format_links(spec, pairs),
+        sort=_sort_links(spec, pairs, columns),
+        paging=_paging_links(spec, pairs, page) if page is not None and page.paged else (),
+        filters=_filter_links(spec, pairs),
+        ratios_switch=report_url(spec, "html", switched),
+        reports=_family(spec, pairs),
+    )
+
+
+def _format_links(spec: ReportSpec, pairs: Pairs) -> tuple[tuple[str, str], ...]:
+    """This view in the other formats. Without an asked ``_size`` they give every row (the
+    page size is the browser's), so the page position goes too."""
+    explicit_size = any(n == "_size" and v for n, v in pairs)
+    base = pairs if explicit_size else [(n, v) for n, v in pairs if n != "_next"]
+
+    def url(fmt: str, **changes: str) -> str:
+        return report_url(spec, fmt, query_with(base, changes))
+
+    return (
+        ("CSV", url("csv")),
+        ("JSON", url("json")),
+        ("Excel (.xlsx)", url("xlsx")),
+        ("Download CSV", url("csv", download="1")),
+        ("Download JSON", url("json", download="1")),
+        ("Download Excel (.xlsx)", url("xlsx", download="1")),
+        ("Download CSV for Excel", url("csv", excel="1", download="1")),
+        ("Download CSV for Excel (pt-BR)", url("csv", excel="br", download="1")),
+    )
+
+
+def _sort_links(spec: ReportSpec, pairs: Pairs, columns: Sequence[str]) -> tuple[SortLink, ...]:
+    """Each column header's link: sort by it (reversing the current order), from page one."""
+    sort_key, descending = None, False
+    for name, value in pairs:
+        if name in ("_sort", "_sort_desc") and value:
+            sort_key, descending = label_key(value), name == "_sort_desc"
+            break
+    links = []
+    for label in columns:
+        current = label_key(label) == sort_key
+        option = "_sort_desc" if current and not descending else "_sort"
+        changes: dict[str, str | None] = {"_sort": None, "_sort_desc": None, "_next": None}
+        changes[option] = label
+        order = ("descending" if descending else "ascending") if current else None
+        links.append(SortLink(report_url(spec, "html", query_with(pairs, changes)), order))
+    return tuple(links)
+
+
+def _paging_links(spec: ReportSpec, pairs: Pairs, page: Page) -> tuple[tuple[str, str, str], ...]:
+    """(label, url, rel) of the paging links: next, first, and every row as CSV."""
+    links = []
+    if page.next is not None:
+        following = report_url(spec, "html", query_with(pairs, {"_next": page.next}))
+        links.append(("Next page", following, "next"))
+    if page.offset > 0:
+        first = report_url(spec, "html", query_with(pairs, {"_next": None}))
+        links.append(("First page", first, "first"))
+    every = query_with(pairs, {"_next": None, "_size": None})
+    links.append((f"All {page.total:,} rows as CSV", report_url(spec, "csv", every), "alternate"))
+    return tuple(links)
+
+
+def _filter_links(spec: ReportSpec, pairs: Pairs) -> tuple[tuple[str, str, str], ...]:
+    """(label, value, URL of this page without that filter) of each filter in force."""
+    links = []
+    for index, (label, value) in enumerate(pairs):
+        if label.startswith("_") or label in OTHER_OPTIONS:
+            continue
+        rest = [pair for i, pair in enumerate(pairs) if i != index and pair[0] != "_next"]
+        links.append((label, value, report_url(spec, "html", urlencode(rest))))
+    return tuple(links)
+
+
+def _family(spec: ReportSpec, pairs: Pairs) -> tuple[ReportLink, ...]:
+    """The general pair of reports, then the platform's pair. They share the ad columns, so
+    the filters carry over; the options of the output table do not."""
+    query = urlencode([(n, v) for n, v in pairs if n not in TABLE_OPTIONS])
+    family = all_reports([] if spec.platform is None else [spec.platform])
+    return tuple(report_links(family, query))
+
+
+# ---------------------------------------------------------------------------------------------
+# Routing: the report URLs as rules, shared by the app and the CLI
+
+
+class _Segment(BaseConverter):
+    """One path segment without dots: a platform value as our URLs spell it."""
+
+    regex = r"[^/.]+"
+
+    def to_url(self, value: Any) -> str:
+        return quote(str(value), safe="")
+
+
+class _Suffix(BaseConverter):
+    """An optional ``.suffix`` ending the path: the format, checked against ``FORMATS`` by
+    ``resolve`` (an unknown one must say which formats exist, not merely "not found")."""
+
+    regex = r"(?:\.[^/]+)?"
+
+    def to_python(self, value: str) -> str:
+        return value[1:] if value else DEFAULT_FORMAT
+
+    def to_url(self, value: Any) -> str:
+        return f".{value}"
+
+
+CONVERTERS: dict[str, type[BaseConverter]] = {"segment": _Segment, "suffix": _Suffix}
+# (rule, endpoint, whether the report is a summary)
+ROUTES: tuple[tuple[str, str, bool], ...] = (
+    ("/<segment:platform><suffix:fmt>", "report", False),
+    (f"/<segment:platform>/{SUMMARY}<suffix:fmt>", "summary", True),
+)
+
+
+def resolve(platform: str, fmt: str, summary: bool) -> tuple[ReportSpec, str]:
+    """The report and format a matched route names; ``UnsupportedFormat`` for a suffix we do
+    not render (case matters: ``.CSV`` is not ``.csv``, as the URLs we publish say)."""
+    if fmt not in FORMATS:
+        raise UnsupportedFormat(fmt, format_choices())
+    return ReportSpec(None if platform == GENERAL else platform, summary), fmt
+
+
+_MAP = Map(
+    [Rule(rule, endpoint=endpoint, methods=["GET"]) for rule, endpoint, _ in ROUTES],
+    converters=CONVERTERS,
+    merge_slashes=False,
+)
+_SUMMARY_ENDPOINTS = {endpoint: summary for _, endpoint, summary in ROUTES}
+_REPORT_PATHS = f"{GENERAL}, {GENERAL}/{SUMMARY}, PLATFORM and PLATFORM/{SUMMARY}"
+
+
+def parse_report(name: str) -> tuple[ReportSpec, str]:
+    """A report name as the CLI takes it ("geral/resumo", "meta_ads.json"), matched by the
+    server's own rules: the report and its format (the default without a suffix)."""
+    try:
+        endpoint, args = _MAP.bind("localhost").match("/" + name.lstrip("/"), method="GET")
+    except HTTPException:
+        raise UnknownReport(name, _REPORT_PATHS, format_choices()) from None
+    return resolve(args["platform"], args["fmt"], _SUMMARY_ENDPOINTS[str(endpoint)])

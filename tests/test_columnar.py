@@ -13,13 +13,12 @@ from stract_reports.reports.columnar import (
     BIG,
     EMPTY,
     NumberColumn,
-    TextColumn,
-    Words,
     join_number,
     ratios,
     split_number,
 )
 from stract_reports.reports.numbers import ARITHMETIC, Number, format_number, ratio
+from stract_reports.reports.words import TextColumn, Words
 
 FAST = settings(max_examples=300, deadline=None)
 

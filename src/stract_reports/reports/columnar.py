@@ -23,15 +23,15 @@ import re
 import threading
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Context, Decimal
 from itertools import compress, count, repeat
 from operator import eq, is_, lt, mul, sub, truediv
-from typing import Any, TypeAlias
+from typing import Any
 
+from ..records import exact
 from .numbers import Number, format_number, ratio
-
-Rows: TypeAlias = range | Sequence[int]
+from .words import Rows, TextColumn, gather, iterate
 
 EMPTY = -1  # the scale of an empty cell
 BIG = -2  # the scale of a value kept in ``NumberColumn.big``
@@ -58,10 +58,12 @@ _AFTER = 2**63  # sorts after any row number: bisect on (row, _AFTER) finds the 
 
 def split_number(value: Number) -> tuple[int, int] | None:
     """``value`` as (digits, scale) with ``value == digits * 10**-scale`` and the scale it prints
-    with; None when the digits do not fit 64 bits or the value is a negative zero."""
+    with; None when the digits do not fit 64 bits or the value is a negative zero. A value that
+    is no finite int or Decimal is a ``ValueError``: no column holds it."""
     if type(value) is int:
         return (value, 0) if -_INT64 <= value < _INT64 else None
-    assert isinstance(value, Decimal) and value.is_finite()
+    if not (isinstance(value, Decimal) and value.is_finite()):
+        raise ValueError(f"{value!r} is not a finite number")
     sign, _, exponent = value.as_tuple()
     assert isinstance(exponent, int)
     if sign and not value:
@@ -69,12 +71,6 @@ def split_number(value: Number) -> tuple[int, int] | None:
     scale = max(0, -exponent)
     digits = int(_EXACT.scaleb(value, scale))
     return (digits, scale) if -_INT64 <= digits < _INT64 and scale < 128 else None
-
-
-def exact(value: Any) -> Any:
-    """A float literal left as bytes by the decoder as the Decimal it stands for; any other
-    value as it is."""
-    return Decimal(value.decode("ascii")) if type(value) is bytes else value
 
 
 def _literal(value: Any) -> bytes:
@@ -318,7 +314,7 @@ class NumberColumn:
         scales = array("b", gather(self.scales, rows))
         big = {}
         if self.big:
-            for new, old in enumerate(_iterate(rows)):
+            for new, old in enumerate(iterate(rows)):
                 if old in self.big:
                     big[new] = self.big[old]
         return NumberColumn(digits, scales, big)
@@ -369,7 +365,7 @@ class NumberColumn:
             digits = sum(map(aligned.__getitem__, rows))
         own = max(0, max(scales))
         if self.big:
-            own = max([own, *(_scale_of(self.big[r]) for r in _iterate(rows) if r in self.big)])
+            own = max([own, *(_scale_of(self.big[r]) for r in iterate(rows) if r in self.big)])
         if own < top:
             digits //= _POW10[top - own]  # exact: no value here has more than ``own`` decimals
         return join_number(digits, own)
@@ -380,14 +376,14 @@ class NumberColumn:
         candidates = range(len(self)) if rows is None else rows
         if value is None:
             scales = gather(self.scales, candidates)
-            return list(compress(_iterate(candidates), map(eq, scales, repeat(EMPTY))))
+            return list(compress(iterate(candidates), map(eq, scales, repeat(EMPTY))))
         top, aligned = self.aligned()
         target = _EXACT.scaleb(Decimal(value), top)
         if target != target.to_integral_value():
             return []  # more decimals than any cell has: no cell equals it
         wanted = int(target)
         values = gather(aligned, candidates)
-        hits = list(compress(_iterate(candidates), map(eq, values, repeat(wanted))))
+        hits = list(compress(iterate(candidates), map(eq, values, repeat(wanted))))
         if wanted == 0:  # an empty cell holds 0 too
             hits = [r for r in hits if self.scales[r] != EMPTY]
         return hits
@@ -450,109 +446,7 @@ def ratios(top: NumberColumn, bottom: NumberColumn) -> NumberColumn:
     return out
 
 
-class TextColumn:
-    """A column of text, each distinct value once (``values``, of which ``values[0]`` is the
-    empty cell, None) and a code per cell."""
-
-    __slots__ = ("codes", "values")
-
-    def __init__(self, codes: array[int], values: list[str | None]) -> None:
-        self.codes = codes
-        self.values = values
-
-    @classmethod
-    def of(cls, values: Iterable[str | None]) -> TextColumn:
-        """The column of ``values`` ("" and None are empty)."""
-        words = Words()
-        return cls(words.encode(list(values)), words.values)
-
-    @classmethod
-    def repeated(cls, value: str | None, size: int) -> TextColumn:
-        """``size`` cells holding ``value``."""
-        if value is None or value == "":
-            return cls(array("I", bytes(4 * size)), [None])
-        return cls(array("I", [1]) * size, [None, value])
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def cell(self, row: int) -> str | None:
-        """One cell's text; None when empty."""
-        return self.values[self.codes[row]]
-
-    def cells(self, rows: Rows) -> list[str | None]:
-        """The text of ``rows``' cells (None when empty)."""
-        return list(map(self.values.__getitem__, gather(self.codes, rows)))
-
-    texts = cells  # text prints as it is
-
-    def take(self, rows: Rows) -> TextColumn:
-        """A new column of ``rows``' cells, in that order (sharing the distinct values)."""
-        return TextColumn(array("I", gather(self.codes, rows)), self.values)
-
-    def equal_rows(self, value: str | None, rows: Rows | None = None) -> list[int]:
-        """The rows (of ``rows``, default all) whose text is exactly ``value`` (None or "":
-        the empty cells)."""
-        candidates = range(len(self)) if rows is None else rows
-        wanted = [i for i, v in enumerate(self.values) if v == (value or None)]
-        if not wanted:
-            return []
-        return list(
-            compress(
-                _iterate(candidates), map(eq, gather(self.codes, candidates), repeat(wanted[0]))
-            )
-        )
-
-    def sort_keys(self, rows: Rows) -> list[int]:
-        """Keys of ``rows``' cells that order them as text: case-insensitively first, ties in a
-        fixed order (the key of ``reports.slicing``), computed once per distinct value."""
-        order = sorted(
-            range(1, len(self.values)),
-            key=lambda code: (str(self.values[code]).casefold(), str(self.values[code])),
-        )
-        rank = [0] * len(self.values)
-        for position, code in enumerate(order):
-            rank[code] = position
-        return list(map(rank.__getitem__, gather(self.codes, rows)))
-
-    def is_empty(self, rows: Rows) -> list[bool]:
-        """Whether each cell of ``rows`` is empty."""
-        return list(map(eq, gather(self.codes, rows), repeat(0)))
-
-
-class Words:
-    """The distinct texts of a column as they arrive, each with its code (0: the empty cell)."""
-
-    __slots__ = ("codes", "values")
-
-    def __init__(self) -> None:
-        self.values: list[str | None] = [None]
-        self.codes: dict[str | None, int] = {None: 0, "": 0}
-
-    def encode(self, texts: Sequence[str | None]) -> array[int]:
-        """The codes of ``texts`` (strings and None), new ones added."""
-        codes = self.codes
-        # In order of first appearance: the same rows give the same codes (and digests).
-        for text in dict.fromkeys(texts):
-            if text not in codes:
-                codes[text] = len(self.values)
-                self.values.append(text)
-        return array("I", map(codes.__getitem__, texts))
-
-
 Column = NumberColumn | TextColumn
-
-
-def gather(values: Sequence[int], rows: Rows) -> Sequence[int]:
-    """``values`` (an array) at ``rows``: a slice for a plain range, else picked one by one
-    (in C)."""
-    if isinstance(rows, range) and rows.step == 1:
-        return values[rows.start : rows.stop]
-    return list(map(values.__getitem__, rows))
-
-
-def _iterate(rows: Rows) -> Iterator[int]:
-    return iter(rows)
 
 
 def _fits_float(digits: Sequence[int]) -> bool:
@@ -576,11 +470,6 @@ __all__ = [
     "EMPTY",
     "Column",
     "NumberColumn",
-    "Rows",
-    "TextColumn",
-    "Words",
-    "exact",
-    "gather",
     "join_number",
     "ratios",
     "split_number",

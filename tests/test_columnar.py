@@ -14,9 +14,9 @@ from stract_reports.reports.columnar import (
     EMPTY,
     NumberColumn,
     join_number,
-    ratios,
     split_number,
 )
+from stract_reports.reports.ingest import ratios
 from stract_reports.reports.numbers import ARITHMETIC, Number, format_number, ratio
 from stract_reports.reports.words import TextColumn, Words
 

@@ -30,22 +30,21 @@ from operator import eq, is_, lt, mul, sub, truediv
 from typing import Any
 
 from ..records import exact
-from .numbers import Number, format_number, ratio
+from .numbers import Number, format_number
 from .words import Rows, TextColumn, gather, iterate
 
 EMPTY = -1  # the scale of an empty cell
 BIG = -2  # the scale of a value kept in ``NumberColumn.big``
-_INT64 = 2**63
+INT64 = 2**63
 # Below this, digits / 10**scale as a float prints back exactly with ``scale`` decimals: the
 # float is within half a unit of the last decimal (2**-52 relative error at most).
 _FLOAT_EXACT = 2**52
 _FLOAT_SCALES = 15
-_POW10 = [10**n for n in range(128)]
+POW10 = [10**n for n in range(128)]
 _FIXED = [f".{n}f" for n in range(_FLOAT_SCALES + 1)]
 # Scaling a Decimal exactly: bounded values have at most 30 digits, sums far fewer than 100.
 _EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)
 _NONE_TO_ZERO: dict[Any, Any] = {None: 0}
-_RATIO_PLACES = 6  # as numbers.ratio rounds
 # A number written without an exponent, with 64-bit digits and at most this many decimals, is
 # within the bounds of numbers.check_number (at most 19 digits, below 1e19, at least 1e-20).
 _MAX_PLAIN_SCALE = 20
@@ -61,7 +60,7 @@ def split_number(value: Number) -> tuple[int, int] | None:
     with; None when the digits do not fit 64 bits or the value is a negative zero. A value that
     is no finite int or Decimal is a ``ValueError``: no column holds it."""
     if type(value) is int:
-        return (value, 0) if -_INT64 <= value < _INT64 else None
+        return (value, 0) if -INT64 <= value < INT64 else None
     if not (isinstance(value, Decimal) and value.is_finite()):
         raise ValueError(f"{value!r} is not a finite number")
     sign, _, exponent = value.as_tuple()
@@ -70,7 +69,7 @@ def split_number(value: Number) -> tuple[int, int] | None:
         return None  # "-0.00" prints its sign
     scale = max(0, -exponent)
     digits = int(_EXACT.scaleb(value, scale))
-    return (digits, scale) if -_INT64 <= digits < _INT64 and scale < 128 else None
+    return (digits, scale) if -INT64 <= digits < INT64 and scale < 128 else None
 
 
 def _literal(value: Any) -> bytes:
@@ -303,7 +302,7 @@ class NumberColumn:
             return list(map(str, digits))
         if low >= EMPTY and high <= _FLOAT_SCALES and _fits_float(digits):
             places = list(map(abs, scales))  # empty cells (-1) print some text, dropped later
-            values = map(truediv, digits, map(_POW10.__getitem__, places))
+            values = map(truediv, digits, map(POW10.__getitem__, places))
             return list(map(format, values, map(_FIXED.__getitem__, places)))
         return ["" if v is None else format_number(v) for v in map(self.cell, rows)]
 
@@ -336,9 +335,7 @@ class NumberColumn:
 
         def shifted() -> Iterator[int]:
             # Empty and BIG cells hold 0 digits: their product is 0 whatever the power.
-            return map(
-                mul, self.digits, map(_POW10.__getitem__, map(sub, repeat(top), self.scales))
-            )
+            return map(mul, self.digits, map(POW10.__getitem__, map(sub, repeat(top), self.scales)))
 
         values: array[int] | list[int]
         try:
@@ -367,7 +364,7 @@ class NumberColumn:
         if self.big:
             own = max([own, *(_scale_of(self.big[r]) for r in iterate(rows) if r in self.big)])
         if own < top:
-            digits //= _POW10[top - own]  # exact: no value here has more than ``own`` decimals
+            digits //= POW10[top - own]  # exact: no value here has more than ``own`` decimals
         return join_number(digits, own)
 
     def equal_rows(self, value: Number | None, rows: Rows | None = None) -> list[int]:
@@ -397,55 +394,6 @@ class NumberColumn:
         return list(map(eq, gather(self.scales, rows), repeat(EMPTY)))
 
 
-def ratios(top: NumberColumn, bottom: NumberColumn) -> NumberColumn:
-    """``numbers.ratio`` cell by cell (rounded half-even to 6 places, trailing zeros dropped;
-    empty where either is empty or the bottom is 0), in integers: exactly ``ratio``'s value
-    and printed form, for any numbers within the bounds."""
-    top._ready()
-    bottom._ready()
-    out = NumberColumn()
-    digits, scales, big = out.digits, out.scales, out.big
-    cells = zip(top.digits, top.scales, bottom.digits, bottom.scales, strict=True)
-    for row, (n, sn, d, sd) in enumerate(cells):
-        if sn < 0 or sd < 0 or d == 0:
-            if sn == BIG or sd == BIG:
-                value = ratio(top.cell(row), bottom.cell(row))
-                split = None if value is None else split_number(value)
-                if split is not None:
-                    digits.append(split[0])
-                    scales.append(split[1])
-                    continue
-                if value is not None:
-                    big[row] = value
-                digits.append(0)
-                scales.append(EMPTY if value is None else BIG)
-                continue
-            digits.append(0)
-            scales.append(EMPTY)
-            continue
-        numerator, denominator = n * _POW10[sd + _RATIO_PLACES], d * _POW10[sn]
-        if denominator < 0:
-            numerator, denominator = -numerator, -denominator
-        quotient, remainder = divmod(numerator, denominator)  # floor: remainder >= 0
-        twice = 2 * remainder
-        if twice > denominator or (twice == denominator and quotient & 1):
-            quotient += 1
-        scale = _RATIO_PLACES
-        if not quotient:
-            scale = 0
-        while scale and not quotient % 10:
-            quotient //= 10
-            scale -= 1
-        if -_INT64 <= quotient < _INT64:
-            digits.append(quotient)
-            scales.append(scale)
-        else:
-            big[row] = join_number(quotient, scale)
-            digits.append(0)
-            scales.append(BIG)
-    return out
-
-
 Column = NumberColumn | TextColumn
 
 
@@ -471,6 +419,5 @@ __all__ = [
     "Column",
     "NumberColumn",
     "join_number",
-    "ratios",
     "split_number",
 ]

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import UpstreamBadPayload
 from ..records import Field, Platform, insights_call
-from .columnar import Column, NumberColumn, ratios
+from .columnar import BIG, EMPTY, INT64, POW10, Column, NumberColumn, join_number, split_number
 from .layout import Layout, layout
 from .metrics import DERIVED_PER_AD, label_key
 from .numbers import Number, NumberOutOfRange, parse_number, ratio, shown
@@ -39,6 +39,7 @@ from .pieces import (
 from .words import TextColumn, Words
 
 ID_KEY = "id"  # the ad's upstream key: never a column, kept as its identity
+_RATIO_PLACES = 6  # as numbers.ratio rounds
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,55 @@ class AdAssembly:
         )
 
 
+def ratios(top: NumberColumn, bottom: NumberColumn) -> NumberColumn:
+    """``numbers.ratio`` cell by cell (rounded half-even to 6 places, trailing zeros dropped;
+    empty where either is empty or the bottom is 0), in integers: exactly ``ratio``'s value
+    and printed form, for any numbers within the bounds."""
+    top._ready()
+    bottom._ready()
+    out = NumberColumn()
+    digits, scales, big = out.digits, out.scales, out.big
+    cells = zip(top.digits, top.scales, bottom.digits, bottom.scales, strict=True)
+    for row, (n, sn, d, sd) in enumerate(cells):
+        if sn < 0 or sd < 0 or d == 0:
+            if sn == BIG or sd == BIG:
+                value = ratio(top.cell(row), bottom.cell(row))
+                split = None if value is None else split_number(value)
+                if split is not None:
+                    digits.append(split[0])
+                    scales.append(split[1])
+                    continue
+                if value is not None:
+                    big[row] = value
+                digits.append(0)
+                scales.append(EMPTY if value is None else BIG)
+                continue
+            digits.append(0)
+            scales.append(EMPTY)
+            continue
+        numerator, denominator = n * POW10[sd + _RATIO_PLACES], d * POW10[sn]
+        if denominator < 0:
+            numerator, denominator = -numerator, -denominator
+        quotient, remainder = divmod(numerator, denominator)  # floor: remainder >= 0
+        twice = 2 * remainder
+        if twice > denominator or (twice == denominator and quotient & 1):
+            quotient += 1
+        scale = _RATIO_PLACES
+        if not quotient:
+            scale = 0
+        while scale and not quotient % 10:
+            quotient //= 10
+            scale -= 1
+        if -INT64 <= quotient < INT64:
+            digits.append(quotient)
+            scales.append(scale)
+        else:
+            big[row] = join_number(quotient, scale)
+            digits.append(0)
+            scales.append(BIG)
+    return out
+
+
 def per_ad_ratios(
     top: Column, top_numeric: bool, bottom: Column, bottom_numeric: bool, rows: range
 ) -> list[Number | None]:
@@ -308,4 +358,4 @@ def _leading(
     return TextColumn(out, values)
 
 
-__all__ = ["ID_KEY", "AdAssembly", "AdColumns", "Span"]
+__all__ = ["ID_KEY", "AdAssembly", "AdColumns", "Span", "ratios"]

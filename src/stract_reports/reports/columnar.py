@@ -146,8 +146,9 @@ class NumberColumn:
             size = len(values)
             if "e" in joined or "E" in joined or _NEGATIVE_ZERO.search(joined):
                 return None
-            # One point each: ``_ready`` reads the scale from where it is.
-            if joined.count(".") != size or not all(map(bytes.__contains__, values, repeat(b"."))):
+            # A JSON float literal without exponent has one point: ``_ready`` reads the scale
+            # from where it is. (Bytes come only from the decoder: no other text is taken here.)
+            if joined.count(".") != size:
                 return None
             column = cls(array("q", bytes(8 * size)), array("b", [1]) * size)
             column.printed.append((0, size, joined))
@@ -293,7 +294,9 @@ class NumberColumn:
 
     def _print(self, rows: Rows) -> list[str | None]:
         """``texts`` of ``rows`` from the digits (empty cells left as some text)."""
-        self._ready()
+        plain = isinstance(rows, range) and rows.step == 1
+        if not plain or any(a < rows.stop and rows.start < b for a, b, _ in self._lazy):  # type: ignore[union-attr]
+            self._ready()  # only when these rows are still text
         digits, scales = gather(self.digits, rows), gather(self.scales, rows)
         if not scales:
             return []

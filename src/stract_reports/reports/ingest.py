@@ -19,6 +19,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from ..errors import UpstreamBadPayload
@@ -138,8 +139,17 @@ class AdAssembly:
     def add(self, platform: int, account: int, page: int, items: list[dict[str, Any]]) -> None:
         """One page of an account's insights: objects read by field key (missing: empty)."""
         known = self._known[platform]
-        values = [list(map(dict.get, items, repeat(f.key))) for f in known.fields]
-        self._add(known, account, page, values, list(map(dict.get, items, repeat(ID_KEY))))
+        keys = [f.key for f in known.fields]
+        try:  # every item holding every field and an id (the usual page): a row at a time, in C
+            if not keys:
+                raise KeyError(ID_KEY)  # one key alone: itemgetter would give no tuples
+            rows = list(map(itemgetter(*keys, ID_KEY), items))
+        except KeyError:  # some item lacks a key: the value is empty there
+            values = [list(map(dict.get, items, repeat(key))) for key in keys]
+            self._add(known, account, page, values, list(map(dict.get, items, repeat(ID_KEY))))
+            return
+        columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * (len(keys) + 1)
+        self._add(known, account, page, columns[:-1], columns[-1])
 
     def add_rows(
         self, platform: int, account: int, rows: Sequence[Sequence[Any]], ids: Sequence[Any]

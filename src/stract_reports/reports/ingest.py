@@ -52,6 +52,7 @@ class Span:
     account: str  # its name
     start: int
     stop: int
+    digest: bytes = b""  # of its pages' values, in order (the store's unchanged-account test)
 
 
 @dataclass
@@ -191,12 +192,16 @@ class AdAssembly:
         total = 0
         for index, p in enumerate(self._platforms):
             mine: list[_Page] = []
+            by_account: dict[int, list[tuple[int, _Page]]] = {}
+            for (a, n), page in p.pages.items():
+                by_account.setdefault(a, []).append((n, page))
             for a, (account_id, name) in enumerate(p.accounts):
-                pages = sorted((n, page) for (acc, n), page in p.pages.items() if acc == a)
-                size = sum(page.size for _, page in pages)
-                spans.append(Span(index, account_id, name, total, total + size))
+                pages = [page for _, page in sorted(by_account.get(a, []), key=itemgetter(0))]
+                size = sum(page.size for page in pages)
+                digest = hashlib.sha256(b"".join(page.digest for page in pages)).digest()
+                spans.append(Span(index, account_id, name, total, total + size, digest))
                 total += size
-                mine += [page for _, page in pages]
+                mine += pages
             order.append(mine)
         data: list[Column | None] = [
             _leading([p.platform.label for p in self._platforms], spans, lambda s: s.platform),

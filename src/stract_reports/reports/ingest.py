@@ -198,8 +198,8 @@ class AdAssembly:
             for a, (account_id, name) in enumerate(p.accounts):
                 pages = [page for _, page in sorted(by_account.get(a, []), key=itemgetter(0))]
                 size = sum(page.size for page in pages)
-                digest = hashlib.sha256(b"".join(page.digest for page in pages)).digest()
-                spans.append(Span(index, account_id, name, total, total + size, digest))
+                account = hashlib.sha256(b"".join(page.digest for page in pages)).digest()
+                spans.append(Span(index, account_id, name, total, total + size, account))
                 total += size
                 mine += pages
             order.append(mine)
@@ -231,9 +231,10 @@ class AdAssembly:
             if settled.stray is not None:
                 warnings.append(self._warning(plan.columns[column], settled, spans))
         ids = settle_ids([page.ids for pages in order for page in pages], self._ids)
-        digest = hashlib.sha256(
-            json.dumps([plan.columns, [p.platform.label for p in self._platforms]]).encode()
-        )
+        # The columns, and which field of each platform fills which (a page digest is of
+        # its values in field order).
+        shape = [[p.platform.label, [f.key for f in p.fields], p.keys] for p in self._platforms]
+        digest = hashlib.sha256(json.dumps([plan.columns, shape]).encode())
         for span in spans:
             digest.update(
                 json.dumps([span.platform, span.account_id, span.account, span.stop]).encode()

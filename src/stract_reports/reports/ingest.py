@@ -183,8 +183,9 @@ class AdAssembly:
         known.pages[(account, page)] = _Page(size, pieces, ids_piece, digest.digest(), derived)
 
     def finish(self, derived_ratios: bool = True) -> AdColumns:
-        """The ad table of every page added, in report order, settled. ``UpstreamBadPayload``
-        naming the field and the account for a number beyond the bounds."""
+        """The ad table of every page added, in report order, settled (once: the assembly lets
+        its pages go). ``UpstreamBadPayload`` naming the field and the account for a number
+        beyond the bounds."""
         self._platforms = [self._known[position] for position in sorted(self._known)]
         plan = layout([p.fields for p in self._platforms])
         spans: list[Span] = []
@@ -244,6 +245,12 @@ class AdAssembly:
                 digest.update(each.digest)
         columns: Any = data  # every column settled by now
         labels = [p.platform.label for p in self._platforms]
+        # The pages' pieces are in the columns now: let them go before the caller lets the
+        # garbage collector run again, which would walk every one of them (thousands of pages
+        # of a report of many small accounts) once more.
+        for p in self._platforms:
+            p.pages.clear()
+        self._words.clear()
         return AdColumns(
             plan.columns, numeric, columns, warnings, spans, ids, labels, digest.digest()
         )

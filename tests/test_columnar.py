@@ -208,9 +208,7 @@ def test_ratios_are_the_decimal_ratio_exactly(pairs: list[tuple[Any, Any]]) -> N
 @FAST
 @given(st.lists(cells, max_size=5), st.data())
 def test_texts_of_any_range_across_pieces(pieces: list[list[Number | None]], data: Any) -> None:
-    column = NumberColumn()
-    for values in pieces:
-        column.extend_column(NumberColumn.of(values))
+    column = NumberColumn.concat([NumberColumn.of(values) for values in pieces])
     values = [v for piece in pieces for v in piece]
     start = data.draw(st.integers(0, len(values)))
     stop = data.draw(st.integers(start, len(values)))
@@ -239,9 +237,7 @@ def test_float_literals_kept_as_text_until_a_sum_needs_them(
         [(str(v) if "." in str(v) else f"{v}.0").encode() for v in piece] for piece in pieces
     ]
     values: list[Number | None] = [Decimal(x.decode()) for piece in literals for x in piece]
-    column = NumberColumn()
-    for piece in literals:
-        column.extend_column(NumberColumn.of(piece))
+    column = NumberColumn.concat([NumberColumn.of(piece) for piece in literals])
     rows = range(len(values))
     assert column.texts(rows) == [printed(v) for v in values]
     assert column.texts(rows, ",") == [format_number(v, ",") for v in values]  # type: ignore[arg-type]

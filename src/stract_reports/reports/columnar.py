@@ -194,15 +194,21 @@ class NumberColumn:
             column.printed.append((0, len(values), joined))
         return column
 
-    def extend_column(self, other: NumberColumn) -> None:
-        """Append every cell of ``other``."""
-        offset = len(self.digits)
-        self._lazy += [(offset + a, offset + b, text) for a, b, text in other._lazy]
-        self.digits += other.digits
-        self.scales += other.scales
-        for row, value in other.big.items():
-            self.big[offset + row] = value
-        self.printed += [(offset + a, offset + b, text) for a, b, text in other.printed]
+    @classmethod
+    def concat(cls, columns: Sequence[NumberColumn]) -> NumberColumn:
+        """One column of ``columns``' cells in order: each array copied once."""
+        column = cls(
+            array("q", b"".join(c.digits for c in columns)),
+            array("b", b"".join(c.scales for c in columns)),
+        )
+        offset = 0
+        for c in columns:
+            for row, value in c.big.items():
+                column.big[offset + row] = value
+            column.printed += [(offset + a, offset + b, text) for a, b, text in c.printed]
+            column._lazy += [(offset + a, offset + b, text) for a, b, text in c._lazy]
+            offset += len(c)
+        return column
 
     def _append(self, row: int, value: Number | bytes | None) -> None:
         number: Number | None = exact(value)

@@ -33,6 +33,7 @@ from .pieces import (
     SettledColumn,
     digest_piece,
     numbers_of,
+    numbers_piece,
     piece,
     settle,
     settle_ids,
@@ -174,7 +175,7 @@ class AdAssembly:
         for name, top, bottom in known.derivable:
             numerators, denominators = numbers_of(pieces[top]), numbers_of(pieces[bottom])
             if numerators is not None and denominators is not None:
-                derived[name] = Piece(size, numbers=ratios(numerators, denominators))
+                derived[name] = numbers_piece(ratios(numerators, denominators))
         ids_piece = piece(ids, self._ids)
         digest = hashlib.sha256(size.to_bytes(8, "big"))
         for key in known.keys:
@@ -285,7 +286,7 @@ class AdAssembly:
                 values = per_ad_ratios(
                     top, numeric[d.numerator], bottom, numeric[d.denominator], span
                 )
-                mine = [Piece(rows, numbers=NumberColumn.of(values))]
+                mine = [numbers_piece(NumberColumn.of(values))]
             out += mine
             start += rows
         return out

@@ -101,12 +101,8 @@ def settle(pieces: Sequence[Piece], words: Words) -> SettledColumn:
                 p.error.index = offset + (p.error.index or 0)
                 raise p.error
             offset += p.size
-        column = NumberColumn()
-        for p in pieces:
-            column.extend_column(p.numbers if p.numbers is not None else NumberColumn.empty(p.size))
-        if column.scales.count(EMPTY) == size:  # no number at all (derived ratios may be none)
-            return SettledColumn(TextColumn.repeated(None, size), numeric=False)
-        return SettledColumn(column, numeric=True)
+        parts = [p.numbers if p.numbers is not None else NumberColumn.empty(p.size) for p in pieces]
+        return SettledColumn(NumberColumn.concat(parts), numeric=True)
     if kinds == {"words"}:
         codes = array("I")
         for p in pieces:
@@ -195,10 +191,8 @@ def settle_ids(pieces: Sequence[Piece], words: Words) -> Column:
     """The ads' ``id`` values: numbers kept as numbers, text as text, mixed as text."""
     kinds = {p.kind for p in pieces} - {"empty"}
     if kinds == {"numbers"} and not any(p.error for p in pieces):
-        column = NumberColumn()
-        for p in pieces:
-            column.extend_column(p.numbers if p.numbers is not None else NumberColumn.empty(p.size))
-        return column
+        parts = [p.numbers if p.numbers is not None else NumberColumn.empty(p.size) for p in pieces]
+        return NumberColumn.concat(parts)
     if kinds <= {"words"}:
         codes = array("I")
         for p in pieces:
@@ -238,6 +232,13 @@ def digest_piece(digest: Any, p: Piece, words: Words) -> None:
         digest.update(b"E%d:" % p.size)
 
 
+def numbers_piece(column: NumberColumn) -> Piece:
+    """A piece of computed numbers (per-ad ratios): an empty one when none is defined."""
+    if column.scales.count(EMPTY) == len(column):
+        return Piece(len(column))
+    return Piece(len(column), numbers=column)
+
+
 def numbers_of(p: Piece) -> NumberColumn | None:
     """A piece's cells as numbers, if it holds only numbers (or nothing)."""
     if p.kind == "empty":
@@ -250,6 +251,7 @@ __all__ = [
     "SettledColumn",
     "digest_piece",
     "numbers_of",
+    "numbers_piece",
     "piece",
     "settle",
     "settle_ids",

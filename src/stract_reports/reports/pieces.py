@@ -88,7 +88,7 @@ class SettledColumn:
 
 
 def settle(pieces: Sequence[Piece], words: Words) -> SettledColumn:
-    """The column made of ``pieces`` in order, settled as ``build.settle_column`` settles the
+    """The column made of ``pieces`` in order, settled as ``columns.settle_column`` settles the
     same values. ``NumberOutOfRange`` (``index``: the row) for a number beyond the bounds."""
     size = sum(p.size for p in pieces)
     kinds = {p.kind for p in pieces} - {"empty"}

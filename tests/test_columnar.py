@@ -20,7 +20,7 @@ from stract_reports.reports.ingest import ratios
 from stract_reports.reports.numbers import ARITHMETIC, Number, format_number, ratio
 from stract_reports.reports.words import TextColumn, Words
 
-FAST = settings(max_examples=300, deadline=None)
+FAST = settings(max_examples=80, deadline=None)
 
 # Bounded numbers (at most 30 digits, exponents within ±20), as the upstream sends them: ints,
 # and Decimals with their own exponent (trailing zeros kept: 5.50 is not 5.5).

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from stract_reports.upstream.decode import BadJSON, _parse, decode_json
 
-PROPERTY = settings(max_examples=300, deadline=None)
+PROPERTY = settings(max_examples=80, deadline=None)
 
 keys = st.sampled_from(["a", "b", "id", "k:v", "spend", "\\u003a"])
 scalars = st.one_of(

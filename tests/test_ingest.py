@@ -28,7 +28,7 @@ from stract_reports.reports.layout import layout
 from stract_reports.reports.numbers import NumberOutOfRange, parse_number, ratio, shown
 from stract_reports.reports.words import TextColumn
 
-PROPERTY = settings(max_examples=200, deadline=None)
+PROPERTY = settings(max_examples=60, deadline=None)
 
 
 class Expected:

@@ -26,7 +26,7 @@ from stract_reports.reports.numbers import format_number
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Cell, Table
 
-PROPERTY = settings(max_examples=150, deadline=None)
+PROPERTY = settings(max_examples=80, deadline=None)
 WHEN = datetime(2025, 2, 1, 12, tzinfo=UTC)
 
 numbers = st.one_of(

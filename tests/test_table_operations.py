@@ -17,7 +17,7 @@ from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.summary import totals
 from stract_reports.reports.table import Cell, Table
 
-PROPERTY = settings(max_examples=200, deadline=None)
+PROPERTY = settings(max_examples=60, deadline=None)
 
 
 def printed(cell: Cell) -> Any:

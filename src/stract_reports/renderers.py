@@ -3,31 +3,32 @@ shape of Datasette's ``register_output_renderer``. It sits above the renderers, 
 nothing of each other, of formats or of URLs: what a renderer may need besides the table comes
 in one ``Rendering`` value, its links planned beforehand (``urls``).
 
-Rendering has a time limit: with ``Rendering.deadline`` set (the server sets the report's),
-the rows a renderer walks raise ``DeadlineExceeded`` once it has passed, checked every
-``CHECK_ROWS`` rows, so a 300,000-row workbook cannot run on for a minute.
+Drawing has a time limit: with ``Rendering.deadline`` set (the server sets the report's), an
+answer that has not started by then is ``DeadlineExceeded`` (504): a renderer that makes its
+answer whole before it starts (a workbook, a page) looks at the clock before each chunk of rows
+it walks, so a 300,000-row workbook cannot run on for a minute. Once an answer has started (the
+formats streamed a chunk of rows at a time, at a few µs a row) it runs to its end: cut there,
+its first bytes would already have said 200.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
-from itertools import islice
-from typing import SupportsIndex, cast, overload
+from typing import cast
 
 from .errors import DeadlineExceeded, InvalidRequest
 from .formats import FORMATS
-from .render.csv import ExcelPreset, render_csv, render_tsv
-from .render.json import render_json, render_ndjson, render_rows_array
+from .render.csv import ExcelPreset, csv_chunks, tsv_chunks
+from .render.json import array_chunks, json_chunks, ndjson_chunks
 from .render.links import PageLinks
 from .reports.options import RatioMode
 from .reports.slicing import Page
-from .reports.table import Cell, Table
+from .reports.table import CHUNK_ROWS, Table
+from .reports.words import Rows
 from .urls import next_page_url, page_links
-
-CHECK_ROWS = 1024  # rows a renderer walks between two looks at the clock
 
 
 @dataclass(frozen=True)
@@ -81,23 +82,23 @@ def plan_rendering(
     )
 
 
-def _csv(table: Table, rendering: Rendering) -> str:
-    return render_csv(table, excel=cast(ExcelPreset, rendering.excel or None))
+def _csv(table: Table, rendering: Rendering) -> Iterable[str]:
+    return csv_chunks(table, excel=cast(ExcelPreset, rendering.excel or None))
 
 
-def _json(table: Table, rendering: Rendering) -> str:
+def _json(table: Table, rendering: Rendering) -> Iterable[str]:
     if rendering.shape == "array":
-        return render_rows_array(table)
-    return render_json(table, rendering.generated_at, next_url=rendering.next_url)
+        return array_chunks(table)
+    return json_chunks(table, rendering.generated_at, next_url=rendering.next_url)
 
 
-def _html(table: Table, rendering: Rendering) -> str:
+def _html(table: Table, rendering: Rendering) -> Iterable[str]:
     # Imported on first use: Jinja is not needed to answer CSV or JSON.
     from .render.html import render_html
 
     if rendering.links is None:
         raise ValueError("an HTML page needs its links: plan the rendering (plan_rendering)")
-    return render_html(
+    page = render_html(
         table,
         rendering.generated_at,
         rendering.links,
@@ -106,29 +107,37 @@ def _html(table: Table, rendering: Rendering) -> str:
         ratios=rendering.ratios,
         chosen_columns=rendering.chosen_columns,
     )
+    return [page]
 
 
-def _xlsx(table: Table, rendering: Rendering) -> bytes:
+def _xlsx(table: Table, rendering: Rendering) -> Iterable[bytes]:
     # Imported on first use: XlsxWriter is not needed for the other formats.
     from .render.xlsx import WorkbookTooLarge, render_xlsx
 
     try:
-        return render_xlsx(table)
+        return [render_xlsx(table)]
     except WorkbookTooLarge as exc:
         raise InvalidRequest(
             f"{exc}; slice the report (_col, filters, _size) or ask .csv"
         ) from None
 
 
-def _tsv(table: Table, rendering: Rendering) -> str:
-    return render_tsv(table)
+def _tsv(table: Table, rendering: Rendering) -> Iterable[str]:
+    return tsv_chunks(table)
 
 
-def _ndjson(table: Table, rendering: Rendering) -> str:
-    return render_ndjson(table)
+def _ndjson(table: Table, rendering: Rendering) -> Iterable[str]:
+    return ndjson_chunks(table)
 
 
-Renderer = Callable[[Table, Rendering], str | bytes]
+# Changed whenever a renderer's bytes for the same table change: an answer's strong ETag is
+# computed over the table and the options, before rendering, and must not survive such a change.
+RENDERING = "columns-1"
+
+# A renderer gives the answer's text (or bytes) in chunks: the formats made of rows give a few
+# thousand rows at a time, lazily, never the whole text at once (HTML and XLSX: one piece,
+# made before the answer starts, so their errors are answers of their own).
+Renderer = Callable[[Table, Rendering], Iterable[str] | Iterable[bytes]]
 # The registry: every suffix of ``formats.FORMATS`` and the function that draws it.
 RENDERERS: dict[str, Renderer] = {
     "csv": _csv,
@@ -140,47 +149,63 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
+def render_chunks(table: Table, fmt: str, rendering: Rendering) -> Iterator[bytes]:
+    """The table in format ``fmt`` (a key of ``RENDERERS``), as the answer's bytes in chunks.
+    The renderer is called here and now (an HTML page or a workbook is made, or refused, before
+    this returns); the rows of the other formats are rendered as the chunks are taken.
+    ``DeadlineExceeded`` when ``rendering.deadline`` passes before this returns."""
+    clock = None
+    if rendering.deadline is not None:
+        clock = _Clock(rendering.deadline, fmt.upper())
+        clock.check()
+        table = _TimedTable.of(table, clock)
+    try:
+        chunks = RENDERERS[fmt](table, rendering)
+    finally:
+        if clock is not None:
+            clock.armed = False  # the answer starts: what is streamed runs to its end
+    return (chunk.encode("utf-8") if isinstance(chunk, str) else chunk for chunk in chunks)
+
+
 def render(table: Table, fmt: str, rendering: Rendering) -> bytes:
-    """The table in format ``fmt`` (a key of ``RENDERERS``), as the bytes of the answer;
-    ``DeadlineExceeded`` when ``rendering.deadline`` passes first."""
-    deadline = rendering.deadline
-    if deadline is not None:
-        rows = _TimedRows(table.rows, deadline, fmt.upper())
-        rows.check()
-        table = replace(table, rows=rows)
-    body = RENDERERS[fmt](table, rendering)
-    return body.encode("utf-8") if isinstance(body, str) else body
+    """The table in format ``fmt``, as the bytes of the whole answer."""
+    return b"".join(render_chunks(table, fmt, rendering))
 
 
-class _TimedRows(list[list[Cell]]):
-    """A table's rows that raise ``DeadlineExceeded`` once ``deadline`` has passed, as a
-    renderer walks them: every ``CHECK_ROWS`` rows, and on every slice it takes."""
+class _Clock:
+    """A rendering's deadline, armed while the renderer is called: ``check`` raises
+    ``DeadlineExceeded`` once it has passed."""
 
-    def __init__(self, rows: list[list[Cell]], deadline: float, drawing: str) -> None:
-        super().__init__(rows)
+    def __init__(self, deadline: float, drawing: str) -> None:
         self.deadline = deadline
         self.drawing = drawing
+        self.armed = True
 
     def check(self) -> None:
-        """Raise ``DeadlineExceeded`` if the deadline has passed."""
-        if time.monotonic() > self.deadline:
+        """Raise ``DeadlineExceeded`` if armed and the deadline has passed."""
+        if self.armed and time.monotonic() > self.deadline:
             raise DeadlineExceeded(
                 f"the report as {self.drawing}",
                 "the report deadline (STRACT_REPORT_DEADLINE) passed while it was drawn; ask "
                 "fewer rows or columns (filters, _size, _col), or CSV",
             )
 
-    def __iter__(self) -> Iterator[list[Cell]]:
-        rows = super().__iter__()
-        while chunk := list(islice(rows, CHECK_ROWS)):
-            self.check()
-            yield from chunk
 
-    @overload
-    def __getitem__(self, index: SupportsIndex) -> list[Cell]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[list[Cell]]: ...
-    def __getitem__(self, index: SupportsIndex | slice) -> list[Cell] | list[list[Cell]]:
-        if isinstance(index, slice):
-            self.check()
-        return super().__getitem__(index)
+@dataclass(frozen=True)
+class _TimedTable(Table):
+    """A table whose chunks of rows look at ``clock`` before each is handed out: the rows a
+    renderer walks count against the deadline."""
+
+    clock: _Clock | None = None
+
+    @classmethod
+    def of(cls, table: Table, clock: _Clock) -> _TimedTable:
+        """``table`` with ``clock``."""
+        return cls(**{f.name: getattr(table, f.name) for f in fields(table)}, clock=clock)
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[Rows]:
+        """The selection a few thousand rows at a time, each after a look at the clock."""
+        for rows in super().chunks(size):
+            if self.clock is not None:
+                self.clock.check()
+            yield rows

@@ -30,6 +30,10 @@ from harness import (
 
 TITLE = "9. Processes: identical /geral over several serve processes, with and without Redis"
 CLIENTS = 16
+# A bearer token of the fleet's own: with the public one there is no secret to seal what the
+# processes hand each other, and they share no read (README, "Running on several machines").
+TOKEN = "a-token-only-this-fleet-has"
+PRIVATE = {"STRACT_API_TOKEN": TOKEN}
 # (name, serve process groups, serve's arguments)
 FLEETS = [
     ("1 serve", 1, ()),
@@ -61,16 +65,12 @@ def redis() -> Iterator[str]:
 def run(out: Out, quick: bool) -> None:
     """Each fleet without, then with, the shared Redis; per fleet one hammer of /geral."""
     seconds, rows, per_request = 3 if quick else 10, [], {}
-    with simulator(latency_ms=200) as sim, redis() as port:
+    with simulator("--token", TOKEN, latency_ms=200) as sim, redis() as port:
         for name, groups, args in FLEETS:
             for shared in ("", f"redis://{HOST}:{port}/0"):
                 redis_command(port, b"FLUSHALL")
                 with contextlib.ExitStack() as fleet:
-                    env = {"STRACT_SHARED_URL": shared}
-                    bases = [
-                        fleet.enter_context(serve(sim.api_url, env, args)).base
-                        for _ in range(groups)
-                    ]
+                    env = {"STRACT_SHARED_URL": shared, **PRIVATE}
                     servers = [
                         fleet.enter_context(serve(sim.api_url, env, args)) for _ in range(groups)
                     ]
@@ -111,11 +111,11 @@ def overhead(out: Out, quick: bool) -> None:
     repeat = 11 if quick else 41
     walls: dict[bool, list[float]] = {False: [], True: []}
     cpu: dict[bool, float] = {}
-    with simulator() as sim, redis() as port:
+    with simulator("--token", TOKEN) as sim, redis() as port:
         url = f"redis://{HOST}:{port}/0"
         with (
-            serve(sim.api_url) as alone,
-            serve(sim.api_url, {"STRACT_SHARED_URL": url}) as shared,
+            serve(sim.api_url, PRIVATE) as alone,
+            serve(sim.api_url, {"STRACT_SHARED_URL": url, **PRIVATE}) as shared,
             session() as http,
         ):
             sim.reset()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import builds_memory
 import coalescing
+import filters
 import html_page
 import latency
 import load
@@ -42,6 +43,7 @@ MEASURES = {
     "slow-clients": slow_clients,
     "processes": processes,
     "redaction": redaction,
+    "filters": filters,
 }
 # The store's measure joins MEASURES once the server records its reads.
 SEPARATE = {"load": load, "threads": threads, "store": store}

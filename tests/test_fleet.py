@@ -2,7 +2,9 @@
 
 Each test starts its own Redis (conftest's ``make_redis``), its upstream on loopback and its
 serve processes (``served.serve``), and stops them all. What the processes share is only what
-Redis carries: in-flight reads, the warm shape and the upstream's rate budget.
+Redis carries: in-flight reads, the warm shape and the upstream's rate budget. The upstreams
+take a bearer token of the test's own: with the public one, there is no secret to seal what
+the processes hand each other, and reads and the shape are not shared.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from support import assert_rate_within, golden
 
 pytestmark = [pytest.mark.serve, pytest.mark.redis]
 
+BEARER = "a-bearer-token-only-these-servers-have"
+
 GERAL = golden("geral")
 # The serve processes log what the shared backend says, and only that is counted here.
 SHARED_LOG = "shared state at "
@@ -43,8 +47,11 @@ def _reset(sim: Simulator) -> None:
 
 
 @contextmanager
-def _fleet(api_url: str, count: int, env: dict[str, str]) -> Iterator[list[Served]]:
-    """``count`` serve processes on their own ports with the same environment."""
+def _fleet(
+    api_url: str, count: int, env: dict[str, str], token: str = BEARER
+) -> Iterator[list[Served]]:
+    """``count`` serve processes on their own ports with the same environment (and token)."""
+    env = {"STRACT_API_TOKEN": token, **env}
     with ExitStack() as stack:
         yield [stack.enter_context(serve(api_url, env=env)) for _ in range(count)]
 
@@ -69,28 +76,36 @@ def _all_at_once(urls: list[str]) -> list[requests.Response]:
 def hostile() -> Iterator[Callable[..., HostileUpstream]]:
     """Start hostile upstreams (real data; ``tamper`` rewrites answers) that stop at the end."""
     with ExitStack() as stack:
-        yield lambda tamper=None: stack.enter_context(HostileUpstream(tamper))
+        yield lambda tamper=None: stack.enter_context(HostileUpstream(tamper, token=BEARER))
 
 
 # -- single-flight ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize(
+    ("shared", "token"),
+    [(True, BEARER), (False, BEARER), (False, DEFAULT_TOKEN)],
+    ids=["shared", "alone", "public token"],
+)
 def test_two_processes_of_ten_identical_reports_cost_the_calls_of_one(
-    redis_server: RedisServer, make_simulator: Callable[..., Simulator], shared: bool
+    redis_server: RedisServer, make_simulator: Callable[..., Simulator], shared: bool, token: str
 ) -> None:
-    sim = make_simulator(latency=0.2)
-    with serve(sim.url) as alone:
+    # With the public token, the same Redis shares no read: nothing to seal them with.
+    sim = make_simulator(latency=0.2, token=token)
+    with serve(sim.url, env={"STRACT_API_TOKEN": token}) as alone:
         assert _get(f"{alone.base}/geral").content == GERAL
     one = _stats(sim)
 
-    env = {"STRACT_SHARED_URL": redis_server.url if shared else ""}
-    with _fleet(sim.url, 2, env) as fleet:
+    env = {"STRACT_SHARED_URL": redis_server.url if shared or token == DEFAULT_TOKEN else ""}
+    with _fleet(sim.url, 2, env, token) as fleet:
         _reset(sim)
         answers = _all_at_once([f"{served.base}/geral" for served in fleet for _ in range(10)])
         calls = _stats(sim)
+        logs = [served.log() for served in fleet]
 
     assert [(a.status_code, a.content) for a in answers] == [(200, GERAL)] * 20
+    said = "the API token is the public one, so there is no secret to seal shared values with"
+    assert all((said in log) == (token == DEFAULT_TOKEN) for log in logs)
     assert one >= 20  # the real data: the platform list, fields, accounts and insights
     if shared:
         assert calls <= 1.5 * one
@@ -137,7 +152,7 @@ def test_redis_stopped_mid_run_reports_stay_correct_and_readyz_says_so(
     make_redis: Callable[..., RedisServer], make_simulator: Callable[..., Simulator]
 ) -> None:
     password = "redis-password-never-logged"
-    server, sim = make_redis(password=password), make_simulator()
+    server, sim = make_redis(password=password), make_simulator(token=BEARER)
     retry = 0.5  # seconds between probes (3 by default)
     env = {"STRACT_SHARED_URL": server.url, "STRACT_SHARED_RETRY": str(retry)}
     with _fleet(sim.url, 2, env) as fleet:
@@ -168,7 +183,7 @@ def test_redis_stopped_mid_run_reports_stay_correct_and_readyz_says_so(
         assert len(lines) == 2, lines  # one line per change of state, however many reports
         assert "is unreachable" in lines[0] and f"127.0.0.1:{server.port}/0" in lines[0]
         assert "answers again" in lines[1]
-        assert password not in log and DEFAULT_TOKEN not in log
+        assert password not in log and BEARER not in log
 
 
 # -- rate budget -----------------------------------------------------------------------------------
@@ -278,7 +293,7 @@ def test_a_fresh_process_first_report_is_warm_with_the_shared_shape(
         return None
 
     upstream = hostile(tamper)
-    env = {"STRACT_SHARED_URL": redis_server.url if shared else ""}
+    env = {"STRACT_SHARED_URL": redis_server.url if shared else "", "STRACT_API_TOKEN": BEARER}
     with serve(upstream.url, env=env) as first:  # learns the shape, and stores it in Redis
         assert _get(f"{first.base}/geral.csv").content == GERAL
     with serve(upstream.url, env=env) as fresh:
@@ -301,7 +316,7 @@ def test_a_fresh_process_first_report_is_warm_with_the_shared_shape(
     assert len(stored) == (1 if shared else 0)  # the shape; no read left anything behind
     for key, (value, ttl) in stored.items():
         assert key.endswith(b":shape")
-        assert DEFAULT_TOKEN.encode() not in key + value  # never the bearer token
+        assert BEARER.encode() not in key + value  # never the bearer token
         assert 0 < ttl <= 300_000
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from threading import Thread
@@ -18,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from datasets import fields
+from hostile import Call, HostileUpstream, Reply
 from stract_reports.formats import FORMATS
 from stract_reports.simulator import Dataset, FaultRule, SimAccount, SimPlatform, Simulator
 from support import closed_port_url, golden, serving
@@ -243,21 +246,27 @@ def test_readyz_is_503_when_the_upstream_fails(
 
 
 def test_readyz_is_503_while_the_upstream_pool_is_saturated(
-    make_app: Callable[..., Flask], make_simulator: Callable[..., Simulator]
+    make_app: Callable[..., Flask], make_hostile: Callable[..., HostileUpstream]
 ) -> None:
-    # One upstream slot, held by a report whose account lists stall.
-    # Held past readyz's own 2 s budget (views.READY_BUDGET), no longer.
-    sim = make_simulator(faults=[FaultRule("slow", match="/accounts", delay=2.5)])
-    app = make_app(sim, concurrency=1, timeout=5.0, deadline=3.0, retries=0)
+    # One upstream slot, held by a report's account list until the test lets it go: however
+    # slow the machine, the slot is busy for all of readyz's own 2 s (views.READY_BUDGET).
+    release = threading.Event()
+
+    def hold_accounts(call: Call) -> Reply | None:
+        if call.endpoint == "accounts":
+            release.wait(20)
+        return None
+
+    upstream = make_hostile(hold_accounts)
+    app = make_app(upstream, concurrency=1, timeout=20.0, deadline=20.0, retries=0)
     client = app.test_client()
     busy = Thread(target=client.get, args=("/geral",))
     busy.start()
     try:
-        for _ in range(200):
-            if sim.stats()["in_flight"]:
-                break
-            busy.join(0.01)
-        assert sim.stats()["requests"]["accounts"] == 1  # the stalled call holds the slot
+        until = time.monotonic() + 10
+        while upstream.calls["accounts"] == 0:  # the held call has the one slot
+            assert time.monotonic() < until
+            time.sleep(0.01)
 
         response = client.get("/readyz")
 
@@ -265,7 +274,8 @@ def test_readyz_is_503_while_the_upstream_pool_is_saturated(
         assert response.get_json()["error"] == "not ready"
         assert "platform list" in response.get_json()["detail"]
     finally:
-        busy.join(10)
+        release.set()
+        busy.join(20)
     assert client.get("/healthz").status_code == 200
 
 
@@ -478,15 +488,16 @@ def test_errors_are_never_kept(make_app: Callable[..., Flask], simulator: Simula
 
 # --- Links stay on this site ---------------------------------------------------------------
 
+# Values a path segment can hold: each must still be escaped whole in every link.
 HOSTILE_PLATFORMS = [
-    "/evil.example",
-    "//evil.example",
     "javascript:alert(1)",
-    "\\\\evil.example",
-    "https://evil.example/x",
-    "..",
+    "\\\\evil",
+    "https:evil",
+    "%2F%2Fevil",
     "a b?c#d",
 ]
+# Values no segment of ours can hold (a slash, a dot): refused, never linked.
+UNADDRESSABLE_PLATFORMS = ["/evil.example", "//evil.example", "https://evil.example/x", ".."]
 
 
 def _dataset(values: list[str]) -> Dataset:
@@ -531,11 +542,26 @@ def test_index_links_are_relative_and_escaped_whatever_the_platform_values(
     assert [link for link in links + hrefs if not _on_this_site(link)] == []
     assert "attacker.example" not in str(body) + page
     assert body["reports"][2] == {
-        "report": "/evil.example",
-        **{fmt: f"/%2Fevil.example.{fmt}" for fmt in FORMATS},
+        "report": "javascript:alert(1)",
+        **{fmt: f"/javascript%3Aalert%281%29.{fmt}" for fmt in FORMATS},
     }
-    assert body["reports"][5]["csv"] == "/%2F%2Fevil.example/resumo.csv"
-    assert body["reports"][6]["csv"] == "/javascript%3Aalert%281%29.csv"
+    assert body["reports"][5]["csv"] == "/%5C%5Cevil/resumo.csv"
+    assert body["reports"][8]["csv"] == "/%252F%252Fevil.csv"
+
+
+@pytest.mark.parametrize("value", UNADDRESSABLE_PLATFORMS)
+def test_the_index_links_no_platform_whose_value_no_path_can_hold(
+    make_app: Callable[..., Flask], make_simulator: Callable[..., Simulator], value: str
+) -> None:
+    client = make_app(make_simulator(_dataset(["meta_ads", value]))).test_client()
+
+    body = client.get("/", headers={"Accept": "application/json"}).get_json()
+    page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+
+    assert [link["report"] for link in body["reports"]] == ["geral", "geral/resumo"]
+    assert "cannot be a report path here" in body["platforms_error"]
+    assert [link for link in _hrefs(page) if not _on_this_site(link)] == []
+    assert "evil" not in " ".join(_hrefs(page))
 
 
 def test_index_links_lead_to_the_reports(client: FlaskClient) -> None:

@@ -467,6 +467,7 @@ COVERED_FAULTS = {"429", "500", "502", "503", "slow", "stall", "truncate", "malf
 COVERED_FAULTS |= {"error"}
 COVERED_FAULTS |= {"401", *PAGINATION_FAULTS}
 COVERED_FAULTS |= {"huge-total", "huge-body", "gzip-bomb", "drip", "redirect", "deep", "dup-keys"}
+COVERED_FAULTS |= {"collide"}
 
 
 def test_every_fault_kind_has_a_contract_test() -> None:
@@ -684,6 +685,16 @@ def test_dup_keys_fault_repeats_the_list_empty(
     assert keys == ["platforms", "platforms"]
     assert response.content.startswith(json.dumps(PLATFORMS)[:-1].encode())
     assert response.json() == {"platforms": []}  # what a lenient parser keeps
+
+
+def test_collide_fault_names_the_last_platform_geral_and_nothing_else(
+    make_simulator: MakeSimulator, session: requests.Session
+) -> None:
+    sim = make_simulator(faults=[FaultRule("collide")])
+    platforms = body(session, sim, "platforms")["platforms"]
+    assert [p["value"] for p in platforms] == ["meta_ads", "ga4", "geral"]
+    assert platforms[:2] == PLATFORMS["platforms"][:2]
+    assert body(session, sim, "fields", platform="tiktok_insights") == {"fields": TIKTOK_FIELDS}
 
 
 @pytest.mark.parametrize("kind", PAGINATION_FAULTS)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from stract_reports.reports.slicing import (
     BadOption,
     Slice,
     parse_slice,
+    select_rows,
     slice_report,
 )
 from stract_reports.urls import query_with
@@ -396,3 +399,44 @@ def test_unsliced_reports_are_named_and_titled_by_what_they_show() -> None:
         "meta_ads/resumo": ("meta_ads/resumo", "Facebook Ads: summary by account"),
         "ga4/resumo": ("ga4/resumo", "Google Analytics: summary by account"),
     }
+
+
+class _Passes:
+    """A real column of the table, counting the passes made over its rows to filter them."""
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self.passes = 0
+
+    def equal_rows(self, value: Any, rows: Any = None) -> Any:
+        self.passes += 1
+        return self.column.equal_rows(value, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.column, name)
+
+
+def test_many_filters_cost_one_pass_per_column_they_name() -> None:
+    # 165 filters: the same three, many times (a hostile client's query). Each pass over the
+    # rows runs in C; 165 of them cost 165 times one.
+    ads = general()
+    columns = [_Passes(column) for column in ads.table.data]
+    counted = replace(ads, table=replace(ads.table, data=columns))
+    filters = [("Platform", "Facebook Ads"), ("Country", "BR"), ("clicks", "886")] * 55
+
+    kept = select_rows(counted, parse_slice(filters))
+
+    assert kept.rows == select_rows(ads, parse_slice(filters[:3])).rows
+    assert len(kept.rows) == 1
+    assert sum(column.passes for column in columns) == 3
+
+
+def test_filters_that_contradict_each_other_keep_no_row_but_are_all_checked() -> None:
+    ads = general()
+
+    none = select_rows(ads, parse_slice([("Country", "BR"), ("Country", "US")]))
+    same = select_rows(ads, parse_slice([("Clicks", "886"), ("Clicks", "886.0")]))
+
+    assert none.rows == [] and len(same.rows) == 1
+    with pytest.raises(BadOption, match="filter: no column 'Nope'"):
+        select_rows(ads, parse_slice([("Country", "BR"), ("Country", "US"), ("Nope", "x")]))

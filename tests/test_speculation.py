@@ -8,6 +8,7 @@ report with a cold read (speculation off) of the same data, and counts the calls
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from flask import Flask
 
 from hostile import Call, HostileUpstream, Reply, json_reply
-from stract_reports.simulator import Dataset, real_dataset
+from stract_reports.simulator import Dataset, real_dataset, synthetic_dataset
 from stract_reports.simulator.dataset import SimAccount
 
 Change = Callable[[Dataset], None]
@@ -163,3 +164,82 @@ def test_a_failed_report_is_not_remembered_and_a_confirmed_failure_still_fails(
     assert failed.status_code == 502
     assert failed.get_json()["detail"].startswith("insights of TikTok account 'Duda Lisboa': ")
     assert (again.status_code, again.data) == (200, first.data)
+
+
+# -- a stale or huge shape is a hint: bounded, and dropped at the first sign it changed ----------
+
+
+def _quiet(upstream: HostileUpstream) -> HostileUpstream:
+    """The upstream once no call has arrived for a while (calls already on their way when a
+    report failed still arrive after its answer)."""
+    seen, quiet_since = -1, time.monotonic()
+    while time.monotonic() - quiet_since < 0.3:
+        with upstream.lock:
+            now = len(upstream.log)
+        if now != seen:
+            seen, quiet_since = now, time.monotonic()
+        time.sleep(0.02)
+    return upstream
+
+
+WINDOW = 8  # STRACT_CONCURRENCY of these tests: the calls handed out at once
+
+
+def _shrunk_to_the_real_accounts(data: Dataset) -> None:
+    data.platforms[:] = real_dataset().platforms  # other ids, tokens and page counts
+
+
+def _shrunk_to_three_accounts(data: Dataset) -> None:
+    for platform in data.platforms:
+        del platform.accounts[3:]  # the same first three: their calls are still right
+
+
+@pytest.mark.parametrize("shrink", [_shrunk_to_the_real_accounts, _shrunk_to_three_accounts])
+def test_a_shape_of_hundreds_of_accounts_costs_a_window_beyond_the_cold_read_once_they_go(
+    make_hostile: Callable[..., HostileUpstream],
+    make_app: Callable[..., Flask],
+    shrink: Change,
+) -> None:
+    upstream = make_hostile(dataset=synthetic_dataset(150, 1))
+    warm = make_app(upstream, concurrency=WINDOW)
+    assert warm.test_client().get("/geral.csv").status_code == 200
+    remembered = len(calls_of(upstream))
+    assert remembered > 450  # 150 accounts on each of three platforms
+
+    shrink(upstream.dataset)
+    cold = make_app(upstream, concurrency=WINDOW, speculate=False).test_client().get("/geral.csv")
+    cold_calls = calls_of(upstream)
+    answer = warm.test_client().get("/geral.csv")
+    warm_calls = calls_of(upstream)
+
+    assert cold.status_code == 200
+    assert (answer.status_code, answer.data) == (200, cold.data)
+    assert len(warm_calls) <= len(cold_calls) + WINDOW, (len(warm_calls), len(cold_calls))
+
+
+def test_a_report_that_keeps_failing_never_sends_its_whole_stale_shape(
+    make_hostile: Callable[..., HostileUpstream], make_app: Callable[..., Flask]
+) -> None:
+    broken = {"on": False}
+
+    def tamper(call: Call) -> Reply | None:
+        if broken["on"] and call.endpoint == "insights":
+            return json_reply({"error": "invalid request"})
+        return None
+
+    upstream = make_hostile(tamper, dataset=synthetic_dataset(150, 1))
+    app = make_app(upstream, concurrency=WINDOW)
+    assert app.test_client().get("/geral.csv").status_code == 200  # 450 insights remembered
+    calls_of(upstream)
+    _shrunk_to_the_real_accounts(upstream.dataset)
+    cold = make_app(upstream, concurrency=WINDOW, speculate=False).test_client()
+    assert cold.get("/geral.csv").status_code == 200
+    lists = sum(1 for endpoint, _ in calls_of(upstream) if endpoint != "insights")
+    broken["on"] = True
+
+    for _ in range(3):  # failed reports are not remembered: the old shape stays
+        assert app.test_client().get("/geral.csv").status_code == 502
+        sent = calls_of(_quiet(upstream))  # calls sent just before the failure arrive late
+        # What a cold read sends before its first insights call fails (the lists, then a
+        # window of insights calls), and at most a window of remembered calls: not 450.
+        assert len(sent) <= lists + WINDOW + WINDOW, len(sent)

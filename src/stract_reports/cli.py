@@ -20,6 +20,7 @@ from .redaction import install_log_redaction
 from .reports.options import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
 from .serving import GRACE, REQUEST_READ_TIMEOUT
+from .urls import PROBE_PATHS
 
 DEMO_PORT = 5000
 
@@ -56,7 +57,7 @@ def fail(message: str) -> NoReturn:
 
 def port_in_use(host: str, port: int) -> bool:
     """Whether binding ``host:port`` fails as the server would bind it (SO_REUSEADDR, as
-    ``serving.listening_socket`` does: a port whose old connections linger in TIME_WAIT counts
+    ``serving.bound_socket`` does: a port whose old connections linger in TIME_WAIT counts
     as free)."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -130,7 +131,7 @@ def serve(
     """Serve the reports (waitress worker processes; SIGTERM finishes requests in flight)."""
     from . import close_app, create_app
     from .access import is_loopback
-    from .serving import ListenError, run_server
+    from .serving import ListenError, WorkerFailed, run_server
 
     settings = _settings(**flags)
     if not is_loopback(host) and not settings.access_keys and not settings.public:
@@ -151,8 +152,9 @@ def serve(
             grace=grace,
             request_timeout=request_timeout,
             forwarded_headers=settings.trust_proxy,
+            probes=PROBE_PATHS,
         )
-    except ListenError as exc:
+    except (ListenError, WorkerFailed) as exc:
         click.echo(f"stract-reports: {exc}", err=True)
         sys.exit(1)
 
@@ -176,7 +178,7 @@ def serve(
 def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None:
     """Run the Stract API simulator and the report server together, offline."""
     from . import close_app, create_app
-    from .serving import run_server
+    from .serving import WorkerFailed, run_server
     from .simulator import DEFAULT_TOKEN, Growth, Simulator
 
     host = "127.0.0.1"
@@ -196,16 +198,20 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
     for name in (s.name for s in all_reports(p.value for p in simulator.dataset.platforms)):
         click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
     click.echo("Press Ctrl+C to stop.")
-    run_server(
-        lambda: create_app(settings=settings),
-        close=close_app,
-        host=host,
-        port=port,
-        workers=1,
-        threads=16,
-        forwarded_headers=settings.trust_proxy,
-        log_level="warning",
-    )
+    try:
+        run_server(
+            lambda: create_app(settings=settings),
+            close=close_app,
+            host=host,
+            port=port,
+            workers=1,
+            threads=16,
+            forwarded_headers=settings.trust_proxy,
+            probes=PROBE_PATHS,
+            log_level="warning",
+        )
+    except WorkerFailed as exc:
+        fail(str(exc))
 
 
 def _synthetic(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:

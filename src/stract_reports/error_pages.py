@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound, RequestURITooLarge
@@ -80,17 +81,26 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(500, "internal error", "the report could not be produced; see the log")
 
 
-def _limit_url_length() -> None:
-    target = request.environ.get("RAW_URI") or request.full_path
+def _check_target() -> None:
+    """Before routing's answer is used: a URL over ``MAX_URL_LENGTH`` is 414, and a path that
+    starts with an empty segment (``//geral``) is 404 — waitress and werkzeug's routing strip
+    leading slashes, so it would answer as ``/geral``, a page at a path we never publish."""
+    environ = request.environ
+    # The target as the client sent it: waitress's REQUEST_URI (gunicorn's RAW_URI).
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
+    target = raw or request.full_path
     if len(target) > MAX_URL_LENGTH:
         raise RequestURITooLarge(
             f"the URL has {len(target)} characters; the limit is {MAX_URL_LENGTH}"
         )
+    path = raw if raw.startswith("/") else urlsplit(raw).path  # or an absolute-form target
+    if path.startswith("//") or environ.get("PATH_INFO", "").startswith("//"):
+        raise NotFound(NO_ROUTE)
 
 
 def init_app(app: Flask) -> None:
-    """Register the handlers that turn exceptions into the error shape, and the URL limit."""
-    app.before_request(_limit_url_length)
+    """Register the handlers that turn exceptions into the error shape, and the URL checks."""
+    app.before_request(_check_target)
     app.register_error_handler(ReportError, _report_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -38,9 +38,12 @@ ARRIVED = "stract.arrived"  # WSGI environ key: monotonic time the request was f
 
 
 def request_arrival(environ: dict[str, Any]) -> float:
-    """The monotonic time the request was fully received by the server (now, if not stamped)."""
+    """The monotonic time the request was fully received by the server; a host that does not
+    stamp it (a test server) has it stamped now, at the first look, for the whole request."""
     arrived = environ.get(ARRIVED)
-    return arrived if isinstance(arrived, float) else time.monotonic()
+    if not isinstance(arrived, float):
+        arrived = environ[ARRIVED] = time.monotonic()
+    return arrived
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 A report is built in two steps. ``build_source`` reads the upstream now and lays out the ads
 (the expensive part, which concurrent requests share); ``slice_source`` cuts the table a request
-asked for out of it: a summary, filters, sort, columns, one page.
+asked for out of it: a summary, filters, sort, columns, one page. A report holding a platform
+whose value cannot be a path of ours (``urls.unreachable_platform``) is refused: 502.
 
 The ads are assembled column-wise as the insight pages arrive (``reports.ingest``), each page
 let go at once, with the garbage collector paused for the whole read: nothing the read holds
@@ -12,7 +13,9 @@ the young objects of every page.
 
 from __future__ import annotations
 
-from .errors import InvalidRequest
+from collections.abc import Iterable
+
+from .errors import InvalidRequest, UpstreamBadPayload
 from .reports.ads import Ads
 from .reports.collector import gc_paused
 from .reports.ingest import AdAssembly
@@ -30,6 +33,7 @@ from .reports.spec import ReportSpec
 from .reports.table import Table
 from .upstream import FetchLimits, StractClient, fetch_report_data
 from .upstream.fetch import Progress
+from .urls import unreachable_platform
 
 Source = tuple[Ads, Summary | None]
 WHOLE = parse_slice(())  # no options: the whole report
@@ -50,9 +54,17 @@ def build_source(
             speculate=settings.speculate,
             progress=progress,
             sink=assembly,
+            vet=lambda platforms: check_paths(client, (p.value for p in platforms)),
         )
         assembled = assembly.finish()
     return report_source(assembled, spec)
+
+
+def check_paths(client: StractClient, values: Iterable[str]) -> None:
+    """Refuse platform values that cannot be their reports' paths: a 502 naming the first."""
+    why = unreachable_platform(values)
+    if why is not None:
+        raise UpstreamBadPayload("platform list", why, url=client.where("platforms"))
 
 
 def slice_source(

@@ -2,23 +2,32 @@
 shape of Datasette's ``register_output_renderer``. It sits above the renderers, which know
 nothing of each other, of formats or of URLs: what a renderer may need besides the table comes
 in one ``Rendering`` value, its links planned beforehand (``urls``).
+
+Drawing has a time limit: with ``Rendering.deadline`` set (the server sets the report's), an
+answer that has not started by then is ``DeadlineExceeded`` (504): a renderer that makes its
+answer whole before it starts (a workbook, a page) looks at the clock before each chunk of rows
+it walks, so a 300,000-row workbook cannot run on for a minute. Once an answer has started (the
+formats streamed a chunk of rows at a time, at a few µs a row) it runs to its end: cut there,
+its first bytes would already have said 200.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import cast
 
-from .errors import InvalidRequest
+from .errors import DeadlineExceeded, InvalidRequest
 from .formats import FORMATS
 from .render.csv import ExcelPreset, csv_chunks, tsv_chunks
 from .render.json import array_chunks, json_chunks, ndjson_chunks
 from .render.links import PageLinks
 from .reports.options import RatioMode
 from .reports.slicing import Page
-from .reports.table import Table
+from .reports.table import CHUNK_ROWS, Table
+from .reports.words import Rows
 from .urls import next_page_url, page_links
 
 
@@ -36,6 +45,7 @@ class Rendering:
     chosen_columns: bool = False  # the request chose the columns (``_col``)
     links: PageLinks | None = None  # an HTML page's links
     next_url: str | None = None  # a JSON page's next page
+    deadline: float | None = None  # monotonic time the answer must be drawn by (None: none)
 
 
 def plan_rendering(
@@ -49,9 +59,11 @@ def plan_rendering(
     excel: str = "",
     nonce: str | None = None,
     shape: str = "",
+    deadline: float | None = None,
 ) -> Rendering:
     """The ``Rendering`` of ``table`` in ``fmt`` for a request's options (``query``), with
-    the links the format shows planned here: the server's answers and the CLI's exports alike."""
+    the links the format shows planned here: the server's answers and the CLI's exports alike.
+    ``deadline``: the monotonic time it must be drawn by."""
     pairs = list(query)
     links = None
     if FORMATS[fmt].links:
@@ -66,6 +78,7 @@ def plan_rendering(
         chosen_columns=any(name == "_col" for name, _ in pairs),
         links=links,
         next_url=next_page_url(table.spec, fmt, pairs, page),
+        deadline=deadline,
     )
 
 
@@ -139,11 +152,60 @@ RENDERERS: dict[str, Renderer] = {
 def render_chunks(table: Table, fmt: str, rendering: Rendering) -> Iterator[bytes]:
     """The table in format ``fmt`` (a key of ``RENDERERS``), as the answer's bytes in chunks.
     The renderer is called here and now (an HTML page or a workbook is made, or refused, before
-    this returns); the rows of the other formats are rendered as the chunks are taken."""
-    chunks = RENDERERS[fmt](table, rendering)
+    this returns); the rows of the other formats are rendered as the chunks are taken.
+    ``DeadlineExceeded`` when ``rendering.deadline`` passes before this returns."""
+    clock = None
+    if rendering.deadline is not None:
+        clock = _Clock(rendering.deadline, fmt.upper())
+        clock.check()
+        table = _TimedTable.of(table, clock)
+    try:
+        chunks = RENDERERS[fmt](table, rendering)
+    finally:
+        if clock is not None:
+            clock.armed = False  # the answer starts: what is streamed runs to its end
     return (chunk.encode("utf-8") if isinstance(chunk, str) else chunk for chunk in chunks)
 
 
 def render(table: Table, fmt: str, rendering: Rendering) -> bytes:
     """The table in format ``fmt``, as the bytes of the whole answer."""
     return b"".join(render_chunks(table, fmt, rendering))
+
+
+class _Clock:
+    """A rendering's deadline, armed while the renderer is called: ``check`` raises
+    ``DeadlineExceeded`` once it has passed."""
+
+    def __init__(self, deadline: float, drawing: str) -> None:
+        self.deadline = deadline
+        self.drawing = drawing
+        self.armed = True
+
+    def check(self) -> None:
+        """Raise ``DeadlineExceeded`` if armed and the deadline has passed."""
+        if self.armed and time.monotonic() > self.deadline:
+            raise DeadlineExceeded(
+                f"the report as {self.drawing}",
+                "the report deadline (STRACT_REPORT_DEADLINE) passed while it was drawn; ask "
+                "fewer rows or columns (filters, _size, _col), or CSV",
+            )
+
+
+@dataclass(frozen=True)
+class _TimedTable(Table):
+    """A table whose chunks of rows look at ``clock`` before each is handed out: the rows a
+    renderer walks count against the deadline."""
+
+    clock: _Clock | None = None
+
+    @classmethod
+    def of(cls, table: Table, clock: _Clock) -> _TimedTable:
+        """``table`` with ``clock``."""
+        return cls(**{f.name: getattr(table, f.name) for f in fields(table)}, clock=clock)
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[Rows]:
+        """The selection a few thousand rows at a time, each after a look at the clock."""
+        for rows in super().chunks(size):
+            if self.clock is not None:
+                self.clock.check()
+            yield rows

@@ -18,6 +18,16 @@ and bodies of ``MAX_BODY_BYTES``.
 Each request is stamped with the monotonic time it was fully received
 (``gate.ARRIVED``), for the report builds it may share (see ``gate.py``).
 
+The probes (the paths the caller names: ``/healthz``, ``/readyz``) are answered by threads of
+their own, ``PROBE_THREADS`` per path: requests queued for the report threads never delay them,
+and a slow ``/readyz`` (it asks the upstream, up to 2 s) never delays ``/healthz``.
+
+Starting: the parent binds the socket (a taken port fails at once), and the socket listens only
+once a worker has built its app, so nothing connects while no process could answer. A worker
+that cannot start (its app cannot be built) is replaced after ``RESPAWN_PAUSE`` seconds;
+``START_ATTEMPTS`` failures in a row stop ``serve`` (``WorkerFailed``, one line), closing the
+socket: no connection is left accepted and unanswered.
+
 Shutdown (SIGTERM or SIGINT): stop accepting, let requests in flight finish for up to
 ``grace`` seconds, then close the app (its upstream client) so that reports still waiting on it
 fail at once (they answer an upstream error, never a partial 200), give their answers ``FLUSH``
@@ -59,10 +69,19 @@ CONNECTION_LIMIT = 2000  # open connections per process; beyond, the backlog wai
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024  # every endpoint is a GET; a body is never needed
 _LOOP_TIMEOUT = 0.25  # seconds one event-loop pass may wait: how soon a signal is noticed
+PROBE_THREADS = 2  # threads per probe path
+START_ATTEMPTS = 5  # a worker failing to start this many times in a row stops serve
+RESPAWN_PAUSE = 0.5  # seconds before a worker that died is replaced: a failing one must not spin
+_STARTED = b"+"  # what a worker writes to its parent once its app is built and it listens
+PIPE_BUF = 512  # a write this short to a pipe is atomic
 
 
 class ListenError(Exception):
     """The address cannot be listened on (taken, not ours, no permission)."""
+
+
+class WorkerFailed(Exception):
+    """No worker could start: its app could not be built (the message is one line)."""
 
 
 class _Parser(HTTPRequestParser):
@@ -92,13 +111,6 @@ class _Channel(HTTPChannel):
     parser_class = _Parser
     task_class = _Task
 
-    def service(self) -> None:
-        # The dispatcher runs one service() per add_task (one request each).
-        try:
-            super().service()
-        finally:
-            self.server.task_dispatcher.done()
-
 
 class _Dispatcher(ThreadedTaskDispatcher):
     """Waitress's thread pool, counting the requests queued or being answered."""
@@ -111,17 +123,56 @@ class _Dispatcher(ThreadedTaskDispatcher):
     def add_task(self, task: Any) -> None:
         with self._count:
             self.pending += 1
-        super().add_task(task)
+        super().add_task(_Counted(task, self))
 
     def done(self) -> None:
-        """One request added by ``add_task`` has been answered (or failed)."""
+        """One request added by ``add_task`` has been answered (or failed, or was cancelled)."""
         with self._count:
             self.pending -= 1
+
+
+class _Counted:
+    """A channel's next request in a dispatcher's queue; counted done however it ends."""
+
+    __slots__ = ("channel", "dispatcher")
+
+    def __init__(self, channel: Any, dispatcher: _Dispatcher) -> None:
+        self.channel = channel
+        self.dispatcher = dispatcher
+
+    def service(self) -> None:
+        # The channel answers its first request; it queues its next one itself (add_task).
+        try:
+            self.channel.service()
+        finally:
+            self.dispatcher.done()
+
+    def cancel(self) -> None:
+        try:
+            self.channel.cancel()
+        finally:
+            self.dispatcher.done()
+
+
+def _dispatchers(threads: int, probes: tuple[str, ...]) -> dict[str, _Dispatcher]:
+    """The report threads (under ``""``) and each probe path's own threads."""
+    pools = {"": _Dispatcher(), **{path: _Dispatcher() for path in probes}}
+    for path, pool in pools.items():
+        pool.set_thread_count(PROBE_THREADS if path else threads)
+    return pools
 
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
     request_timeout = REQUEST_READ_TIMEOUT  # seconds to send one whole request
+    pools: dict[str, _Dispatcher]  # the report threads (under "") and each probe's
+
+    def add_task(self, task: Any) -> None:
+        """Queue a channel's next request: a probe to its own threads, the rest to the report
+        threads. (A channel answers its requests in order, one queued at a time.)"""
+        request = task.requests[0]
+        path = "" if request.error else getattr(request, "path", "")
+        self.pools.get(path, self.pools[""]).add_task(task)
 
     def maintenance(self, now: float) -> None:
         """Close idle channels (waitress) and those too slow to send one whole request."""
@@ -212,7 +263,8 @@ App = TypeVar("App", bound=Callable[..., Iterable[bytes]])
 class _Worker(Generic[App]):
     """What each worker process runs: an app from ``factory``, released by ``close`` once its
     requests had ``grace`` seconds; ``threads`` answer, and clients have ``request_timeout``
-    seconds to send a request. ``forwarded_headers``: X-Forwarded-* come from a trusted proxy."""
+    seconds to send a request. ``forwarded_headers``: X-Forwarded-* come from a trusted proxy.
+    ``probes``: paths answered by threads of their own."""
 
     factory: Callable[[], App]
     close: Callable[[App], None]
@@ -220,10 +272,15 @@ class _Worker(Generic[App]):
     grace: float
     request_timeout: float
     forwarded_headers: bool
+    probes: tuple[str, ...]
 
 
-def _serve_process(worker: _Worker[Any], sock: socket.socket) -> None:
-    """One worker process: its own app, threads and event loop over the shared socket."""
+def _serve_process(
+    worker: _Worker[Any], sock: socket.socket, started: Callable[[], object] = lambda: None
+) -> None:
+    """One worker process: its own app, threads and event loop over the shared socket, which
+    it makes listen once the app is built; then ``started()``. ``WorkerFailed`` when the app
+    cannot be built."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -231,38 +288,53 @@ def _serve_process(worker: _Worker[Any], sock: socket.socket) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    app = worker.factory()
+    try:
+        app = worker.factory()
+    except Exception as exc:
+        log.debug("the app could not be built", exc_info=True)
+        raise WorkerFailed(_one_line(exc)) from None
     threads, grace = worker.threads, worker.grace
-    dispatcher = _Dispatcher()
-    dispatcher.set_thread_count(threads)
+    pools = _dispatchers(threads, worker.probes)
     sockets: dict[int, Any] = {}
     server = _Server(
         _AccessLog(app),
         sockets,
         _sock=sock,
-        dispatcher=dispatcher,
+        dispatcher=pools[""],
         adj=_adjustments(threads, forwarded_headers=worker.forwarded_headers),
         bind_socket=False,
         sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
-    )
+    )  # listens on the socket
+    server.pools = pools
     server.request_timeout = worker.request_timeout
+    started()
     try:
         while not stop.is_set():
             wasyncore.loop(_LOOP_TIMEOUT, True, sockets, count=1)
-        log.info("Shutting down: finishing %d request(s) in flight", dispatcher.pending)
+        log.info("Shutting down: finishing %d request(s) in flight", _pending(pools))
         server.del_channel()
         sock.close()  # this process's copy: new connections are refused, or go to a sibling
-        _drain(sockets, dispatcher, grace)
-        if dispatcher.pending:
-            log.warning("%d request(s) still running after %gs: cut", dispatcher.pending, grace)
+        _drain(sockets, pools, grace)
+        if _pending(pools):
+            log.warning("%d request(s) still running after %gs: cut", _pending(pools), grace)
     finally:
         worker.close(app)  # reports still waiting on the upstream fail at once
-    _drain(sockets, dispatcher, FLUSH)
-    dispatcher.shutdown(cancel_pending=True, timeout=1)
+    _drain(sockets, pools, FLUSH)
+    for pool in pools.values():
+        pool.shutdown(cancel_pending=True, timeout=1)
     wasyncore.close_all(sockets)
 
 
-def _drain(sockets: dict[int, Any], dispatcher: _Dispatcher, seconds: float) -> None:
+def _one_line(exc: BaseException) -> str:
+    """An exception as one printable line, with no secret in it: for the CLI's last word."""
+    return printable(redact(f"{type(exc).__name__}: {exc}"))[:300]
+
+
+def _pending(pools: dict[str, _Dispatcher]) -> int:
+    return sum(pool.pending for pool in pools.values())
+
+
+def _drain(sockets: dict[int, Any], pools: dict[str, _Dispatcher], seconds: float) -> None:
     """Run the event loop until no request is pending and every answer is sent, or time is up."""
     until = time.monotonic() + seconds
     while time.monotonic() < until:
@@ -272,18 +344,18 @@ def _drain(sockets: dict[int, Any], dispatcher: _Dispatcher, seconds: float) -> 
             if not channel.requests and not channel.total_outbufs_len:
                 channel.will_close = True
         busy = any(c.total_outbufs_len or c.requests for c in channels)
-        if not dispatcher.pending and not busy:
+        if not _pending(pools) and not busy:
             return
         wasyncore.loop(0.05, True, sockets, count=1)
 
 
-def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """A TCP socket bound to ``host:port`` and listening, to be shared by worker processes."""
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``, to be shared by worker processes; it listens once a
+    worker can answer (waitress's server listens when it is built)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(backlog)
     sock.setblocking(False)
     return sock
 
@@ -299,20 +371,24 @@ def run_server(
     grace: float = GRACE,
     request_timeout: float = REQUEST_READ_TIMEOUT,
     forwarded_headers: bool = False,
+    probes: tuple[str, ...] = (),
     log_level: str = "info",
 ) -> None:
     """Serve the app ``factory`` builds (one per worker process) until SIGINT/SIGTERM with
     ``workers`` processes of ``threads`` threads, finishing requests in flight for up to
     ``grace`` seconds, then ``close(app)``; a client has ``request_timeout`` seconds to send a
-    whole request. ``forwarded_headers``: keep X-Forwarded-* (one trusted proxy in front)."""
-    worker = _Worker(factory, close, threads, grace, request_timeout, forwarded_headers)
+    whole request. ``forwarded_headers``: keep X-Forwarded-* (one trusted proxy in front).
+    ``probes``: paths answered by threads of their own, never queued behind the others.
+    Raises ``ListenError`` when the address cannot be bound, ``WorkerFailed`` when no worker
+    can start."""
+    worker = _Worker(factory, close, threads, grace, request_timeout, forwarded_headers, probes)
     logging.getLogger("stract_reports").setLevel(log_level.upper())
     # waitress's own INFO lines ("Serving on ...") repeat ours; its warnings stay.
     logging.getLogger("waitress").setLevel(
         max(logging.WARNING, logging.getLevelName(log_level.upper()))
     )
     try:
-        sock = listening_socket(host, port)
+        sock = bound_socket(host, port)
     except OSError as exc:
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound_host, bound_port = sock.getsockname()[:2]
@@ -327,7 +403,7 @@ def run_server(
         try:
             _serve_process(worker, sock)
         finally:
-            sock.close()
+            sock.close()  # also when the app could not be built: nothing is left waiting
         log.info("Stopped")
         _exit_if_stuck()
         return
@@ -335,7 +411,8 @@ def run_server(
 
 
 def _supervise(worker: _Worker[Any], sock: socket.socket, workers: int) -> None:
-    """Fork ``workers`` processes on ``sock``, replace any that dies, pass signals on."""
+    """Fork ``workers`` processes on ``sock``, replace any that dies, pass signals on; after
+    ``START_ATTEMPTS`` failed starts in a row, stop them all and raise ``WorkerFailed``."""
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -343,32 +420,34 @@ def _supervise(worker: _Worker[Any], sock: socket.socket, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    children: set[int] = set()
-
-    def spawn() -> None:
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                _serve_process(worker, sock)
-            except BaseException:
-                log.exception("worker %d failed", os.getpid())
-                code = 1
-            finally:
-                logging.shutdown()
-                os._exit(code)
-        children.add(pid)
+    children: dict[int, int] = {}  # pid -> the read end of its pipe (it says it started)
+    failures, reason = 0, ""
 
     for _ in range(workers):
-        spawn()
+        pid, pipe = _spawn(worker, sock, children)
+        children[pid] = pipe
     while not stopping.is_set():
         pid, status = _reap()
         if pid and pid in children:
-            children.discard(pid)
-            log.warning("worker %d exited (status %d); starting another", pid, status)
-            time.sleep(0.5)  # a worker that cannot start must not spin
-            if not stopping.is_set():
-                spawn()
+            word = _drain_pipe(children.pop(pid))
+            if word.startswith(_STARTED):
+                failures = 0
+                log.warning("worker %d %s; starting another", pid, _exit(status))
+            else:
+                failures += 1
+                reason = word[1:].decode(errors="replace") or f"it {_exit(status)}"
+                log.warning(
+                    "worker %d could not start (%d of %d in a row): %s",
+                    pid,
+                    failures,
+                    START_ATTEMPTS,
+                    reason,
+                )
+                if failures >= START_ATTEMPTS:
+                    break
+            if not stopping.wait(RESPAWN_PAUSE):
+                pid, pipe = _spawn(worker, sock, children)
+                children[pid] = pipe
         stopping.wait(0.2)
     log.info("Shutting down: stopping %d worker(s)", len(children))
     sock.close()
@@ -377,13 +456,57 @@ def _supervise(worker: _Worker[Any], sock: socket.socket, workers: int) -> None:
     until = time.monotonic() + worker.grace + FLUSH + 2
     while children and time.monotonic() < until:
         pid, _ = _reap()
-        children.discard(pid)
+        if pid in children:
+            os.close(children.pop(pid))
         if not pid:
             time.sleep(0.05)
-    for pid in children:
+    for pid, pipe in children.items():
         _signal(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+        os.close(pipe)
+    if failures >= START_ATTEMPTS:
+        raise WorkerFailed(f"a worker failed to start {failures} times in a row: {reason}")
     log.info("Stopped")
+
+
+def _spawn(worker: _Worker[Any], sock: socket.socket, siblings: dict[int, int]) -> tuple[int, int]:
+    """Fork one worker on ``sock``: its pid, and the read end of the pipe on which it writes
+    ``_STARTED`` once it listens, or ``!`` and why it could not start."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        os.close(read_end)
+        for pipe in siblings.values():
+            os.close(pipe)
+        try:
+            _serve_process(worker, sock, lambda: os.write(write_end, _STARTED))
+        except WorkerFailed as exc:
+            os.write(write_end, b"!" + str(exc).encode()[:PIPE_BUF])
+            code = 3
+        except BaseException:
+            log.exception("worker %d failed", os.getpid())
+            code = 1
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _drain_pipe(pipe: int) -> bytes:
+    """What an exited worker wrote on its pipe (it is closed: the read ends)."""
+    chunks = []
+    while chunk := os.read(pipe, PIPE_BUF):
+        chunks.append(chunk)
+    os.close(pipe)
+    return b"".join(chunks)
+
+
+def _exit(status: int) -> str:
+    """A child's wait status in words."""
+    code = os.waitstatus_to_exitcode(status)
+    return f"exited with status {code}" if code >= 0 else f"was killed by signal {-code}"
 
 
 def _exit_if_stuck() -> None:

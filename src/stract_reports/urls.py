@@ -4,6 +4,8 @@ them back.
 - ``report_url``: a report's root-relative URL in a format, with a query.
 - ``report_links``, ``next_page_url``, ``page_links``: the links of the index, of a JSON page
   and of an HTML page, planned here and handed to the renderers as values (``render.links``).
+- ``PROBE_PATHS``: the health probes' paths; ``unreachable_platform``: a platform value that
+  cannot be the first segment of its reports' paths (``RESERVED_SEGMENTS`` are ours).
 - ``ROUTES`` and ``CONVERTERS``: the report URLs as werkzeug rules. The Flask app registers
   them, and the CLI matches a report name against the same rules (``parse_report``), so both
   accept the same names and formats and refuse the rest with the same words.
@@ -24,6 +26,7 @@ from .errors import UnknownReport, UnsupportedFormat
 from .formats import DEFAULT_FORMAT, FORMATS, format_choices
 from .render.links import PageLinks, ReportLink, SortLink
 from .reports.metrics import label_key
+from .reports.numbers import shown
 from .reports.options import (
     FORMAT_ONLY_OPTIONS,
     OTHER_OPTIONS,
@@ -35,6 +38,27 @@ from .reports.slicing import Page
 from .reports.spec import GENERAL, SUMMARY, ReportSpec, all_reports
 
 Pairs = list[tuple[str, str]]
+
+# The liveness and readiness probes (the host answers them on threads of their own).
+PROBE_PATHS = ("/healthz", "/readyz")
+# First path segments a platform value must not take: /geral is the general report, /resumo reads
+# as a summary, the probes are ours (the app's rules are checked against this set in the tests).
+RESERVED_SEGMENTS = frozenset({GENERAL, SUMMARY, *(path.lstrip("/") for path in PROBE_PATHS)})
+
+
+def unreachable_platform(values: Iterable[str]) -> str | None:
+    """Why the first of ``values`` that cannot be its reports' path segment cannot (empty, one
+    of ours, or holding a dot, which starts the format suffix, or a slash); None when all can.
+    Such a platform's reports could never be asked for, so a report holding it is refused."""
+    for value in values:
+        if not value.strip() or value in RESERVED_SEGMENTS or "." in value or "/" in value:
+            ours = ", ".join(sorted(RESERVED_SEGMENTS))
+            return (
+                f"the platform value {shown(value)} cannot be a report path here (it is empty, "
+                f"one of ours: {ours}, or holds a dot or a slash), so its reports could not be "
+                "reached"
+            )
+    return None
 
 
 def report_url(spec: ReportSpec, fmt: str, query: str = "") -> str:

@@ -16,7 +16,7 @@ from .errors import InvalidRequest, ReportError
 from .extensions import current_client, current_gate, current_settings
 from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
 from .gate import request_arrival
-from .pipeline import build_source, slice_source
+from .pipeline import build_source, check_paths, slice_source
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
@@ -28,7 +28,15 @@ from .reports.table import Table
 from .security import csp_nonce
 from .transfer import deliver, entity_tag
 from .upstream import FetchLimits, fetch_platforms
-from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
+from .upstream.fleet import DEGRADED, DOWN
+from .urls import (
+    CONVERTERS,
+    PROBE_PATHS,
+    ROUTES,
+    report_links,
+    report_url,
+    resolve,
+)
 
 T = TypeVar("T")
 
@@ -53,7 +61,9 @@ def index() -> Response:
     platforms_error = None
     try:
         limits = FetchLimits.from_settings(settings)
-        platforms = [platform.value for platform in fetch_platforms(current_client(), limits)]
+        values = [platform.value for platform in fetch_platforms(current_client(), limits)]
+        check_paths(current_client(), values)
+        platforms = values
     except ReportError as exc:
         platforms_error = exc.detail
     links = report_links(all_reports(platforms))
@@ -99,8 +109,10 @@ def readyz() -> Response:
     """Readiness: the upstream answers its platform list in time; else 503, whatever failed
     (down, refusing, or our pool too busy to ask it), so an orchestrator routes elsewhere.
 
-    ``shared`` tells the state of the fleet's Redis (``connected``, ``down`` or ``off``). Redis
-    down is still ready: reports work, each process reading on its own.
+    ``shared`` tells the state of the fleet's Redis (``connected``, ``degraded`` when it answers
+    slower than the breaker allows, ``down`` or ``off``), with its recent latency in
+    ``shared_latency_ms``. Redis degraded or down is still ready: reports work, each process
+    reading on its own.
     """
     try:
         limits = FetchLimits.from_settings(current_settings())
@@ -111,13 +123,22 @@ def readyz() -> Response:
         response.headers["Retry-After"] = "1"
         return response
     body: dict[str, object] = {"status": "ready", "platforms": len(platforms)}
-    body["shared"] = state = current_client().shared.state
-    if state == "down":
-        body["shared_detail"] = (
-            "the shared Redis (STRACT_SHARED_URL) is unreachable: reports still work, each "
-            "server process reading the upstream on its own until it answers again"
-        )
+    state, latency = current_client().shared.health()
+    body["shared"] = state
+    if latency is not None:
+        body["shared_latency_ms"] = round(latency * 1000, 1)
+    if state in SHARED_DETAILS:
+        body["shared_detail"] = SHARED_DETAILS[state]
     return jsonify(body)
+
+
+# What /readyz adds when the fleet's Redis is not helping: reports work, but on their own.
+SHARED_DETAILS = {
+    DOWN: "the shared Redis (STRACT_SHARED_URL) is unreachable: reports still work, each server "
+    "process reading the upstream on its own until it answers again",
+    DEGRADED: "the shared Redis (STRACT_SHARED_URL) answers too slowly: reports still work, each "
+    "server process reading the upstream on its own until it answers in time again",
+}
 
 
 @dataclass(frozen=True)
@@ -206,6 +227,8 @@ def answer_report(
         excel=options.excel,
         nonce=csp_nonce() if FORMATS[fmt].nonce else None,
         shape=options.shape,
+        # Drawing the answer counts against the report's deadline, from the request's arrival.
+        deadline=request_arrival(request.environ) + current_settings().deadline,
     )
     # Every byte of the upstream read is in by now: the body goes out as it is rendered.
     response = Response(render_chunks(table, fmt, rendering), mimetype=answer.mimetype)
@@ -242,7 +265,8 @@ def init_app(app: Flask) -> None:
     app.url_map.merge_slashes = False
     app.url_map.converters.update(CONVERTERS)
     app.add_url_rule("/", view_func=index)
-    app.add_url_rule("/healthz", view_func=healthz)
-    app.add_url_rule("/readyz", view_func=readyz)
+    healthz_path, readyz_path = PROBE_PATHS
+    app.add_url_rule(healthz_path, view_func=healthz)
+    app.add_url_rule(readyz_path, view_func=readyz)
     for rule, endpoint, summary in ROUTES:
         app.add_url_rule(rule, endpoint, view_func=report, defaults={"summary": summary})

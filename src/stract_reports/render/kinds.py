@@ -7,11 +7,11 @@ counts with thousands separators.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal
 
 from ..reports.metrics import RATIOS, label_key
-from ..reports.numbers import Number
+from ..reports.numbers import DISPLAY, Number
 
 Kind = Literal["text", "money", "percent", "ratio", "number"]
 
@@ -41,13 +41,14 @@ def column_kind(label: str, numeric: bool) -> Kind:
 
 def display_number(value: Number, kind: Kind) -> str:
     """``value`` for a reader: thousands separators, and fixed decimals by kind
-    (money 2, percent ×100 with 2 and a % sign, ratio 4; plain numbers as exact as they are)."""
+    (money 2, percent ×100 with 2 and a % sign, ratio 4; plain numbers as exact as they are).
+    Computed in ``DISPLAY``, wide enough for any value a report holds."""
     if kind == "money":
-        return f"{Decimal(value).quantize(_CENT, ROUND_HALF_UP):,f}"
+        return f"{DISPLAY.quantize(Decimal(value), _CENT):,f}"
     if kind == "percent":
-        return f"{(Decimal(value) * 100).quantize(_CENT, ROUND_HALF_UP):,f}%"
+        return f"{DISPLAY.quantize(DISPLAY.multiply(Decimal(value), 100), _CENT):,f}%"
     if kind == "ratio":
-        return f"{Decimal(value).quantize(_RATIO_STEP, ROUND_HALF_UP):,f}"
+        return f"{DISPLAY.quantize(Decimal(value), _RATIO_STEP):,f}"
     if type(value) is int:
         return f"{value:,}"
     return f"{value:,f}"

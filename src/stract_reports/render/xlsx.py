@@ -9,6 +9,7 @@ copy of itself as cell objects. It never evaluates anything: text is written wit
 from __future__ import annotations
 
 import io
+import tempfile
 from decimal import Decimal
 
 import xlsxwriter
@@ -39,6 +40,16 @@ class WorkbookTooLarge(ValueError):
 _SHEET_NAME_FORBIDDEN = str.maketrans({c: "-" for c in "[]:*?/\\"})
 
 
+def sheet_name(slug: str) -> str:
+    """A name Excel accepts for the report's sheet: none of ``[]:*?/\\``, no apostrophe at
+    either end, at most 31 UTF-16 units, not empty nor Excel's reserved "History"."""
+    name = slug.translate(_SHEET_NAME_FORBIDDEN).strip("'")
+    while len(name.encode("utf-16-le")) > 2 * _SHEET_NAME_LIMIT:
+        name = name[:-1]
+    name = name.rstrip("'")
+    return "report" if not name or name.casefold() == "history" else name
+
+
 def render_xlsx(table: Table) -> bytes:
     """The table as a one-sheet workbook: bold frozen header with an autofilter, numbers as
     numeric cells formatted by kind, text as text, columns sized to their contents.
@@ -53,20 +64,35 @@ def render_xlsx(table: Table) -> bytes:
             "rows with _size or filters"
         )
     out = io.BytesIO()
-    workbook = xlsxwriter.Workbook(
-        out,
-        {
-            "constant_memory": True,
-            # Belt and braces: cells are written with typed calls, never guessed from text.
-            "strings_to_numbers": False,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-        },
-    )
+    # The rows wait in a temporary file until the workbook is assembled (constant_memory): in a
+    # folder of our own, removed however the drawing ends (a deadline may stop it half way).
+    with tempfile.TemporaryDirectory(prefix="stract-xlsx-") as folder:
+        workbook = xlsxwriter.Workbook(
+            out,
+            {
+                "constant_memory": True,
+                "tmpdir": folder,
+                # Belt and braces: cells are written with typed calls, never guessed from text.
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
+        try:
+            _write_sheet(workbook, table)
+            workbook.close()
+        finally:
+            for sheet in workbook.worksheets():
+                rows_file = getattr(sheet, "row_data_fh", None)
+                if rows_file is not None and not rows_file.closed:
+                    rows_file.close()
+    return out.getvalue()
+
+
+def _write_sheet(workbook: xlsxwriter.Workbook, table: Table) -> None:
+    """The table's one sheet, cell by cell (see ``render_xlsx``)."""
     workbook.set_properties({"title": table.title})
-    sheet = workbook.add_worksheet(
-        table.spec.slug.translate(_SHEET_NAME_FORBIDDEN)[:_SHEET_NAME_LIMIT]
-    )
+    sheet = workbook.add_worksheet(sheet_name(table.spec.slug))
     header = workbook.add_format({"bold": True})
     kinds = [column_kind(label, n) for label, n in zip(table.columns, table.numeric, strict=True)]
     formats = {kind: workbook.add_format({"num_format": code}) for kind, code in _FORMATS.items()}
@@ -97,8 +123,6 @@ def render_xlsx(table: Table) -> bytes:
         sheet.set_column(column, column, min(width, _MAX_WIDTH) + 1)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, len(table), max(len(table.columns) - 1, 0))
-    workbook.close()
-    return out.getvalue()
 
 
 def _integral(value: object) -> bool:

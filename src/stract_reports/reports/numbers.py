@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from decimal import (
     ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
     Clamped,
     Context,
     Decimal,
@@ -44,7 +45,8 @@ MAX_DIGITS = 30
 MAX_EXPONENT = 20
 MAX_NUMBER_TEXT = 100
 
-_NUMERIC_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# ASCII digits only: "١٢٣" (Arabic-Indic) is text, though Decimal() would read it as 123.
+_NUMERIC_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _RATIO_STEP = Decimal("0.000001")
 
 # Rounding a value to this context signals (and so raises) exactly when it is out of bounds:
@@ -68,6 +70,13 @@ ARITHMETIC = Context(
 # Ratios round by design (to six places), so rounding is not an error there.
 _RATIOS = Context(
     prec=100, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999, traps=[InvalidOperation, Overflow]
+)
+# What people read (money to the cent, percentages, ratios to four places) is computed here: wide
+# enough to show, to a fixed number of places, anything ARITHMETIC holds (a sum or a ratio of
+# bounded values, 1e40 for a Spend of 1e20 over Clicks of 1e-20), where the default context's 28
+# digits would raise.
+DISPLAY = Context(
+    prec=1100, rounding=ROUND_HALF_UP, Emax=999, Emin=-999, traps=[InvalidOperation, Overflow]
 )
 
 _not_none = partial(is_not, None)

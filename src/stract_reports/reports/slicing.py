@@ -30,7 +30,7 @@ from ..records import PlatformData
 from .ads import Ads, ads_of, ads_table
 from .ingest import AdColumns
 from .metrics import label_key
-from .numbers import parse_number
+from .numbers import NumberOutOfRange, looks_numeric, parse_number
 from .options import OTHER_OPTIONS, SLICING_OPTIONS, RatioMode
 from .spec import ReportSpec
 from .summary import Group, summarize, totals
@@ -122,8 +122,9 @@ def query_pairs(query: Query) -> list[tuple[str, str]]:
 
 def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
     """The slicing options of ``query``; names in ``other`` are skipped. An empty value is an
-    option not given. Raises ``BadOption`` on an unknown ``_option``, one given twice, or a
-    size or page token that is not one."""
+    option not given. Raises ``BadOption`` on an unknown ``_option``, one given twice, a size
+    or page token that is not one, or a filter value written as a number out of the bounds
+    (no cell can equal it, and it is known before anything is read)."""
     skip = frozenset(other)
     filters: list[tuple[str, str]] = []
     columns: list[str] = []
@@ -132,6 +133,7 @@ def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
         if name in skip:
             continue
         if not name.startswith("_"):
+            _check_bounds(name, value)
             filters.append((name, value))
         elif name not in SLICING_OPTIONS:
             raise BadOption(f"unknown option {name!r}; options: {', '.join(SLICING_OPTIONS)}")
@@ -244,6 +246,15 @@ def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int
     return int(text)
 
 
+def _check_bounds(name: str, value: str) -> None:
+    """A filter value written as a number must be within the bounds a report's numbers keep."""
+    if looks_numeric(value):
+        try:
+            parse_number(value)
+        except NumberOutOfRange as exc:
+            raise BadOption(f"filter {name}: {exc}") from None
+
+
 def _column(table: Table, label: str, option: str) -> int:
     """The index of the column labelled ``label`` (as columns are merged), or BadOption."""
     key = label_key(label)
@@ -268,13 +279,26 @@ def _columns(table: Table, values: Sequence[str]) -> list[int]:
 
 
 def _select(table: Table, filters: Sequence[tuple[str, str]]) -> Rows | None:
-    """The rows every filter keeps, in the table's order; None without filters (every row)."""
+    """The rows every filter keeps, in the table's order; None without filters (every row).
+
+    One pass per column filtered, however many filters name it, its work per row in C: the
+    filters become one wanted value per column (two different values for one column keep no
+    row; every filter is still checked).
+    """
     if not filters:
         return None
-    wanted = [_wanted(table, label, value) for label, value in filters]
+    wanted: dict[int, Cell] = {}
+    contradicted = False
+    for label, value in filters:
+        column, cell = _wanted(table, label, value)
+        if column in wanted and wanted[column] != cell:
+            contradicted = True
+        wanted.setdefault(column, cell)
+    if contradicted:
+        return []
     rows = table.selection
-    for index, value in wanted:
-        rows = table.data[index].equal_rows(value, rows)  # type: ignore[arg-type]
+    for index, cell in wanted.items():
+        rows = table.data[index].equal_rows(cell, rows)  # type: ignore[arg-type]
     return rows
 
 
@@ -284,7 +308,10 @@ def _wanted(table: Table, label: str, value: str) -> tuple[int, Cell]:
     column = _column(table, label, "filter")
     wanted: Cell = value or None
     if value and table.numeric[column]:
-        wanted = parse_number(value)
+        try:
+            wanted = parse_number(value)
+        except NumberOutOfRange as exc:  # parse_slice refuses these; this is for other callers
+            raise BadOption(f"filter {label}: {exc}") from None
         if wanted is None:
             name = table.columns[column]
             raise BadOption(f"{name} is a numeric column: {value!r} is not a number")

@@ -39,6 +39,7 @@ FAULT_KINDS = {
     "redirect": "HTTP 302 to the same path and query on another host",
     "deep": "HTTP 200 whose body nests 100,000 arrays deep",
     "dup-keys": "the right body with its list repeated, empty, under the same key",
+    "collide": 'the platform list names its last platform "geral", the general report\'s path',
 }
 
 

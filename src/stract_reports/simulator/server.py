@@ -252,6 +252,8 @@ class _Handler(QuietHandler):
         if kind == "401" or not _authorized(self.headers.get("Authorization"), sim.token):
             return self._send_json(401, {"error": "invalid authorization token"})
         body = _respond(sim.dataset, endpoint, {k: v[-1] for k, v in query.items()}, sim.growth)
+        if kind == "collide" and endpoint == "platforms":
+            body["platforms"][-1]["value"] = "geral"
         if kind in _TOTALS and "pagination" in body:
             if kind == "no-total":
                 del body["pagination"]["total"]

@@ -41,6 +41,7 @@ from .flights import Handle
 from .shape import Planned
 
 Progress = Callable[[int, int], None]
+Key = tuple[str, tuple[tuple[str, str], ...]]  # what makes two calls the same request
 # Insight bodies are decoded with their decimals as literal bytes (``decode_json``).
 INSIGHTS = "insights"
 # The key of an insight item that holds the ad's own id (never a field, kept as its identity).
@@ -98,11 +99,14 @@ def fetch_report_data(
     speculate: bool = False,
     progress: Progress | None = None,
     sink: InsightsSink | None = None,
+    vet: Callable[[list[Platform]], None] | None = None,
 ) -> list[PlatformData]:
     """Fields, accounts and ad rows of one platform (by value), or of all when None, within
-    ``limits``. ``speculate``: issue the calls of the last good report at once, then check them
-    (``shape``); ``progress(done, known)`` is told of every finished call; ``sink``: where the
-    insight pages go (then no record keeps rows).
+    ``limits``. ``speculate``: issue the calls of the last good report ahead, a window at a
+    time, then check them (``shape``); ``progress(done, known)`` is told of every finished
+    call; ``sink``: where the insight pages go (then no record keeps rows); ``vet(platforms)``
+    sees the report's platforms as soon as the list is read, and raises to refuse them before
+    anything is asked of them.
 
     Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
     ``UpstreamError`` when any call fails after retries: never a partial result.
@@ -119,6 +123,8 @@ def fetch_report_data(
             chosen = [p for p in platforms if p.value == platform]
             if not chosen:
                 raise UnknownPlatform(platform, [p.value for p in platforms])
+        if vet is not None:
+            vet(chosen)
         for p in chosen:
             results.append(PlatformData(p, [], []))
             _fetch_platform(run, results[-1], len(results) - 1)
@@ -220,9 +226,15 @@ class _Run:
         # Handles handed out, in the order started -> (the call, in words; its continuation)
         self.pending: dict[Handle, tuple[str, Callable[[Any], None]]] = {}
         self.finished_calls: SimpleQueue[Handle] = SimpleQueue()
-        # Calls issued ahead of the lists that justify them, until adopted or dropped.
-        self.speculative: dict[tuple[str, tuple[tuple[str, str], ...]], Handle] = {}
+        # Speculation (``speculate``): remembered calls not issued yet, in order; every key
+        # the shape predicts; calls issued ahead of the lists that justify them, until adopted
+        # or dropped; and whether the shape has shown it changed (then nothing more is issued).
+        self.plan: deque[Planned] = deque()
+        self.predicted: set[Key] = set()
+        self.speculative: dict[Key, Handle] = {}
+        self.contradicted = False
         self.made: list[Planned] = []  # every call this report confirmed, in order
+        self.made_keys: set[Key] = set()
         self.started = 0
         self.finished = 0
         self.sink: InsightsSink | None = None
@@ -237,17 +249,44 @@ class _Run:
         self.started += 1
 
     def speculate(self, calls: tuple[Planned, ...]) -> None:
-        """Issue remembered calls at once; ``_fill`` adopts those the report turns out to need."""
-        for planned in calls:
-            if planned.key not in self.speculative:
-                handle = self.client.submit(
-                    planned.endpoint,
-                    dict(planned.params),
-                    call=planned.call,
-                    deadline=self.deadline,
-                    float_literals=planned.endpoint == INSIGHTS,
-                )
-                self.speculative[planned.key] = handle
+        """Speculate with remembered calls: each is issued ahead of the lists that justify it,
+        at most ``window`` of them waiting to be adopted at once (``_speculate``), and none
+        after the first sign that the shape changed. A shape is a hint: however large or
+        stale, it costs at most ``window`` calls beyond the cold read's."""
+        self.plan = deque(calls)
+        self.predicted = {planned.key for planned in calls}
+        self._speculate()
+
+    def _speculate(self) -> None:
+        """Issue remembered calls while fewer than ``window`` issued ones wait for adoption."""
+        if self.contradicted:
+            self.plan.clear()
+        while self.plan and not self.contradicted and len(self.speculative) < self.window:
+            planned = self.plan.popleft()
+            key = planned.key
+            if key in self.speculative or key in self.made_keys:
+                continue  # remembered twice, or the report made it already
+            handle = self.client.submit(
+                planned.endpoint,
+                dict(planned.params),
+                call=planned.call,
+                deadline=self.deadline,
+                float_literals=planned.endpoint == INSIGHTS,
+            )
+            self.speculative[key] = handle
+            handle.add_done_callback(self._speculation_done)
+
+    def _speculation_done(self, handle: Handle) -> None:
+        # In a pool thread. A remembered call that fails (an account or token gone) is a sign
+        # the shape changed: nothing more is issued from it (its failure itself never counts).
+        # Only a flag is set here; the plan belongs to the report's thread.
+        if handle.failed():
+            self.contradicted = True
+
+    def _stop_speculating(self) -> None:
+        """The shape changed: issue nothing more from it (issued calls may still be adopted)."""
+        self.contradicted = True
+        self.plan.clear()
 
     def paged(
         self,
@@ -336,6 +375,7 @@ class _Run:
                 handle.cancel()
             self.pending.clear()
             # Speculation nobody adopted went stale: dropped, its outcome never counts.
+            self.plan.clear()
             for handle in self.speculative.values():
                 handle.cancel()
             self.speculative.clear()
@@ -348,6 +388,9 @@ class _Run:
             endpoint, params, call, then = self.backlog.popleft()
             planned = Planned(endpoint, tuple(params.items()), call)
             self.made.append(planned)
+            self.made_keys.add(planned.key)
+            if self.predicted and planned.key not in self.predicted:
+                self._stop_speculating()  # a call the shape did not foresee: it changed
             # The same request issued ahead is adopted: same page, token and fields.
             handle = self.speculative.pop(planned.key, None) or self.client.submit(
                 endpoint,
@@ -358,6 +401,7 @@ class _Run:
             )
             self.pending[handle] = (call, then)
             handle.add_done_callback(self.finished_calls.put)
+        self._speculate()  # an adopted call leaves room for the next remembered one
 
     def _deadline_exceeded(self, waiting: str | None = None) -> DeadlineExceeded:
         """The deadline error, naming the oldest call still unanswered."""

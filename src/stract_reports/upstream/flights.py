@@ -91,6 +91,11 @@ class Handle:
         """Whether the read has finished (or was abandoned)."""
         return self._flight.result.done()
 
+    def failed(self) -> bool:
+        """Whether the read has finished without a result (an error, or abandoned)."""
+        result = self._flight.result
+        return result.done() and (result.cancelled() or result.exception() is not None)
+
     def result(self) -> Any:
         """The decoded body; raises the read's ``UpstreamError``. Only once ``done()``."""
         try:

@@ -33,6 +33,10 @@ class LocalBackend:
         """Always ``off``: nothing is shared."""
         return OFF
 
+    def health(self) -> tuple[str, float | None]:
+        """``off``, and no latency: there is no Redis."""
+        return OFF, None
+
     def read_once(
         self,
         key: str,
@@ -91,17 +95,30 @@ class RedisBackend:
             socket_timeout=socket_timeout,
             connect_timeout=connect_timeout,
         )
-        self._reads = SharedReads(
-            self._link, settings, lock_ttl=lock_ttl, handover=handover, poll_max=poll_max
+        seal = self._link.seal
+        # Without a seal (the public token) reads and the shape stay this process's own.
+        self._reads = (
+            SharedReads(
+                self._link, seal, settings, lock_ttl=lock_ttl, handover=handover, poll_max=poll_max
+            )
+            if seal is not None
+            else None
         )
         self._budget = SharedBudget(self._link, settings, self.local.bucket, burst=burst)
-        self._shape = SharedShape(self._link, self.local.shape)
+        self._shape = SharedShape(self._link, seal, self.local.shape) if seal is not None else None
         self._link.probe()
 
     @property
     def state(self) -> str:
-        """``connected`` or ``down`` (Redis unreachable: this process's own behaviour)."""
+        """``connected``, ``degraded`` or ``down`` (Redis slow or unreachable: this process's
+        own behaviour)."""
         return self._link.state
+
+    def health(self) -> tuple[str, float | None]:
+        """The state after asking Redis now (once per retry period while it is down or slow),
+        and the median latency of the last calls."""
+        self._link.probe()
+        return self._link.state, self._link.latency()
 
     def read_once(
         self,
@@ -111,15 +128,20 @@ class RedisBackend:
         abandoned: threading.Event | None = None,
     ) -> bytes:
         """``read()``'s bytes, read by one process of the fleet (``SharedReads.read_once``)."""
+        if self._reads is None:
+            return read()
         return self._reads.read_once(key, deadline, read, abandoned)
 
     def load_shape(self) -> bytes | None:
         """The newest shape any process stored (this process's own copy while Redis is down)."""
-        return self._shape.load()
+        return self.local.load_shape() if self._shape is None else self._shape.load()
 
     def store_shape(self, data: bytes, ttl: float) -> None:
         """Share the shape for ``ttl`` seconds (and keep a copy in this process)."""
-        self._shape.store(data, ttl)
+        if self._shape is None:
+            self.local.store_shape(data, ttl)
+        else:
+            self._shape.store(data, ttl)
 
     def acquire(self, deadline: float) -> None:
         """Wait for the fleet's next free upstream slot (``BudgetTimeout`` if after deadline)."""
@@ -132,5 +154,6 @@ class RedisBackend:
     def close(self) -> None:
         """Stop the background threads and close every connection."""
         self._link.stopping.set()
-        self._reads.close()
+        if self._reads is not None:
+            self._reads.close()
         self._link.close()

@@ -4,7 +4,9 @@ spaced (GCRA), and the back-off a 429's ``Retry-After`` imposes.
 ``Bucket`` keeps it in this process's memory. ``SharedBudget`` keeps it in Redis for the whole
 fleet, on Redis's clock: ``{budget}:tat`` (the next free slot, µs; a second beyond it) and
 ``{budget}:pause`` (a back-off, µs; until it ends); while Redis is down, this process's
-``Bucket`` answers.
+``Bucket`` answers. What Redis holds there is bounded when read (``reserve.lua``): neither holds
+calls more than ``MAX_HOLD`` ahead, as a Retry-After is clamped, and a key that would hold
+longer, lacks its expiry or is no number is rewritten to that bound with its expiry.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import threading
 import time
 
 from ...config import Settings
+from ..retry import RetryPolicy
 from .link import RedisLink, nothing
 from .protocol import BudgetTimeout
 
 # With no rate limit, how long a process trusts that the fleet has no back-off in force.
 PAUSE_LOOK = 0.1
+# The longest the fleet's budget may hold calls, whatever Redis says: a Retry-After's bound.
+MAX_HOLD = RetryPolicy.retry_after_max
 
 
 class Bucket:
@@ -79,7 +84,7 @@ class SharedBudget:
             self._local.acquire(deadline)  # this process's own back-off still holds
             return
         longest = max(0, round((deadline - now) * 1e6))
-        args = [self._interval_us, self._slack_us, longest]
+        args = [self._interval_us, self._slack_us, longest, round(MAX_HOLD * 1e6)]
         answer = self._link.call(lambda: self._reserve(keys=self._keys, args=args), nothing)
         if answer is None:
             self._local.acquire(deadline)

@@ -2,12 +2,19 @@
 
 Every operation goes through ``RedisLink.call(op, fallback)``: while Redis answers, ``op()``;
 when it fails or is known to be down, ``fallback()`` at once, and Redis is probed again every
-``settings.shared_retry`` seconds. Each process logs one line when Redis becomes unreachable
-and one when it answers again, with its address but never its password.
+``settings.shared_retry`` seconds. A Redis that answers, but slowly, is treated the same way (a
+breaker): when the median of the last calls (``LATENCY_SAMPLES``, at least ``SLOW_SAMPLES``) is
+slower than ``SLOW_CALL`` the state is ``degraded``, and this process works on its own until a
+probe answers in time. A median, not one call: a process busy computing delays some of its
+threads' calls now and then, which says nothing of Redis. Each process logs one line
+when Redis becomes unreachable or slow and one when it answers again, with its address but
+never its password. ``latency()`` is the median of the last calls, for ``/readyz``.
 
 The link also owns what every feature's keys derive from: the scope (scrypt, then HMAC, of the
 upstream URL and the bearer token: deployments with different tokens share nothing, and no key
-name reveals the token) and the Lua scripts, which are package data (``scripts/*.lua``).
+name reveals the token), the seal on shared values (``seal``: None with the public token), and
+the Lua scripts, which are package data (``scripts/*.lua``). What Redis hands back that fails a
+check is ignored and said once a minute (``refused``), never blamed on the upstream.
 """
 
 from __future__ import annotations
@@ -15,15 +22,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ...config import Settings
-from .protocol import CONNECTED, DOWN
+from .protocol import CONNECTED, DEGRADED, DOWN
+from .seal import Seal
 
 # The fleet's log lines (Redis lost, Redis back) come from the package's logger.
 log = logging.getLogger(__package__)
@@ -31,6 +41,12 @@ log = logging.getLogger(__package__)
 T = TypeVar("T")
 
 NAMESPACE = "stract:v1:"
+# A round trip slower than this is slow (loopback and a LAN answer in about a millisecond; a
+# process busy computing can stretch one to tens).
+SLOW_CALL = 0.05
+LATENCY_SAMPLES = 16  # the last calls whose median is Redis's latency (and /readyz's)
+SLOW_SAMPLES = 5  # calls measured since the state last changed before the breaker judges
+REFUSED_LOG_EVERY = 60.0  # seconds between two lines about values that failed their checks
 
 
 def nothing() -> Any:
@@ -53,8 +69,8 @@ def _where(url: str) -> str:
 
 
 class RedisLink:
-    """The Redis at ``settings.shared_url``, its state (``connected`` or ``down``), the scope's
-    key prefix and secret, and the registered scripts."""
+    """The Redis at ``settings.shared_url``, its state (``connected``, ``degraded`` or
+    ``down``) and latency, the scope's key prefix and secret, the seal, and the scripts."""
 
     def __init__(
         self,
@@ -72,6 +88,7 @@ class RedisLink:
         from redis.retry import Retry
 
         self.secret = _scope_secret(settings)
+        self.seal = Seal.for_token(settings.api_token, self.secret)
         scope = hmac.new(self.secret, b"scope", hashlib.sha256).hexdigest()[:16]
         self.prefix = f"{NAMESPACE}{scope}:"
         # No client-side retries: a failure falls back at once and the next probe reconnects.
@@ -85,12 +102,44 @@ class RedisLink:
         self._state_lock = threading.Lock()
         self._state = CONNECTED
         self._next_probe = 0.0
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._refused_logged: dict[str, float] = {}
         self.stopping = threading.Event()
+        if self.seal is None:
+            log.warning(
+                "shared state at %s: the API token is the public one, so there is no secret to "
+                "seal shared values with; upstream bodies and the warm shape are not shared "
+                "(the rate budget is)",
+                self._where,
+            )
 
     @property
     def state(self) -> str:
-        """``connected`` or ``down`` (Redis unreachable: this process's own behaviour)."""
+        """``connected``, ``degraded`` (slow) or ``down`` (unreachable): in both of these,
+        this process's own behaviour."""
         return self._state
+
+    def latency(self) -> float | None:
+        """The median seconds of the last calls to Redis (None before the first)."""
+        with self._state_lock:
+            samples = list(self._latencies)
+        return statistics.median(samples) if samples else None
+
+    def refused(self, what: str) -> None:
+        """Say (at most once a minute per kind) that Redis handed back ``what`` failing its
+        checks: it was ignored and this process did the work itself."""
+        now = time.monotonic()
+        with self._state_lock:
+            last = self._refused_logged.get(what)
+            if last is not None and now - last < REFUSED_LOG_EVERY:
+                return
+            self._refused_logged[what] = now
+        log.warning(
+            "shared state at %s held %s that fails its checks (not written by a server with "
+            "this API token, out of bounds, or too old): ignored, this process did the work",
+            self._where,
+            what,
+        )
 
     def script(self, name: str) -> Any:
         """The Lua script ``scripts/{name}.lua``, registered: call it with ``keys`` and ``args``."""
@@ -105,12 +154,13 @@ class RedisLink:
         """``op()`` against Redis, or ``fallback()`` at once when Redis is down or fails now."""
         if not self._usable():
             return fallback()
+        started = time.monotonic()
         try:
             result = op()
         except Exception as exc:  # whatever the cause, a report never fails for shared state
             self._went_down(exc)
             return fallback()
-        self._came_back()
+        self._answered(time.monotonic() - started)
         return result
 
     def close(self) -> None:
@@ -120,7 +170,8 @@ class RedisLink:
         self.redis.connection_pool.disconnect()
 
     def _usable(self) -> bool:
-        """Whether to try Redis now: always when connected, once per ``retry_every`` when down."""
+        """Whether to try Redis now: always when connected, once per ``retry_every`` when down
+        or degraded."""
         if self.stopping.is_set():  # closed: what is left runs on this process alone
             return False
         with self._state_lock:
@@ -151,9 +202,36 @@ class RedisLink:
             self.retry_every,
         )
 
-    def _came_back(self) -> None:
+    def _answered(self, seconds: float) -> None:
+        """Redis answered in ``seconds``: the breaker's judgement, and the state it makes."""
         with self._state_lock:
-            if self._state == CONNECTED:
-                return
-            self._state = CONNECTED
-        log.warning("shared state at %s answers again: processes share reads again", self._where)
+            samples = self._latencies
+            samples.append(seconds)
+            before = self._state
+            if before != CONNECTED:  # a probe, while down or degraded: this one call decides
+                after = CONNECTED if seconds <= SLOW_CALL else DEGRADED
+            elif len(samples) >= SLOW_SAMPLES and statistics.median(samples) > SLOW_CALL:
+                after = DEGRADED
+            else:
+                after = CONNECTED
+            if after == DEGRADED:
+                self._next_probe = time.monotonic() + self.retry_every
+            elif before != CONNECTED:  # back: the next judgement is made on new calls only
+                samples.clear()
+                samples.append(seconds)
+            self._state = after
+        if after == before:
+            return
+        if after == CONNECTED:
+            log.warning(
+                "shared state at %s answers again: processes share reads again", self._where
+            )
+        else:
+            log.warning(
+                "shared state at %s answers slowly (%.0f ms a call, more than %.0f ms): each "
+                "process works on its own until it answers in time; trying every %gs",
+                self._where,
+                (self.latency() or seconds) * 1000,
+                SLOW_CALL * 1000,
+                self.retry_every,
+            )

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-CONNECTED, DOWN, OFF = "connected", "down", "off"
+CONNECTED, DEGRADED, DOWN, OFF = "connected", "degraded", "down", "off"
 
 
 class SharedError(Exception):
@@ -32,7 +32,13 @@ class SharedBackend(Protocol):
 
     @property
     def state(self) -> str:
-        """``connected``, ``down`` (Redis unreachable: in-process behaviour) or ``off``."""
+        """``connected``, ``degraded`` (Redis slow), ``down`` (Redis unreachable) or ``off``;
+        degraded and down work as off does, in-process."""
+        ...
+
+    def health(self) -> tuple[str, float | None]:
+        """The state after asking Redis now (at most once per retry period when it is down
+        or slow), and its recent latency in seconds (None without Redis)."""
         ...
 
     def read_once(

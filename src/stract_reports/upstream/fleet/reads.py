@@ -7,6 +7,11 @@ until the reader publishes on the scope's ``done`` channel (or a poll finds the 
 good body is handed over, in ``read:{H}:res:ID`` for ``handover`` seconds (+ ``cache_ttl``); a
 failed read is freed and each waiter then reads for itself. With ``cache_ttl`` > 0 a finished
 body is also reused for that long (``read:{H}:last``).
+
+Bodies are sealed under the read's digest (``seal``): a body that fails its seal (written by
+something without the API token, moved from another read, or too old) is ignored, and the
+waiter reads for itself — never a report's error. A lock that is not one of ours (no expiry,
+a longer one, not our kind of id) is taken over (``claim.lua``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 from ...config import Settings
 from .link import RedisLink, nothing
 from .protocol import SharedError, SharedTimeout
+from .seal import Seal
 
 _Arg = str | int | bytes
 
@@ -35,6 +41,7 @@ class SharedReads:
     def __init__(
         self,
         link: RedisLink,
+        seal: Seal,
         settings: Settings,
         *,
         lock_ttl: float,
@@ -42,6 +49,7 @@ class SharedReads:
         poll_max: float,
     ) -> None:
         self._link = link
+        self._seal = seal
         self._lock_ms = max(1, round(lock_ttl * 1000))
         self._result_ms = max(1, round((handover + settings.cache_ttl) * 1000))
         self._cache_ms = round(settings.cache_ttl * 1000)
@@ -100,10 +108,14 @@ class SharedReads:
                     return read()
                 verdict, value = answer[0], answer[1]
                 if verdict == b"done":
-                    return bytes(value)
+                    body = self._seal.open(digest, bytes(value))
+                    if body is None:  # not a body any of us handed over: read it here
+                        self._link.refused("an upstream body")
+                        return read()
+                    return body
                 if verdict == b"read":
                     break
-                joined = value.decode()
+                joined = value.decode("ascii", "replace")
                 if abandoned is not None and abandoned.is_set():
                     raise SharedError("nobody waits for this read any more")
                 remaining = deadline - time.monotonic()
@@ -132,7 +144,8 @@ class SharedReads:
             raise
         with self._threads_lock:
             self._held.pop(lock_key, None)
-        finish: list[_Arg] = [base, me, body, self._result_ms, self._cache_ms]
+        sealed = self._seal.close(digest, body, self._result_ms / 1000)
+        finish: list[_Arg] = [base, me, sealed, self._result_ms, self._cache_ms]
         finish += [self._channel, digest]
         self._link.call(lambda: self._finish(keys=[lock_key, last_key], args=finish), nothing)
         return body

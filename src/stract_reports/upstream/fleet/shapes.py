@@ -1,6 +1,7 @@
 """The warm shape's store: an opaque blob (``upstream.shape`` writes and reads it) kept with a
 TTL, in this process's memory (``LocalShape``) and, for a fleet, in Redis under ``shape``
-(``SharedShape``), so that a freshly started process's first report is warm."""
+(``SharedShape``), so that a freshly started process's first report is warm. In Redis it is
+sealed (``seal``): a shape no server with this API token wrote is ignored."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import time
 from typing import Any
 
 from .link import RedisLink, nothing
+from .seal import Seal
+
+SHAPE = "shape"  # the key's last part, and the name the shape is sealed under
 
 
 class LocalShape:
@@ -33,20 +37,30 @@ class LocalShape:
 
 
 class SharedShape:
-    """The fleet's shape in Redis through ``link``, with ``local`` as this process's copy."""
+    """The fleet's shape in Redis through ``link``, sealed with ``seal``, with ``local`` as
+    this process's copy."""
 
-    def __init__(self, link: RedisLink, local: LocalShape) -> None:
+    def __init__(self, link: RedisLink, seal: Seal, local: LocalShape) -> None:
         self._link = link
+        self._seal = seal
         self._local = local
-        self._key = link.prefix + "shape"
+        self._key = link.prefix + SHAPE
 
     def load(self) -> bytes | None:
-        """The newest shape any process stored (this process's own copy while Redis is down)."""
+        """The newest shape any process stored (this process's own copy while Redis is down,
+        or when what Redis holds fails its seal)."""
         data: Any = self._link.call(lambda: self._link.redis.get(self._key), nothing)
-        return bytes(data) if data is not None else self._local.load()
+        if data is None:
+            return self._local.load()
+        opened = self._seal.open(SHAPE, bytes(data))
+        if opened is None:
+            self._link.refused("a warm shape")
+            return self._local.load()
+        return opened
 
     def store(self, data: bytes, ttl: float) -> None:
         """Share the shape for ``ttl`` seconds (and keep a copy in this process)."""
         self._local.store(data, ttl)
+        sealed = self._seal.close(SHAPE, data, ttl)
         ms = max(1, round(ttl * 1000))
-        self._link.call(lambda: self._link.redis.set(self._key, data, px=ms), nothing)
+        self._link.call(lambda: self._link.redis.set(self._key, sealed, px=ms), nothing)

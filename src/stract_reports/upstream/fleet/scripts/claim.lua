@@ -8,6 +8,13 @@ if ARGV[2] ~= '' then
 end
 local holder = redis.call('GET', KEYS[1])
 if holder then
+  -- Ours hold a 16-hex-digit id and live at most lock ms: anything else is taken over.
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 or ttl > tonumber(ARGV[4]) or #holder ~= 16 or not string.match(holder, '^%x+$') then
+    holder = false
+  end
+end
+if holder then
   redis.call('SET', ARGV[1] .. 'join:' .. holder, '1', 'PX', ARGV[6])
   return {'wait', holder}
 end

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
-from .formats import DEFAULT_FORMAT, FORMATS
+from .formats import DEFAULT_FORMAT, EXCEL_PRESETS, FORMATS
 from .redaction import install_log_redaction
 from .reports.options import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
@@ -319,13 +319,17 @@ def simulator(
     default=None,
     help=f"Output format [default: the report name's suffix, else {DEFAULT_FORMAT}].",
 )
-@click.option("--excel-br", is_flag=True, help="CSV for pt-BR Excel: ';', decimal comma, BOM.")
+@click.option(
+    "--excel",
+    type=click.Choice(list(EXCEL_PRESETS)),
+    default=None,
+    help="CSV for Excel: 1 (BOM, comma, decimal point) or br (pt-BR: BOM, ';', decimal comma).",
+)
 @click.option(
     "--ratios",
     type=click.Choice(RATIO_MODES),
-    default="recompute",
-    show_default=True,
-    help="Summaries: recompute ratios, or sum every numeric column.",
+    default=None,
+    help="Summaries: recompute ratios (the default), or sum every numeric column.",
 )
 @click.option(
     "--simulator",
@@ -338,12 +342,12 @@ def export(
     report: str,
     output: Path | None,
     fmt: str | None,
-    excel_br: bool,
-    ratios: RatioMode,
+    excel: str | None,
+    ratios: RatioMode | None,
     use_simulator: bool,
     **flags: Any,
 ) -> None:
-    """Write one report (geral, geral/resumo, meta_ads, meta_ads/resumo.json, ...)."""
+    """Write one report, named as its URL: geral, geral/resumo.json, 'geral?_col=Platform,Spend'."""
     from .exporting import check_output, describe, export_report, plan_export, write_output
 
     # The one line below is the whole story: no retry warnings before it.
@@ -351,7 +355,7 @@ def export(
     if use_simulator and flags.get("api_url"):
         raise click.UsageError("--simulator and --api-url are two different upstreams: pick one")
     try:
-        plan = plan_export(report, fmt=fmt, excel="br" if excel_br else "", ratios=ratios)
+        plan = plan_export(report, fmt=fmt, excel=excel, ratios=ratios)
         if output is not None:
             check_output(output)
         with _upstream(use_simulator) as upstream:

@@ -8,6 +8,8 @@ asked for out of it: a summary, filters, sort, columns, one page.
 from __future__ import annotations
 
 from .errors import InvalidRequest
+from .formats import FORMATS
+from .report_options import ReportOptions
 from .reports.ads import Ads
 from .reports.options import RatioMode
 from .reports.slicing import (
@@ -58,12 +60,16 @@ def slice_source(
         raise InvalidRequest(str(exc)) from None
 
 
-def build_table(
-    client: StractClient,
-    spec: ReportSpec,
-    *,
-    ratios: RatioMode = "recompute",
-    progress: Progress | None = None,
-) -> Table:
-    """The whole report ``spec``, read from the upstream now."""
-    return slice_source(build_source(client, spec, progress=progress), ratios=ratios)[0]
+def slice_for(
+    source: Source, spec: ReportSpec, fmt: str, options: ReportOptions
+) -> tuple[Table, Page]:
+    """The table and page a request for ``spec`` in ``fmt`` with ``options`` is answered with:
+    the slice it asks for, in the format's page size, with the format's totals row."""
+    shown = FORMATS[fmt]
+    return slice_source(
+        source,
+        options.slice,
+        ratios=options.ratios,
+        page_size=shown.page_size,
+        totals=shown.totals and not spec.summary,
+    )

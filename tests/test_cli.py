@@ -174,7 +174,10 @@ def test_an_unsupported_format_suffix_fails_naming_the_formats(
     ("args", "message"),
     [
         (["geral.json", "--format", "csv"], "'geral.json' names .json but --format is csv"),
-        (["geral", "--format", "json", "--excel", "br"], "excel=br applies to .csv only, not .json"),
+        (
+            ["geral", "--format", "json", "--excel", "br"],
+            "excel=br applies to .csv only, not .json",
+        ),
         (
             ["geral/resumo?ratios=recompute", "--ratios", "sum"],
             "ratios is given twice: --ratios sum and ratios=recompute in the query",
@@ -264,7 +267,56 @@ def test_bad_setting_is_a_usage_error(simulator: Simulator) -> None:
         main, ["export", "geral", "--concurrency", "0"], env={"STRACT_API_URL": simulator.url}
     )
     assert result.exit_code == 2
-    assert "concurrency must be at least 1" in result.stderr
+    assert result.stderr == (
+        "stract-reports: STRACT_CONCURRENCY (--concurrency) must be at least 1 and at most 1024, "
+        "not 0\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--port", "80000"], "STRACT_PORT (--port) must be at least 1 and at most 65535"),
+        (["serve", "--port", "0"], "STRACT_PORT (--port) must be at least 1 and at most 65535"),
+        (["serve", "--threads", "0"], "STRACT_THREADS (--threads) must be at least 1"),
+        (["serve", "--workers", "0"], "STRACT_WORKERS (--workers) must be at least 1"),
+        (["serve", "--grace", "-1"], "STRACT_GRACE (--grace) must be at least 0"),
+        (
+            ["serve", "--request-timeout", "0"],
+            "STRACT_REQUEST_TIMEOUT (--request-timeout) must be more than 0",
+        ),
+        (["serve", "--max-builds", "100000"], "STRACT_MAX_BUILDS (--max-builds) must be at least"),
+        (["demo", "--port", "80000"], "--port must be at least 1 and at most 65535, not 80000"),
+        (["simulator", "--port", "-5"], "--port must be at least 1 and at most 65535, not -5"),
+    ],
+)
+def test_a_flag_out_of_its_range_stops_the_command_at_start_with_one_line(
+    args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(main, args, env={"STRACT_API_URL": closed_port_url()})
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"stract-reports: {message}")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_a_setting_from_the_environment_is_checked_as_its_flag() -> None:
+    result = CliRunner().invoke(main, ["serve"], env={"STRACT_THREADS": "0"})
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "stract-reports: STRACT_THREADS (--threads) must be at least 1 and at most 1024, not 0\n",
+    )
+
+
+@pytest.mark.serve
+def test_serve_on_port_80000_is_one_line_not_a_traceback() -> None:
+    require_mark("serve")
+    done = subprocess.run(
+        [CLI, "serve", "--port", "80000"], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "stract-reports: STRACT_PORT (--port) must be at least 1 and at most 65535, not 80000\n"
+    )
 
 
 def test_progress_is_drawn_on_stderr_when_asked(

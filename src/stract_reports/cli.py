@@ -14,12 +14,21 @@ from typing import Any, NoReturn
 
 import click
 
-from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
+from .config import (
+    DEMO,
+    EXPORT,
+    PORTS,
+    SERVE,
+    Settings,
+    SettingsError,
+    declared,
+    flag_name,
+)
 from .formats import DEFAULT_FORMAT, EXCEL_PRESETS, FORMATS
+from .ranges import number_words
 from .redaction import install_log_redaction
 from .reports.options import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
-from .serving import GRACE, REQUEST_READ_TIMEOUT
 
 DEMO_PORT = 5000
 
@@ -76,12 +85,23 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def usage_line(message: str) -> NoReturn:
+    """End the command with one line on stderr and the usage error's status, 2."""
+    click.echo(f"stract-reports: {message}", err=True)
+    sys.exit(2)
+
+
+def check_port(port: int) -> None:
+    """A port as ``serve --port`` takes it (the declared range of ``Settings.port``)."""
+    if port not in PORTS:
+        usage_line(f"--port must be {PORTS}, not {number_words(port)}")
+
+
 def _settings(**flags: Any) -> Settings:
     try:
         settings = Settings.from_env(**flags)
-    except SettingsError as exc:  # one line, as a usage error exits (status 2)
-        click.echo(f"stract-reports: {exc}", err=True)
-        sys.exit(2)
+    except SettingsError as exc:
+        usage_line(str(exc))
     if settings.shared_url and importlib.util.find_spec("redis") is None:
         raise click.UsageError(
             "STRACT_SHARED_URL needs the Redis client: pip install 'stract-reports[shared]'"
@@ -99,43 +119,17 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-@click.option(
-    "--workers", default=1, show_default=True, help="Worker processes sharing the socket."
-)
-@click.option("--threads", default=16, show_default=True, help="Threads per worker.")
-@click.option(
-    "--grace",
-    default=GRACE,
-    show_default=True,
-    help="Seconds requests in flight may take to finish after SIGTERM.",
-)
-@click.option(
-    "--request-timeout",
-    default=REQUEST_READ_TIMEOUT,
-    show_default=True,
-    help="Seconds a client has to send one whole request.",
-)
 @setting_options(SERVE)
-def serve(
-    host: str,
-    port: int,
-    workers: int,
-    threads: int,
-    grace: float,
-    request_timeout: float,
-    **flags: Any,
-) -> None:
+def serve(**flags: Any) -> None:
     """Serve the reports (waitress worker processes; SIGTERM finishes requests in flight)."""
     from . import close_app, create_app
     from .access import is_loopback
     from .serving import ListenError, run_server
 
     settings = _settings(**flags)
-    if not is_loopback(host) and not settings.access_keys and not settings.public:
+    if not is_loopback(settings.host) and not settings.access_keys and not settings.public:
         click.echo(
-            f"stract-reports: refusing to serve {host} without access keys: set "
+            f"stract-reports: refusing to serve {settings.host} without access keys: set "
             "STRACT_ACCESS_KEYS (or --access-keys), or pass --public to serve it open",
             err=True,
         )
@@ -144,12 +138,12 @@ def serve(
         run_server(
             lambda: create_app(settings=settings),
             close=close_app,
-            host=host,
-            port=port,
-            workers=workers,
-            threads=threads,
-            grace=grace,
-            request_timeout=request_timeout,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            threads=settings.threads,
+            grace=settings.grace,
+            request_timeout=settings.request_timeout,
             forwarded_headers=settings.trust_proxy,
         )
     except ListenError as exc:
@@ -180,6 +174,8 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
     from .simulator import DEFAULT_TOKEN, Growth, Simulator
 
     host = "127.0.0.1"
+    if port is not None:
+        check_port(port)
     if port is not None and port_in_use(host, port):
         fail(f"port {port} is in use; choose another with --port (make demo PORT=...)")
     if port is None:
@@ -267,6 +263,7 @@ def simulator(
         synthetic_dataset,
     )
 
+    check_port(port)
     try:
         plan = parse_faults(faults)
         if synthetic:

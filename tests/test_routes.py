@@ -51,7 +51,8 @@ NOT_REPORTS = [
     "/wp-admin/setup-config.php",
     "/geral//resumo",
     "/geral.",
-    "/geral/",
+    "/geral//",
+    "/geral/resumo//",
     "/a/b/c",
 ]
 
@@ -76,7 +77,6 @@ def test_a_path_that_is_no_report_is_a_json_404_without_an_upstream_call(
 @pytest.mark.parametrize(
     ("path", "suffix"),
     [
-        ("/robots.txt", "txt"),
         ("/wp-login.php", "php"),
         ("/favicon.ico", "ico"),
         ("/geral.xls", "xls"),
@@ -106,13 +106,64 @@ def test_an_unsupported_format_is_a_404_naming_the_formats_without_an_upstream_c
     assert warnings(caplog) == []
 
 
-@pytest.mark.parametrize("path", ["/robots.txt", "/.env", "/wp-login.php", "/geral.xls"])
+@pytest.mark.parametrize("path", ["/.env", "/wp-login.php", "/geral.xls"])
 def test_paths_that_are_no_report_are_404_even_when_the_upstream_is_down(
     make_app: Callable[..., Flask], path: str
 ) -> None:
     app = make_app(SimpleNamespace(url=closed_port_url()), retries=0)
 
     assert app.test_client().get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/geral/", "/geral"),
+        ("/geral/?Platform=TikTok&_size=2", "/geral?Platform=TikTok&_size=2"),
+        ("/geral/resumo/?_by=Country", "/geral/resumo?_by=Country"),
+        ("/meta_ads.json/?_col=Clicks", "/meta_ads.json?_col=Clicks"),
+        ("/geral/resumo.html/", "/geral/resumo.html"),
+        ("/geral/?Ad+Name=a%26b&x=%C3%A9", "/geral?Ad+Name=a%26b&x=%C3%A9"),
+        ("/%5Cevil.example/", "/%5Cevil.example"),  # "/\\evil.example" would leave the site
+        ("/no_such_platform/", "/no_such_platform"),  # the 404 comes from the report itself
+    ],
+)
+def test_a_trailing_slash_is_a_308_to_the_report_keeping_the_query(
+    client: FlaskClient, simulator: Simulator, path: str, location: str
+) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 308
+    assert response.headers["Location"] == location
+    assert response.data == b""
+    assert no_calls(simulator)
+
+
+def test_following_the_slash_redirect_over_http_gives_the_report(app: Flask) -> None:
+    with serving(app) as base:
+        followed = requests.get(f"{base}/geral/?Platform=TikTok&_size=3", timeout=10)
+        direct = requests.get(f"{base}/geral?Platform=TikTok&_size=3", timeout=10)
+    assert [r.status_code for r in followed.history] == [308]
+    assert followed.url == f"{base}/geral?Platform=TikTok&_size=3"
+    assert (followed.status_code, followed.content) == (200, direct.content)
+    assert len(followed.text.splitlines()) == 4
+
+
+@pytest.mark.parametrize("keys", [(), ("k3y-Access-0123456789abcdef",)])
+def test_robots_txt_disallows_everything_without_upstream_or_key(
+    make_app: Callable[..., Flask], keys: tuple[str, ...]
+) -> None:
+    app = make_app(SimpleNamespace(url=closed_port_url()), retries=0, access_keys=keys)
+    response = app.test_client().get("/robots.txt")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert response.data == b"User-agent: *\nDisallow: /\n"
+
+
+def test_robots_txt_costs_no_upstream_call(client: FlaskClient, simulator: Simulator) -> None:
+    assert client.get("/robots.txt").status_code == 200
+    assert no_calls(simulator)
 
 
 def test_only_an_unknown_platform_asks_for_the_platform_list(
@@ -584,7 +635,7 @@ def test_every_answer_over_http_has_the_documented_shape(app: Flask) -> None:
         answers = {
             path: requests.request(method, base + path, timeout=10)
             for method, path in [
-                ("GET", "/robots.txt"),
+                ("GET", "/.env"),
                 ("GET", "/static/x"),
                 ("POST", "/geral"),
                 ("GET", "/geral.CSV"),

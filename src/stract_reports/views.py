@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, jsonify, request
 
@@ -34,6 +35,7 @@ T = TypeVar("T")
 
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
+ROBOTS = "User-agent: *\nDisallow: /\n"
 # Rows per slice of a weak ETag's digest: a few hundred KB of repr at a time.
 ETAG_ROWS = 2000
 
@@ -90,6 +92,24 @@ def _summary_chart() -> str | None:
         return render_chart_svg(slice_source(source)[0])
     except ReportError:
         return None
+
+
+def robots() -> Response:
+    """``/robots.txt``: reports are private by default, so no crawler is welcome (no upstream
+    call, no key needed)."""
+    return Response(ROBOTS, mimetype="text/plain")
+
+
+def without_slash(**_: str) -> Response:
+    """``/geral/`` -> 308 to ``/geral``, the query kept: a report is a file, not a folder, as
+    Flask's strict slashes redirect the other way for folders. The Location is root-relative
+    and escaped (``/\\evil.example/`` goes to ``/%5Cevil.example``, never off this site); the
+    access key was taken out of the query before the app saw it, so it is not repeated."""
+    path = quote(request.path[:-1], safe="/")
+    query = urlencode(list(request.args.items(multi=True)))
+    response = Response(status=308)
+    response.headers["Location"] = f"{path}?{query}" if query else path
+    return response
 
 
 def healthz() -> Response:
@@ -196,5 +216,7 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)
+    app.add_url_rule("/robots.txt", view_func=robots)
     for rule, endpoint, summary in ROUTES:
         app.add_url_rule(rule, endpoint, view_func=report, defaults={"summary": summary})
+        app.add_url_rule(f"{rule}/", f"{endpoint}_slash", view_func=without_slash)

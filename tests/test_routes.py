@@ -388,6 +388,48 @@ def test_the_pt_br_download_is_named_apart_from_the_plain_csv(client: FlaskClien
     )
 
 
+SLICES = [
+    "Platform=TikTok",
+    "Platform=Google+Analytics",
+    "Platform=TikTok&_col=Ad+Name,Spend",
+    "Platform=TikTok&_sort_desc=Spend",
+    "Platform=TikTok&_size=3",
+    "Platform=TikTok&_size=3&_next=3",
+    "Country=",
+    "_by=Country",
+    "ratios=sum",
+]
+
+
+def test_every_slice_downloads_under_a_name_of_its_own(client: FlaskClient) -> None:
+    pattern = r'attachment; filename="stract-geral-resumo-([0-9a-f]{8})-\d{8}T\d{4}Z\.csv"'
+    digests = []
+    for query in SLICES:
+        response = client.get(f"/geral/resumo?{query}&download=1")
+        assert response.status_code == 200, query
+        found = re.fullmatch(pattern, _disposition(response))
+        assert found, _disposition(response)
+        digests.append(found[1])
+    assert len(set(digests)) == len(SLICES)
+    # The same slice, the same name; the download switch and empty options change nothing.
+    again = _disposition(client.get("/geral/resumo?download=yes&Platform=TikTok&_sort="))
+    assert f"-{digests[0]}-" in again
+
+
+def test_the_json_shape_and_the_excel_preset_keep_names_apart(client: FlaskClient) -> None:
+    names = {
+        _disposition(client.get(path))
+        for path in (
+            "/geral.json?download=1",
+            "/geral.json?download=1&_shape=array",
+            "/geral.csv?download=1",
+            "/geral.csv?download=1&excel=1",
+            "/geral.csv?download=1&excel=br",
+        )
+    }
+    assert len(names) == 5
+
+
 @pytest.mark.parametrize(("path", "fmt"), [("/geral.json", "json"), ("/ga4/resumo.html", "html")])
 def test_the_excel_preset_on_json_or_html_is_refused(
     client: FlaskClient, simulator: Simulator, path: str, fmt: str

@@ -180,7 +180,7 @@ def answer_report(
     body = render(table, fmt, rendering)
     response = Response(body, mimetype=answer.mimetype)
     if FORMATS[fmt].downloadable:
-        filename = download_name(spec, fmt, options.excel, generated_at)
+        filename = download_name(spec, fmt, options.excel, generated_at, options.query)
         disposition = "attachment" if answer.download else "inline"
         response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     warnings = warnings_header(table)

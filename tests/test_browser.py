@@ -12,7 +12,7 @@ import csv
 import io
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +148,32 @@ def test_sorting_is_a_link_that_puts_the_sort_in_the_url(browser: Any, base_url:
     assert browser.current_url == f"{base_url}/geral.html?_sort=Cost+Per+Click"
 
 
-def test_at_phone_width_the_page_never_scrolls_sideways(browser: Any, base_url: str) -> None:
-    size = browser.get_window_size()
-    browser.set_window_size(390, 844)
+@contextmanager
+def window(driver: Any, width: int, height: int = 844) -> Iterator[None]:
+    """The browser's window at ``width`` × ``height`` for a while (390: a phone)."""
+    size = driver.get_window_size()
+    driver.set_window_size(width, height)
     try:
+        yield
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+
+
+# Each text of the page's chart: its size as drawn on the screen (font size times the SVG's
+# scale), and whether it lies within the chart's box (2 px for a glyph such as "J" that reaches
+# left of its origin).
+CHART_TEXT = (
+    "const svg = document.querySelector('svg.chart'); const box = svg.getBoundingClientRect();"
+    "const scale = svg.getScreenCTM().a;"
+    "return Array.from(svg.querySelectorAll('text'), t => {"
+    " const r = t.getBoundingClientRect();"
+    " return [t.textContent, parseFloat(getComputedStyle(t).fontSize) * scale,"
+    "  r.left >= box.left - 2 && r.right <= box.right + 2]; });"
+)
+
+
+def test_at_phone_width_the_page_never_scrolls_sideways(browser: Any, base_url: str) -> None:
+    with window(browser, 390):
         browser.get(f"{base_url}/geral.html")
         page = browser.execute_script(
             "const d = document.documentElement;"
@@ -161,11 +183,42 @@ def test_at_phone_width_the_page_never_scrolls_sideways(browser: Any, base_url: 
             "const m = document.querySelector('main');"
             "return [m.scrollWidth > m.clientWidth, m.scrollHeight > m.clientHeight];"
         )
-    finally:
-        browser.set_window_size(size["width"], size["height"])
 
     assert page[0] <= page[1] and page[2] <= page[3]  # the page itself does not scroll
     assert box == [True, True]  # one box scrolls the table, both ways
+
+
+@pytest.mark.parametrize("path", ["/", "/geral/resumo.html", "/meta_ads/resumo.html"])
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_chart_text_is_readable_at_phone_and_desktop_width(
+    browser: Any, base_url: str, path: str, width: int
+) -> None:
+    with window(browser, width):
+        browser.get(base_url + path)
+        texts = browser.execute_script(CHART_TEXT)
+
+    assert len(texts) >= 2 + 3 * 3  # the legend, then a label and two values per row
+    assert [text for text, size, _ in texts if size < 12] == []  # drawn at 12 px or more
+    assert [text for text, _, inside in texts if not inside] == []  # none cut by the box
+    assert "Spend" in [text for text, _, _ in texts]
+
+
+def test_at_phone_width_every_column_of_the_index_shows(browser: Any, base_url: str) -> None:
+    with window(browser, 390):
+        browser.get(f"{base_url}/")
+        shown = browser.execute_script(
+            "const wrap = document.querySelector('#reports').parentElement;"
+            "const d = document.documentElement;"
+            "const right = Math.min(wrap.getBoundingClientRect().right, window.innerWidth);"
+            "return [wrap.scrollWidth <= wrap.clientWidth, d.scrollWidth <= d.clientWidth,"
+            " Array.from(document.querySelectorAll('#reports tbody tr'), row => {"
+            "  const link = row.cells[4].querySelector('a');"
+            "  return [link.textContent, link.getBoundingClientRect().right <= right]; })];"
+        )
+
+    fits, page_fits, xlsx = shown
+    assert fits and page_fits  # neither the table's box nor the page scrolls sideways
+    assert len(xlsx) == 8 and xlsx == [["XLSX", True]] * 8  # the last column whole, in view
 
 
 @pytest.fixture
@@ -225,6 +278,16 @@ def test_screenshot_of_a_report(browser: Any, base_url: str, tmp_path: Path, rep
         target = DOCS / f"screenshot-{report.replace('/', '-')}.png"
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(shot.read_bytes())
+
+
+def test_screenshot_at_phone_width(browser: Any, base_url: str, tmp_path: Path) -> None:
+    shot = tmp_path / "phone.png"
+    with window(browser, 390):
+        browser.get(f"{base_url}/")
+        assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        DOCS.joinpath("screenshot-index-390px.png").write_bytes(shot.read_bytes())
 
 
 def test_the_csv_link_shows_the_csv_in_the_browser(browser: Any, base_url: str) -> None:

@@ -132,6 +132,8 @@ def test_json_document_shape(client: FlaskClient) -> None:
         "title",
         "generated_at",
         "row_count",
+        "filtered_row_count",
+        "table_row_count",
         "warnings",
         "columns",
         "rows",
@@ -140,6 +142,7 @@ def test_json_document_shape(client: FlaskClient) -> None:
     assert document["report"] == "geral/resumo"  # type: ignore[index]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["generated_at"])  # type: ignore[index]
     assert document["row_count"] == 3  # type: ignore[index]
+    assert (document["filtered_row_count"], document["table_row_count"]) == (3, 3)  # type: ignore[index]
     # Exact numbers as JSON numbers, empties as null, in column order.
     assert (
         '{"Platform":"Facebook Ads","Account Name":null,"Clicks":250977,"Impressions":206806,'

@@ -500,12 +500,11 @@ def test_every_link_carries_the_current_options_but_never_the_access_key() -> No
     assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=20" in links
     assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Spend&_size=10" in links  # first page
     assert "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend" in links  # every row
-    # Formats show this very page: an asked size and position carry over.
-    assert "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
-    assert (
-        "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10&excel=1&download=1"
-    ) in links
-    assert "/meta_ads.xlsx?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
+    # Formats give the whole sliced report, every page of it: no size, no position.
+    assert "/meta_ads.json?ratios=sum&Country=BR&_sort=Spend" in links
+    assert "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend&excel=1&download=1" in links
+    assert "/meta_ads.xlsx?ratios=sum&Country=BR&_sort=Spend" in links
+    assert not [link for link in links if "_size" in link and ".html" not in link]
     # Headers sort from the first page; the sorted column's link reverses it.
     assert "/meta_ads.html?ratios=sum&Country=BR&_size=10&_sort_desc=Spend" in links
     assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Clicks&_size=10" in links

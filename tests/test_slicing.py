@@ -14,6 +14,7 @@ from stract_reports.render.csv import render_csv
 from stract_reports.reports.numbers import ratio
 from stract_reports.reports.slicing import (
     BadOption,
+    PastTheEnd,
     Slice,
     parse_slice,
     slice_report,
@@ -273,11 +274,55 @@ def test_pages_follow_their_next_tokens_to_the_whole_report() -> None:
 def test_default_page_size_applies_unless_size_is_asked() -> None:
     table, page = sliced("geral", [], page_size=50)
     asked, _ = sliced("geral", [("_size", "10")], page_size=50)
-    beyond, last = sliced("geral", [("_next", "500")], page_size=50)
+    last_rows, last = sliced("geral", [("_next", "50")], page_size=50)
 
     assert (len(table.rows), page.next) == (50, "50")  # type: ignore[attr-defined]
     assert len(asked.rows) == 10  # type: ignore[attr-defined]
-    assert (beyond.rows, last.next, last.offset) == ([], None, 66)  # type: ignore[attr-defined]
+    assert (len(last_rows.rows), last.next, last.offset) == (16, None, 50)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [
+        ([("_next", "500")], 66),
+        ([("_next", "66")], 66),
+        ([("Platform", "TikTok"), ("_next", "10")], 10),
+        ([("Platform", "nobody"), ("_next", "1")], 0),
+    ],
+)
+def test_a_page_past_the_end_is_no_page(query: list[tuple[str, str]], total: int) -> None:
+    with pytest.raises(PastTheEnd) as caught:
+        sliced("geral", query, page_size=50)
+    rows = f"{total} row{'s' * (total != 1)}"
+    assert str(caught.value) == (
+        f"_next={query[-1][1]} is past the end: with these options the report has {rows}; "
+        "its first page has no _next"
+    )
+
+
+def test_an_empty_selection_has_its_first_page() -> None:
+    table, page = sliced("geral", [("Platform", "nobody"), ("_next", "0")])
+    assert (table.rows, page.total, page.next) == ([], 0, None)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("report", "query", "counts"),
+    [
+        ("geral", [], (66, 66, 66)),
+        ("geral", [("Platform", "TikTok"), ("_size", "3")], (10, 66, 66)),
+        ("geral/resumo", [], (66, 66, 3)),
+        ("geral/resumo", [("Country", "BR")], (54, 66, 3)),
+        ("geral/resumo", [("_by", "Country")], (66, 66, 2)),
+        ("geral/resumo", [("_by", "Objective"), ("Platform", "TikTok")], (10, 66, 3)),
+        ("meta_ads/resumo", [("Platform", "nobody")], (0, 42, 11)),
+    ],
+)
+def test_counts_say_how_many_ads_the_slice_kept_and_the_rows_before_filters(
+    report: str, query: list[tuple[str, str]], counts: tuple[int, int, int]
+) -> None:
+    _, page = sliced(report, query)
+    found = page.counts  # type: ignore[attr-defined]
+    assert (found.ads, found.all_ads, found.unfiltered) == counts
 
 
 def test_totals_sum_every_selected_row_and_recompute_ratios() -> None:

@@ -7,7 +7,7 @@ asked for out of it: a summary, filters, sort, columns, one page.
 
 from __future__ import annotations
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, NoSuchPage
 from .formats import FORMATS
 from .report_options import ReportOptions
 from .reports.ads import Ads
@@ -15,6 +15,7 @@ from .reports.options import RatioMode
 from .reports.slicing import (
     BadOption,
     Page,
+    PastTheEnd,
     Slice,
     Summary,
     parse_slice,
@@ -50,7 +51,8 @@ def slice_source(
     page_size: int | None = None,
     totals: bool = False,
 ) -> tuple[Table, Page]:
-    """The table ``sl`` asks for out of a built source; a bad option is a 400."""
+    """The table ``sl`` asks for out of a built source; a bad option is a 400, a page past
+    the end a 404."""
     ads, summary = source
     try:
         return slice_report(
@@ -58,6 +60,8 @@ def slice_source(
         )
     except BadOption as exc:
         raise InvalidRequest(str(exc)) from None
+    except PastTheEnd as exc:
+        raise NoSuchPage(str(exc)) from None
 
 
 def slice_for(

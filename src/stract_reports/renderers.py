@@ -76,7 +76,9 @@ def _csv(table: Table, rendering: Rendering) -> str:
 def _json(table: Table, rendering: Rendering) -> str:
     if rendering.shape == "array":
         return render_rows_array(table)
-    return render_json(table, rendering.generated_at, next_url=rendering.next_url)
+    return render_json(
+        table, rendering.generated_at, page=rendering.page, next_url=rendering.next_url
+    )
 
 
 def _html(table: Table, rendering: Rendering) -> str:

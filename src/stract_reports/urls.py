@@ -107,10 +107,9 @@ def page_links(
 
 
 def _format_links(spec: ReportSpec, pairs: Pairs) -> tuple[tuple[str, str], ...]:
-    """This view in the other formats. Without an asked ``_size`` they give every row (the
-    page size is the browser's), so the page position goes too."""
-    explicit_size = any(n == "_size" and v for n, v in pairs)
-    base = pairs if explicit_size else [(n, v) for n, v in pairs if n != "_next"]
+    """This view in the other formats: the whole sliced report, every page of it (a page's
+    size and position are the browser's; a file takes every row)."""
+    base = [(n, v) for n, v in pairs if n not in ("_size", "_next")]
 
     def url(fmt: str, **changes: str) -> str:
         return report_url(spec, fmt, query_with(base, changes))

@@ -16,29 +16,45 @@ from operator import add, itemgetter
 from typing import Any
 
 from ..reports.numbers import format_number
+from ..reports.slicing import Page
 from ..reports.table import Cell, Table
 
 _CHUNK_ROWS = 2000
 
 
-def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
+def table_document(
+    table: Table, generated_at: datetime, page: Page | None = None
+) -> dict[str, Any]:
     """The JSON document of a table; cells are raw (no formula neutralisation), empty = null."""
     columns = table.columns
     return {
-        **_head(table, generated_at),
+        **_head(table, generated_at, page),
         "rows": [dict(zip(columns, row, strict=True)) for row in table.rows],
     }
 
 
-def render_json(table: Table, generated_at: datetime, *, next_url: str | None = None) -> str:
+def render_json(
+    table: Table,
+    generated_at: datetime,
+    *,
+    page: Page | None = None,
+    next_url: str | None = None,
+) -> str:
     """``dumps(table_document(...))``, built column by column: several times faster.
-    ``next_url``: the next page of a paged table, as ``"next"`` after ``"rows"``."""
-    return "".join(_chunks(table, generated_at, next_url=next_url))
+    ``page``: where the table sits in the sliced report (its counts); ``next_url``: the next
+    page of a paged table, as ``"next"`` after ``"rows"``."""
+    return "".join(_chunks(table, generated_at, page=page, next_url=next_url))
 
 
-def _chunks(table: Table, generated_at: datetime, *, next_url: str | None = None) -> Iterator[str]:
+def _chunks(
+    table: Table,
+    generated_at: datetime,
+    *,
+    page: Page | None = None,
+    next_url: str | None = None,
+) -> Iterator[str]:
     """``render_json`` a few thousand rows at a time: no list of every row's text at once."""
-    head = dumps(_head(table, generated_at))
+    head = dumps(_head(table, generated_at, page))
     yield head[:-1] + ',"rows":['
     for start in range(0, len(table.rows), _CHUNK_ROWS):
         rows = _rows_json(table, table.rows[start : start + _CHUNK_ROWS])
@@ -46,12 +62,20 @@ def _chunks(table: Table, generated_at: datetime, *, next_url: str | None = None
     yield "]}" if next_url is None else f'],"next":{dumps(next_url)}}}'
 
 
-def _head(table: Table, generated_at: datetime) -> dict[str, Any]:
+def _head(table: Table, generated_at: datetime, page: Page | None) -> dict[str, Any]:
+    """Everything before the rows. The counts are Datasette's, in this document's words:
+    ``filtered_row_count`` the rows of every page with these options, ``table_row_count`` the
+    rows of the report without filters."""
+    shown = len(table.rows)
+    filtered = shown if page is None else page.total
+    unfiltered = filtered if page is None or page.counts is None else page.counts.unfiltered
     return {
         "report": table.spec.name,
         "title": table.title,
         "generated_at": iso_utc(generated_at),
-        "row_count": len(table.rows),
+        "row_count": shown,
+        "filtered_row_count": filtered,
+        "table_row_count": unfiltered,
         "warnings": list(table.warnings),
         "columns": table.columns,
     }

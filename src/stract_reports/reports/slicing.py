@@ -44,6 +44,10 @@ class BadOption(ValueError):
     """An option the report cannot apply; the message names the valid choices (HTTP 400)."""
 
 
+class PastTheEnd(ValueError):
+    """``_next`` points past the last row of the sliced report: no such page (HTTP 404)."""
+
+
 @dataclass(frozen=True)
 class Slice:
     """The slicing options of one request, parsed but not yet checked against the columns."""
@@ -58,6 +62,15 @@ class Slice:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """How much of the report a slice kept: its ads, and its rows before any filter."""
+
+    ads: int  # the ads the filters kept (a summary adds them up)
+    all_ads: int  # the report's ads
+    unfiltered: int  # the rows the report has without filters (ads, or a summary's groups)
+
+
+@dataclass(frozen=True)
 class Page:
     """Where a page of the sliced table sits: ``next`` is the ``_next`` token of the following
     page, None on the last one."""
@@ -67,6 +80,7 @@ class Page:
     size: int | None  # None: every row from ``offset``
     next: str | None
     totals: list[Cell] | None = field(default=None)  # per column over ``total`` rows, if asked
+    counts: Counts | None = None  # None: a table not sliced from a report's ads
 
     @property
     def paged(self) -> bool:
@@ -160,18 +174,37 @@ def slice_report(
 ) -> tuple[Table, Page]:
     """The report sliced by ``sl``: ``ads.table`` itself, or ``summary`` of it; one page of
     ``sl.size`` rows (default ``page_size``; None: all). ``totals``: the Page carries a totals
-    row of the whole sliced table (sums; ratios recomputed). Raises ``BadOption``."""
-    table = select_rows(ads, sl, summary=summary, ratios=ratios)
-    return arrange(table, sl, page_size=page_size, totals=totals)
+    row of the whole sliced table (sums; ratios recomputed). Raises ``BadOption``, and
+    ``PastTheEnd`` for a page after the last."""
+    selected = select_ads(ads.table, sl)
+    table = select_rows(ads, sl, selected, summary=summary, ratios=ratios)
+    every = len(ads.table.rows)
+    counts = Counts(
+        every if selected is None else len(selected),
+        every,
+        len(table.rows) if selected is None else _unfiltered(ads, sl, summary),
+    )
+    table, page = arrange(table, sl, page_size=page_size, totals=totals)
+    return table, replace(page, counts=counts)
+
+
+def select_ads(ads: Table, sl: Slice) -> list[int] | None:
+    """The ad rows ``sl``'s filters keep, in report order; None without filters (every row).
+    Raises ``BadOption``."""
+    return _select(ads, sl.filters)
 
 
 def select_rows(
-    ads: Ads, sl: Slice, *, summary: Summary | None = None, ratios: RatioMode = "recompute"
+    ads: Ads,
+    sl: Slice,
+    selected: list[int] | None,
+    *,
+    summary: Summary | None = None,
+    ratios: RatioMode = "recompute",
 ) -> Table:
-    """Which rows: the ad rows ``sl``'s filters keep, or (``summary``) one row per group of
+    """Which rows: the ``selected`` ad rows (None: all), or (``summary``) one row per group of
     them, by the summary's own groups or by ``sl.by``. Raises ``BadOption``."""
     source = ads.table
-    selected = _select(source, sl.filters)
     if summary is None:
         if sl.by is not None:
             raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
@@ -185,6 +218,17 @@ def select_rows(
     )
 
 
+def _unfiltered(ads: Ads, sl: Slice, summary: Summary | None) -> int:
+    """The rows the report has without filters: its ads, its groups, or the distinct values
+    of its ``_by`` column over every ad."""
+    if summary is None:
+        return len(ads.table.rows)
+    if sl.by is None:
+        return len(summary.groups)
+    column = _column(ads.table, sl.by, "_by")
+    return len({row[column] for row in ads.table.rows})
+
+
 def arrange(
     table: Table, sl: Slice, *, page_size: int | None = None, totals: bool = False
 ) -> tuple[Table, Page]:
@@ -193,10 +237,16 @@ def arrange(
     # The output's labels are checked before sorting or totalling anything.
     sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
     chosen = _columns(table, sl.columns) if sl.columns else None
-    row_totals = _totals(table) if totals else None
     total = len(table.rows)
+    if sl.offset and sl.offset >= total:
+        count = f"{total:,} row{'s' * (total != 1)}"
+        raise PastTheEnd(
+            f"_next={sl.offset} is past the end: with these options the report has {count}; "
+            "its first page has no _next"
+        )
+    row_totals = _totals(table) if totals else None
     size = sl.size or page_size
-    start = min(sl.offset, total)
+    start = sl.offset
     end = total if size is None else min(start + size, total)
     page = Page(total, start, size, str(end) if end < total else None, row_totals)
     rows = _page_rows(table, sort_column, sl.descending, start, end)
@@ -352,13 +402,16 @@ def _with_rows(table: Table, rows: list[list[Cell]]) -> Table:
 
 __all__ = [
     "BadOption",
+    "Counts",
     "Page",
+    "PastTheEnd",
     "Slice",
     "Summary",
     "arrange",
     "parse_slice",
     "query_pairs",
     "report_source",
+    "select_ads",
     "select_rows",
     "slice_report",
 ]

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from datasets import one_account
 from stract_reports.simulator import Simulator
@@ -288,6 +290,98 @@ def test_screenshot_at_phone_width(browser: Any, base_url: str, tmp_path: Path) 
     assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     if os.environ.get("UPDATE_SCREENSHOT") == "1":
         DOCS.joinpath("screenshot-index-390px.png").write_bytes(shot.read_bytes())
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_filter_form_facets_and_chips_narrow_and_widen_the_rows(
+    browser: Any, base_url: str, tmp_path: Path, width: int
+) -> None:
+    golden = golden_rows("geral")
+    header, rows = golden[0], golden[1:]
+    spend, country = header.index("Spend"), header.index("Country")
+    with window(browser, width):
+        browser.get(f"{base_url}/geral.html")
+        Select(browser.find_element(By.NAME, "_filter_column")).select_by_visible_text("Spend")
+        Select(browser.find_element(By.NAME, "_filter_op")).select_by_value("gt")
+        browser.find_element(By.NAME, "_filter_value").send_keys("1000")
+        browser.find_element(By.CSS_SELECTOR, "#filter-form button[type=submit]").click()
+
+        arrive(browser, f"{base_url}/geral.html?Spend__gt=1000")
+        big = [row for row in rows if float(row[spend]) > 1000]
+        assert browser.execute_script(READ_CELLS) == big
+        assert browser.find_element(By.ID, "ad-count").text == f"{len(big)} of 66 ads"
+        chips = [chip.text for chip in browser.find_elements(By.CSS_SELECTOR, "#filters .chip")]
+        assert chips == ["Spend > “1000” ×"]
+
+        # The page offers Country as a facet: open it, follow US.
+        facet = browser.find_element(By.CSS_SELECTOR, 'details.facet[data-column="Country"]')
+        facet.find_element(By.TAG_NAME, "summary").click()
+        us = facet.find_element(By.LINK_TEXT, "US")
+        assert us.is_displayed()
+        us.click()
+        assert browser.current_url == f"{base_url}/geral.html?Spend__gt=1000&Country=US"
+        both = [row for row in big if row[country] == "US"]
+        assert browser.execute_script(READ_CELLS) == both and 0 < len(both) < len(big)
+        chosen = facet_values(browser, "Country")  # a filter's column keeps its facet
+        assert chosen == [("US", str(len(both)))]
+        page = browser.execute_script(
+            "const d = document.documentElement; return d.scrollWidth <= d.clientWidth;"
+        )
+        assert page  # the form, chips and facets never make the page scroll sideways
+        shot = tmp_path / "explore.png"
+        assert browser.save_screenshot(str(shot))
+
+        # Each chip takes its filter away.
+        browser.find_element(
+            By.CSS_SELECTOR, '#filters a[aria-label^="remove the filter Spend"]'
+        ).click()
+        assert browser.current_url == f"{base_url}/geral.html?Country=US"
+        assert browser.execute_script(READ_CELLS) == [r for r in rows if r[country] == "US"]
+        browser.find_element(By.CSS_SELECTOR, "#filters .chip a").click()
+        assert browser.current_url == f"{base_url}/geral.html"
+        assert len(browser.execute_script(READ_CELLS)) == 66
+
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        name = "screenshot-explore.png" if width > 600 else "screenshot-explore-390px.png"
+        DOCS.joinpath(name).write_bytes(shot.read_bytes())
+
+
+def test_a_search_and_an_asked_facet_in_the_browser(browser: Any, base_url: str) -> None:
+    browser.get(f"{base_url}/geral/resumo.html?_facet=Status")
+    facet = browser.find_element(By.CSS_SELECTOR, 'details.facet[data-column="Status"]')
+    assert facet.get_attribute("open") is not None  # asked: open at once
+    search = browser.find_element(By.NAME, "_search")
+    search.send_keys("paused")
+    search.submit()
+
+    arrive(browser, f"{base_url}/geral/resumo.html?_facet=Status&_search=paused")
+    values = facet_values(browser, "Status")
+    assert [text for text, _ in values] == ["PAUSED"]
+    shown = browser.find_element(By.ID, "ad-count").text
+    paused = sum(1 for row in golden_rows("geral")[1:] if "paused" in " ".join(row).casefold())
+    assert shown == f"{paused} of 66 ads"
+    assert browser.find_element(By.CSS_SELECTOR, "#report tfoot th").text == "Grand total"
+
+
+def arrive(driver: Any, url: str) -> None:
+    """Wait until a submitted form (and the server's redirect) has brought the browser to
+    ``url``: unlike a link, a form's submission may return before the new page."""
+    try:
+        WebDriverWait(driver, 10).until(lambda d: d.current_url == url)
+    except TimeoutException:
+        raise AssertionError(f"{driver.current_url} is not {url}") from None
+
+
+def facet_values(driver: Any, column: str) -> list[tuple[str, str]]:
+    """(value, count) of a facet's values as the page lists them."""
+    items = driver.find_elements(By.CSS_SELECTOR, f'details.facet[data-column="{column}"] li')
+    return [
+        (
+            item.find_element(By.TAG_NAME, "a").get_attribute("textContent"),
+            item.find_element(By.CLASS_NAME, "count").get_attribute("textContent"),
+        )
+        for item in items
+    ]
 
 
 def test_the_csv_link_shows_the_csv_in_the_browser(browser: Any, base_url: str) -> None:

@@ -251,7 +251,7 @@ def test_html_pages_carry_a_strict_csp_whose_nonce_marks_the_inline_code(
     for directive in (
         "default-src 'none'",
         "base-uri 'none'",
-        "form-action 'none'",
+        "form-action 'self'",  # the filter form, a GET to this very site
         "frame-ancestors 'none'",
     ):
         assert directive in policy
@@ -570,9 +570,11 @@ def test_filters_in_force_are_shown_escaped_with_a_way_out() -> None:
     page = sliced_page("geral", [("Ad Name", '<img src=x onerror="alert(1)">')])
 
     assert "<img" not in page
-    assert "Rows where Ad Name = “&lt;img src=x onerror=&#34;alert(1)&#34;&gt;”" in page
+    assert '<ul class="chips" id="filters" aria-label="Rows where">' in page
+    assert "Ad Name = “&lt;img src=x onerror=&#34;alert(1)&#34;&gt;” <a" in page
     assert "/geral.html" in hrefs(page)
     assert '<span id="row-count">0 rows</span>' in page
+    assert '<span id="ad-count">0 of 66 ads</span>' in page
 
 
 def test_index_page_embeds_the_general_summary_chart() -> None:

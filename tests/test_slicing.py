@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from stract_reports.render.csv import render_csv
+from stract_reports.reports.filters import Filter
 from stract_reports.reports.numbers import ratio
 from stract_reports.reports.slicing import (
     BadOption,
@@ -386,7 +387,7 @@ def test_parse_reads_pairs_or_a_mapping_and_skips_the_other_options() -> None:
         "Status": ["ACTIVE"],
     }
     expected = Slice(
-        filters=(("Country", "BR"), ("Status", "ACTIVE")),
+        filters=(Filter("Country", "exact", "BR"), Filter("Status", "exact", "ACTIVE")),
         columns=("Spend,Clicks", "Platform"),
         sort="Spend",
         descending=True,

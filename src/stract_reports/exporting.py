@@ -94,7 +94,7 @@ def export_report(
         client.close()
         if show_progress:
             sys.stderr.write("\n")
-    table, page = slice_for(source, plan.spec, plan.fmt, plan.options)
+    table, page = slice_for(source, plan.fmt, plan.options)
     options = plan.options
     rendering = plan_rendering(
         table,

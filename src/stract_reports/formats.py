@@ -1,7 +1,8 @@
 """The output formats as data, and the one decision of how an answer is labelled.
 
 - ``FORMATS``: ``{suffix: Format}``, what each format is (media type, page size, totals row,
-  CSP nonce, Excel presets, downloads). The first one is the default: a URL without a suffix.
+  offered facets, CSP nonce, Excel presets, downloads). The first one is the default: a URL
+  without a suffix.
 - ``negotiate``: the answer's format, media type and disposition for a request.
 
 No renderer here (``renderers`` maps each suffix to the function that draws it) and no Flask,
@@ -37,7 +38,8 @@ class Format:
     # The media type a browser navigating to it is shown (the same bytes); None: no other.
     for_browsers: str | None = None
     page_size: int | None = None  # rows per page unless ``_size`` says; None: every row
-    totals: bool = False  # an ad table ends with a totals row of every selected ad
+    totals: bool = False  # a totals row of the whole slice: every selected ad, every group
+    offers_facets: bool = False  # facets of the text columns with few values, unasked
     nonce: bool = False  # carries inline code: a CSP nonce per answer
     links: bool = False  # a page with links, planned for it by ``urls.page_links``
 
@@ -51,6 +53,7 @@ FORMATS: dict[str, Format] = {
         downloadable=False,
         page_size=HTML_PAGE_SIZE,
         totals=True,
+        offers_facets=True,
         nonce=True,
         links=True,
     ),

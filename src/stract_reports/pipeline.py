@@ -50,13 +50,20 @@ def slice_source(
     ratios: RatioMode = "recompute",
     page_size: int | None = None,
     totals: bool = False,
+    suggest: bool = False,
 ) -> tuple[Table, Page]:
     """The table ``sl`` asks for out of a built source; a bad option is a 400, a page past
     the end a 404."""
     ads, summary = source
     try:
         return slice_report(
-            ads, sl, summary=summary, ratios=ratios, page_size=page_size, totals=totals
+            ads,
+            sl,
+            summary=summary,
+            ratios=ratios,
+            page_size=page_size,
+            totals=totals,
+            suggest=suggest,
         )
     except BadOption as exc:
         raise InvalidRequest(str(exc)) from None
@@ -64,16 +71,16 @@ def slice_source(
         raise NoSuchPage(str(exc)) from None
 
 
-def slice_for(
-    source: Source, spec: ReportSpec, fmt: str, options: ReportOptions
-) -> tuple[Table, Page]:
-    """The table and page a request for ``spec`` in ``fmt`` with ``options`` is answered with:
-    the slice it asks for, in the format's page size, with the format's totals row."""
+def slice_for(source: Source, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
+    """The table and page a request in ``fmt`` with ``options`` is answered with:
+    the slice it asks for, in the format's page size, with the format's totals row and
+    offered facets."""
     shown = FORMATS[fmt]
     return slice_source(
         source,
         options.slice,
         ratios=options.ratios,
         page_size=shown.page_size,
-        totals=shown.totals and not spec.summary,
+        totals=shown.totals,
+        suggest=shown.offers_facets,
     )

@@ -15,11 +15,11 @@ from .errors import InvalidRequest
 from .formats import FORMATS
 from .render.csv import ExcelPreset, render_csv, render_tsv
 from .render.json import render_json, render_ndjson, render_rows_array
-from .render.links import PageLinks
+from .render.links import FacetLinks, PageLinks
 from .reports.options import RatioMode
 from .reports.slicing import Page
 from .reports.table import Table
-from .urls import next_page_url, page_links
+from .urls import facet_links, next_page_url, page_links
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Rendering:
     chosen_columns: bool = False  # the request chose the columns (``_col``)
     links: PageLinks | None = None  # an HTML page's links
     next_url: str | None = None  # a JSON page's next page
+    facets: tuple[FacetLinks, ...] = ()  # the facets asked (``_facet``), with their links
 
 
 def plan_rendering(
@@ -56,6 +57,7 @@ def plan_rendering(
     links = None
     if FORMATS[fmt].links:
         links = page_links(table.spec, table.columns, pairs, page, ratios)
+    asked = [] if page is None else [facet for facet in page.facets if facet.asked]
     return Rendering(
         generated_at,
         excel=excel,
@@ -66,6 +68,7 @@ def plan_rendering(
         chosen_columns=any(name == "_col" for name, _ in pairs),
         links=links,
         next_url=next_page_url(table.spec, fmt, pairs, page),
+        facets=facet_links(table.spec, fmt, pairs, asked),
     )
 
 
@@ -77,7 +80,11 @@ def _json(table: Table, rendering: Rendering) -> str:
     if rendering.shape == "array":
         return render_rows_array(table)
     return render_json(
-        table, rendering.generated_at, page=rendering.page, next_url=rendering.next_url
+        table,
+        rendering.generated_at,
+        page=rendering.page,
+        next_url=rendering.next_url,
+        facets=rendering.facets,
     )
 
 

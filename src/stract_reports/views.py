@@ -29,7 +29,7 @@ from .reports.table import Table
 from .security import csp_nonce
 from .transfer import deliver, entity_tag, entity_tag_of
 from .upstream import FetchLimits, fetch_platforms
-from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
+from .urls import CONVERTERS, ROUTES, form_target, report_links, report_url, resolve
 
 T = TypeVar("T")
 
@@ -145,6 +145,9 @@ def readyz() -> Response:
 def report(platform: str, fmt: str, summary: bool) -> Response:
     """A report in a format: ``/{platform|geral}[/resumo][.csv|.json|.html|...]``."""
     spec, fmt = resolve(platform, fmt, summary)
+    target = form_target(spec, fmt, request.args.items(multi=True))
+    if target is not None:  # the page's filter form: to the filter's own URL, as a link has it
+        return Response(status=303, headers={"Location": target})
     options = read_options(request.args.items(multi=True), fmt)
     table, page = build_report(spec, fmt, options)
     return answer_report(table, page, spec, fmt, options)
@@ -155,7 +158,7 @@ def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Ta
     shared by the requests that overlap it (``gate.py``: every format and slice of one report
     shares one build), then the slice this request asked for."""
     source = shared_build(spec, lambda: build_source(current_client(), spec))
-    return slice_for(source, spec, fmt, options)
+    return slice_for(source, fmt, options)
 
 
 def answer_report(

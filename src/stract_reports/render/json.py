@@ -7,7 +7,7 @@ prints them (``5.50``, never ``5.5`` through a float), and NaN or an infinity is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import repeat
@@ -18,17 +18,21 @@ from typing import Any
 from ..reports.numbers import format_number
 from ..reports.slicing import Page
 from ..reports.table import Cell, Table
+from .links import FacetLinks
 
 _CHUNK_ROWS = 2000
 
 
 def table_document(
-    table: Table, generated_at: datetime, page: Page | None = None
+    table: Table,
+    generated_at: datetime,
+    page: Page | None = None,
+    facets: Sequence[FacetLinks] = (),
 ) -> dict[str, Any]:
     """The JSON document of a table; cells are raw (no formula neutralisation), empty = null."""
     columns = table.columns
     return {
-        **_head(table, generated_at, page),
+        **_head(table, generated_at, page, facets),
         "rows": [dict(zip(columns, row, strict=True)) for row in table.rows],
     }
 
@@ -39,11 +43,13 @@ def render_json(
     *,
     page: Page | None = None,
     next_url: str | None = None,
+    facets: Sequence[FacetLinks] = (),
 ) -> str:
     """``dumps(table_document(...))``, built column by column: several times faster.
     ``page``: where the table sits in the sliced report (its counts); ``next_url``: the next
-    page of a paged table, as ``"next"`` after ``"rows"``."""
-    return "".join(_chunks(table, generated_at, page=page, next_url=next_url))
+    page of a paged table, as ``"next"`` after ``"rows"``; ``facets``: the facets asked, with
+    each value's link."""
+    return "".join(_chunks(table, generated_at, page=page, next_url=next_url, facets=facets))
 
 
 def _chunks(
@@ -52,9 +58,10 @@ def _chunks(
     *,
     page: Page | None = None,
     next_url: str | None = None,
+    facets: Sequence[FacetLinks] = (),
 ) -> Iterator[str]:
     """``render_json`` a few thousand rows at a time: no list of every row's text at once."""
-    head = dumps(_head(table, generated_at, page))
+    head = dumps(_head(table, generated_at, page, facets))
     yield head[:-1] + ',"rows":['
     for start in range(0, len(table.rows), _CHUNK_ROWS):
         rows = _rows_json(table, table.rows[start : start + _CHUNK_ROWS])
@@ -62,10 +69,13 @@ def _chunks(
     yield "]}" if next_url is None else f'],"next":{dumps(next_url)}}}'
 
 
-def _head(table: Table, generated_at: datetime, page: Page | None) -> dict[str, Any]:
+def _head(
+    table: Table, generated_at: datetime, page: Page | None, facets: Sequence[FacetLinks]
+) -> dict[str, Any]:
     """Everything before the rows. The counts are Datasette's, in this document's words:
     ``filtered_row_count`` the rows of every page with these options, ``table_row_count`` the
-    rows of the report without filters."""
+    rows of the report without filters. ``facets``, by column: each value's count of selected
+    ads and their Spend, whether its filter is in force, and the URL that toggles it."""
     shown = len(table.rows)
     filtered = shown if page is None else page.total
     unfiltered = filtered if page is None or page.counts is None else page.counts.unfiltered
@@ -77,8 +87,20 @@ def _head(table: Table, generated_at: datetime, page: Page | None) -> dict[str, 
         "filtered_row_count": filtered,
         "table_row_count": unfiltered,
         "warnings": list(table.warnings),
+        "facets": {links.facet.column: _facet(links) for links in facets},
         "columns": table.columns,
     }
+
+
+def _facet(links: FacetLinks) -> dict[str, Any]:
+    results = []
+    for value, url, selected in links.values:
+        result: dict[str, Any] = {"value": value.value, "count": value.count}
+        if value.spend is not None:
+            result["spend"] = value.spend
+        result |= {"selected": selected, "toggle_url": url}
+        results.append(result)
+    return {"results": results, "truncated": links.facet.truncated}
 
 
 def _rows_json(table: Table, rows: list[list[Cell]]) -> Iterable[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -28,6 +29,7 @@ from .collector import gc_paused
 from .columns import Settled, settle_column
 from .metrics import DERIVED_PER_AD, label_key
 from .numbers import NumberOutOfRange, parse_number, ratio, shown
+from .quality import Quality, inspect
 from .spec import ReportSpec
 from .summary import Group
 from .table import Cell, Table
@@ -45,6 +47,12 @@ class Ads:
     table: Table  # the ad rows (Platform, Account Name, fields...)
     by_account: list[Group]  # /{platform}/resumo: accounts without ads get an empty list
     by_platform: list[Group]  # /geral/resumo
+
+    @cached_property
+    def quality(self) -> Quality:
+        """Which rows the upstream's numbers contradict themselves in: found on first use,
+        then kept with the build that every request of the report shares."""
+        return inspect(self.table.columns, self.table.numeric, self.table.rows)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,169 @@
+"""Quality flags: ad rows where the upstream's own numbers cannot all be true.
+
+Nothing is changed or hidden: the report shows what the upstream serves, and says where it
+contradicts itself. Three checks, each on the columns ``metrics`` names:
+
+- a served Cost per Click that differs from Spend ÷ Clicks by more than a cent;
+- a served Clickthrough Rate above 100 % (a rate is a fraction: 1 is 100 %);
+- more Clicks than Impressions.
+
+``inspect`` finds the flagged rows of an ad table once (a build shares it among requests);
+``quality_warnings`` counts them per column over a slice's ads, naming the first accounts;
+``flags_cells`` is the ``Flags`` column of ``?_flags=1``. A check reads the cells of one row,
+so a column-wise table can run the same tests over its columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from itertools import compress
+from typing import Any
+
+from .metrics import CLICKS, IMPRESSIONS, RATIOS, SPEND, label_key
+from .numbers import ARITHMETIC, Number
+
+Cell = Number | str | None
+Row = Sequence[Cell]
+TOLERANCE = Decimal("0.01")  # a cent: CPC is money per click
+ACCOUNTS_NAMED = 3  # accounts a warning names before "and N more"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: the column it flags, the words of its flag and warning, and the test a row
+    fails (True: flagged)."""
+
+    column: str  # the label as the report spells it
+    flag: str  # in the Flags column: "Cost Per Click ≠ Spend ÷ Clicks"
+    problem: str  # in the warning: "serve a value that differs from Spend ÷ Clicks by ..."
+    test: Callable[[Row], Any]  # truthy: flagged
+
+
+@dataclass(frozen=True)
+class Quality:
+    """The checks an ad table's columns allow, and per check the rows it flags (ascending)."""
+
+    checks: tuple[Check, ...] = ()
+    flagged: tuple[tuple[int, ...], ...] = ()
+
+
+def checks_for(columns: Sequence[str], numeric: Sequence[bool]) -> list[Check]:
+    """The checks that apply to an ad table with these columns (numeric ones only)."""
+    index = {label_key(label): i for i, label in enumerate(columns) if numeric[i]}
+    spend, clicks, impressions = (index.get(key) for key in (SPEND, CLICKS, IMPRESSIONS))
+    found: list[Check] = []
+    for key, column in index.items():
+        ratio = RATIOS.get(key)
+        label = columns[column]
+        parts = None if ratio is None else (ratio.numerator, ratio.denominator)
+        if parts == (SPEND, CLICKS) and spend is not None and clicks is not None:
+            quotient = f"{columns[spend]} ÷ {columns[clicks]}"
+            found.append(
+                Check(
+                    label,
+                    f"{label} ≠ {quotient}",
+                    f"serve a value that differs from {quotient} by more than {TOLERANCE}",
+                    _differs(column, spend, clicks),
+                )
+            )
+        elif parts == (CLICKS, IMPRESSIONS):
+            found.append(
+                Check(label, f"{label} > 100 %", "serve a rate above 100 %", _above_one(column))
+            )
+    if clicks is not None and impressions is not None:
+        found.append(
+            Check(
+                columns[clicks],
+                f"{columns[clicks]} > {columns[impressions]}",
+                f"have more {columns[clicks].lower()} than {columns[impressions].lower()}",
+                _more(clicks, impressions),
+            )
+        )
+    return found
+
+
+def inspect(columns: Sequence[str], numeric: Sequence[bool], rows: Sequence[Row]) -> Quality:
+    """Every check of the table's columns over every row: which rows each flags."""
+    checks = checks_for(columns, numeric)
+    # Exact arithmetic for the whole pass: an operator then costs no context lookup.
+    with localcontext(ARITHMETIC):
+        flagged = tuple(tuple(compress(range(len(rows)), map(c.test, rows))) for c in checks)
+    return Quality(tuple(checks), flagged)
+
+
+def quality_warnings(
+    quality: Quality, selected: Sequence[int] | None, accounts: Callable[[int], Cell]
+) -> list[str]:
+    """One warning per check that flags some of the ``selected`` rows (None: all), counted,
+    naming the first accounts (``accounts(row)``: a row's Account Name)."""
+    warnings = []
+    for check, rows in zip(quality.checks, quality.flagged, strict=True):
+        mine = rows if selected is None else _within(rows, selected)
+        if not mine:
+            continue
+        names = [str(name) for name in dict.fromkeys(map(accounts, mine)) if name is not None]
+        shown = ", ".join(names[:ACCOUNTS_NAMED])
+        more = len(names) - ACCOUNTS_NAMED
+        where = f"{shown} and {more} more" if more > 0 else shown
+        count = f"{len(mine):,} ad{'s' * (len(mine) != 1)}"
+        warnings.append(
+            f"{check.column}: {count} {check.problem} (accounts {where}); shown as the upstream "
+            "serves them"
+        )
+    return warnings
+
+
+def flags_cells(quality: Quality, rows: Sequence[int]) -> list[str | None]:
+    """The ``Flags`` cell of each of ``rows``: its checks' flags joined by "; ", or empty."""
+    marks: dict[int, list[str]] = {}
+    wanted = set(rows)
+    for check, flagged in zip(quality.checks, quality.flagged, strict=True):
+        for row in flagged:
+            if row in wanted:
+                marks.setdefault(row, []).append(check.flag)
+    return ["; ".join(marks[row]) if row in marks else None for row in rows]
+
+
+def _within(rows: Sequence[int], selected: Sequence[int]) -> list[int]:
+    """The flagged ``rows`` that are among ``selected`` (both ascending)."""
+    if len(rows) < len(selected):
+        chosen = set(selected)
+        return [row for row in rows if row in chosen]
+    flagged = set(rows)
+    return [row for row in selected if row in flagged]
+
+
+def _differs(ratio: int, top: int, bottom: int) -> Callable[[Row], Any]:
+    """A served ratio more than TOLERANCE from top ÷ bottom (exact: |r·b − t| > tol·|b|)."""
+
+    def test(row: Row) -> Any:
+        served, numerator, denominator = row[ratio], row[top], row[bottom]
+        if served is None or numerator is None or not denominator:
+            return False
+        # In ``inspect``'s exact context: no rounding, whatever the digits.
+        return abs(served * denominator - numerator) > TOLERANCE * abs(denominator)  # type: ignore[operator, arg-type]
+
+    return test
+
+
+def _above_one(column: int) -> Callable[[Row], Any]:
+    one = Decimal(1)  # Decimal against Decimal: several times faster than against an int
+
+    def test(row: Row) -> Any:
+        value = row[column]
+        return value is not None and value > one  # type: ignore[operator]
+
+    return test
+
+
+def _more(top: int, bottom: int) -> Callable[[Row], Any]:
+    def test(row: Row) -> Any:
+        high, low = row[top], row[bottom]
+        return high is not None and low is not None and high > low  # type: ignore[operator]
+
+    return test
+
+
+__all__ = ["Check", "Quality", "checks_for", "flags_cells", "inspect", "quality_warnings"]

@@ -1,0 +1,137 @@
+"""Which ads a slice keeps, and what it says about them: filters and ``_search`` evaluated
+over the ad table (their meaning is ``filters``'), the facets of the selection, the ``Flags``
+column, and the warnings of a selection left empty.
+
+The evaluation is kept narrow, one column's cells at a time through a filter's cell test, so a
+column-wise table can run the same tests over its columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from operator import itemgetter
+
+from .facets import Facet, facet, suggested_columns
+from .filters import BadFilter, Filter, case_hints, cell_test, search_test
+from .metrics import SPEND, label_key
+from .quality import Quality, flags_cells
+from .table import Table
+
+FLAGS = "Flags"  # the column ``?_flags=1`` adds
+
+
+class BadOption(ValueError):
+    """An option the report cannot apply; the message names the valid choices (HTTP 400)."""
+
+
+def column_index(table: Table, label: str, option: str) -> int:
+    """The index of the column labelled ``label`` (as columns are merged), or BadOption."""
+    key = label_key(label)
+    for index, name in enumerate(table.columns):
+        if label_key(name) == key:
+            return index
+    raise BadOption(f"{option}: no column {label!r}; columns: {', '.join(table.columns)}")
+
+
+def select_ads(ads: Table, filters: Sequence[Filter], search: str | None) -> list[int] | None:
+    """The ad rows the filters and the search keep, in report order; None without any (every
+    row). Raises ``BadOption``."""
+    if not filters and search is None:
+        return None
+    rows: Iterable[int] = range(len(ads.rows))
+    for f in filters:
+        column = column_index(ads, f.label, "filter")
+        try:
+            test = cell_test(f, ads.numeric[column], ads.columns[column])
+        except BadFilter as exc:
+            raise BadOption(str(exc)) from None
+        rows = [i for i in rows if test(ads.rows[i][column])]
+    if search is not None:
+        found = search_test(search)
+        text = [c for c, numeric in enumerate(ads.numeric) if not numeric]
+        rows = [i for i in rows if found([ads.rows[i][c] for c in text])]
+    return list(rows)
+
+
+def with_flags(table: Table, ads: Table, quality: Quality, selected: list[int] | None) -> Table:
+    """``table`` (the ``selected`` rows of ``ads``) with a last column naming each row's
+    quality flags."""
+    taken = {label_key(label) for label in table.columns}
+    label = FLAGS if label_key(FLAGS) not in taken else f"{FLAGS} (quality)"
+    rows = range(len(ads.rows)) if selected is None else selected
+    cells = flags_cells(quality, rows)
+    return replace(
+        table,
+        columns=[*table.columns, label],
+        numeric=[*table.numeric, False],
+        rows=[[*row, flag] for row, flag in zip(table.rows, cells, strict=True)],
+    )
+
+
+def facets_of(
+    ads: Table,
+    asked_labels: Sequence[str],
+    selected: list[int] | None,
+    suggest: bool,
+    filters: Sequence[Filter] = (),
+) -> tuple[Facet, ...]:
+    """The facets asked for (``_facet`` labels) over the selected ads, then (``suggest``)
+    those a page offers on its own: text columns whose selected ads hold a few values (one
+    is enough for a column an exact filter names)."""
+    rows = range(len(ads.rows)) if selected is None else selected
+    spend = next(
+        (c for c, label in enumerate(ads.columns) if label_key(label) == SPEND and ads.numeric[c]),
+        None,
+    )
+    spends = None if spend is None else [ads.rows[i][spend] for i in rows]
+    asked: list[int] = []
+    for label in asked_labels:
+        column = column_index(ads, label, "_facet")
+        if column not in asked:
+            asked.append(column)
+    offered: list[int] = []
+    if suggest:
+        text = [c for c, numeric in enumerate(ads.numeric) if not numeric and c not in asked]
+        # itemgetter(c) now: a generator would read ``c`` when consumed, the loop's last.
+        picked = [(c, map(itemgetter(c), map(ads.rows.__getitem__, rows))) for c in text]
+        exact = {column_index(ads, f.label, "filter") for f in filters if f.op == "exact"}
+        offered = suggested_columns(picked, filtered=exact)
+    return tuple(
+        facet(ads.columns[c], [ads.rows[i][c] for i in rows], spends, asked=c in asked)
+        for c in [*asked, *offered]
+    )
+
+
+def nothing_matched(ads: Table, filters: Sequence[Filter], search: str | None) -> list[str]:
+    """The warnings of a selection left empty: which filters, and the values a text filter
+    would match if case did not count."""
+    asked = [f.words(ads.columns[column_index(ads, f.label, "filter")]) for f in filters]
+    if search is not None:
+        asked.append(f"search “{search}”")
+    notes = [f"no ad matches {' and '.join(asked)}"]
+    for f in filters:
+        column = column_index(ads, f.label, "filter")
+        if ads.numeric[column]:
+            continue
+        cells = [row[column] for row in ads.rows]
+        for value in case_hints(f, dict.fromkeys(cells)):
+            count = cells.count(value)
+            twin = "iexact" if f.op == "exact" else "icontains"
+            notes.append(
+                f"{ads.columns[column]} has {value!r} ({count:,} ad{'s' * (count != 1)}), "
+                f"which differs from {f.value!r} only in case: {f.label}__{twin}={f.value} "
+                "ignores case"
+            )
+    return notes
+
+
+__all__ = [
+    "FLAGS",
+    "BadOption",
+    "column_index",
+    "facets_of",
+    "nothing_matched",
+    "select_ads",
+    "with_flags",
+]

@@ -299,10 +299,13 @@ def test_the_html_page_offers_facets_of_text_columns_with_few_values(
     assert offered == ["Country"]  # 40 ad names are too many; one account, one platform: no choice
     assert '<summary>Country <span class="note">2 values</span></summary>' in page
     brazil = [i for i in range(40) if i % 3]
+    link = f'<li><a href="/hostile.html?Country=BR">BR</a> <span class="count">{len(brazil)}</span>'
+    assert f"{link}</li>" in page  # offered: counts only
+    spent = client.get("/hostile.html?_facet=Country").text  # asked: with the Spend
     assert (
-        f'<li><a href="/hostile.html?Country=BR">BR</a> <span class="count">{len(brazil)}</span> '
-        f'<span class="spend">{sum(brazil):,}.00</span></li>'
-    ) in page
+        '<li><a href="/hostile.html?_facet=Country&amp;Country=BR">BR</a> '
+        f'<span class="count">{len(brazil)}</span> <span class="spend">{sum(brazil):,}.00</span>'
+    ) in spent
     asked = client.get("/hostile.html?_facet=Ad Name").text
     assert '<details class="facet" open data-column="Ad Name">' in asked
     assert '<summary>Ad Name <span class="note">30+ values</span></summary>' in asked

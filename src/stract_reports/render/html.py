@@ -162,7 +162,7 @@ def _facet(links: FacetLinks) -> _Facet:
 
 
 def _ad_count(counts: Counts | None) -> str | None:
-    """"54 of 66 ads": the ads the page's filters keep, of the report's."""
+    """ "54 of 66 ads": the ads the page's filters keep, of the report's."""
     if counts is None:
         return None
     noun = "ad" if counts.all_ads == 1 else "ads"

@@ -2,7 +2,7 @@
 
 ``_facet=Country`` counts the selected ads per value of that column, with their Spend summed
 exactly, the values by count (most first), then alphabetically; at most ``MAX_VALUES`` of them
-(the facet says when it has more). An HTML page also offers facets on its own
+(the facet says when it has more). An HTML page also offers facets on its own, counts only
 (``suggested_columns``): the text columns whose selected ads hold 2 to ``MAX_VALUES`` distinct
 values, and those a filter holds to one value (so the page shows the filter's value and its
 link that takes it away). The counting takes a column's cells and nothing else, so a
@@ -11,8 +11,10 @@ column-wise table can hand its codes instead.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from decimal import localcontext
 from typing import Any
 
 from .numbers import ARITHMETIC, Number
@@ -42,51 +44,50 @@ class Facet:
 
 def facet(
     column: str,
-    cells: Iterable[Cell],
-    spends: Iterable[Cell] | None,
+    cells: Sequence[Cell],
+    spends: Sequence[Cell] | None,
     *,
     asked: bool = True,
     limit: int = MAX_VALUES,
 ) -> Facet:
     """The facet of ``column`` from its selected cells and (None: no Spend column) the
     same ads' Spend cells (numbers), in the same order."""
-    counts: dict[Cell, int] = {}
-    sums: dict[Cell, Number] = {}
-    if spends is None:
-        for cell in cells:
-            counts[cell] = counts.get(cell, 0) + 1
-    else:
-        for cell, spend in zip(cells, spends, strict=True):
-            counts[cell] = counts.get(cell, 0) + 1
-            if spend is not None:
-                sums[cell] = ARITHMETIC.add(sums.get(cell, 0), spend)  # type: ignore[arg-type]
+    counts = Counter(cells)
     ordered = sorted(counts, key=lambda value: (-counts[value], *_order(value)))
+    shown = ordered[:limit]
+    sums = {} if spends is None else _sums(cells, spends, shown)
     values = tuple(
-        FacetValue(value, counts[value], None if spends is None else sums.get(value, 0))
-        for value in ordered[:limit]
+        FacetValue(value, counts[value], None if spends is None else sums[value]) for value in shown
     )
     return Facet(column, values, len(ordered) > limit, asked)
 
 
 def suggested_columns(
-    columns: Sequence[tuple[int, Iterable[Cell]]],
+    columns: Sequence[tuple[int, Sequence[Cell]]],
     *,
     filtered: Collection[int] = (),
     limit: int = MAX_VALUES,
 ) -> list[int]:
     """Of (column index, its selected cells) of text columns, those holding 2 to ``limit``
-    distinct values, or (a ``filtered`` column, whose chosen value the facet shows) 1: a
-    column stops being counted as soon as it has more."""
-    chosen = []
-    for index, cells in columns:
-        seen: set[Cell] = set()
-        for cell in cells:
-            seen.add(cell)
-            if len(seen) > limit:
-                break
-        if (1 if index in filtered else 2) <= len(seen) <= limit:
-            chosen.append(index)
-    return chosen
+    distinct values, or (a ``filtered`` column, whose chosen value the facet shows) 1."""
+    return [
+        index
+        for index, cells in columns
+        if (1 if index in filtered else 2) <= len(set(cells)) <= limit
+    ]
+
+
+def _sums(
+    cells: Sequence[Cell], spends: Sequence[Cell], values: Sequence[Cell]
+) -> dict[Cell, Number]:
+    """The exact Spend of each of ``values`` over the ads that hold it, in one pass."""
+    wanted = set(values)
+    sums: dict[Cell, Any] = dict.fromkeys(values, 0)
+    with localcontext(ARITHMETIC):  # exact, or an error: never rounded
+        for cell, spend in zip(cells, spends, strict=True):
+            if spend is not None and cell in wanted:
+                sums[cell] += spend
+    return sums
 
 
 def _order(value: Cell) -> tuple[bool, Any, str]:

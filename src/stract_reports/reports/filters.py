@@ -173,8 +173,9 @@ def case_hints(f: Filter, values: Iterable[Cell], *, limit: int = 5) -> list[str
     test: Callable[[str, str], bool] = {  # matches in another case, not in the one given
         "iexact": lambda folded, text: folded == wanted and text != given,
         "icontains": lambda folded, text: wanted in folded and given not in text,
-        "istartswith": lambda folded, text: folded.startswith(wanted)
-        and not text.startswith(given),
+        "istartswith": lambda folded, text: (
+            folded.startswith(wanted) and not text.startswith(given)
+        ),
     }[twin]
     found: list[str] = []
     for value in values:

@@ -94,16 +94,17 @@ def inspect(columns: Sequence[str], numeric: Sequence[bool], rows: Sequence[Row]
 
 
 def quality_warnings(
-    quality: Quality, selected: Sequence[int] | None, accounts: Callable[[int], Cell]
+    quality: Quality, selected: Sequence[int] | None, accounts: Sequence[Cell]
 ) -> list[str]:
     """One warning per check that flags some of the ``selected`` rows (None: all), counted,
-    naming the first accounts (``accounts(row)``: a row's Account Name)."""
+    naming the first accounts (``accounts``: the Account Name of every row)."""
     warnings = []
     for check, rows in zip(quality.checks, quality.flagged, strict=True):
         mine = rows if selected is None else _within(rows, selected)
         if not mine:
             continue
-        names = [str(name) for name in dict.fromkeys(map(accounts, mine)) if name is not None]
+        found = dict.fromkeys(map(accounts.__getitem__, mine))
+        names = [str(name) for name in found if name is not None]
         shown = ", ".join(names[:ACCOUNTS_NAMED])
         more = len(names) - ACCOUNTS_NAMED
         where = f"{shown} and {more} more" if more > 0 else shown

@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from operator import itemgetter
 
-from .facets import Facet, facet, suggested_columns
+from .facets import MAX_VALUES, Facet, facet, suggested_columns
 from .filters import BadFilter, Filter, case_hints, cell_test, search_test
 from .metrics import SPEND, label_key
 from .quality import Quality, flags_cells
 from .table import Table
 
 FLAGS = "Flags"  # the column ``?_flags=1`` adds
+GLANCE = 2000  # cells of a text column looked at before it is offered as a facet
 
 
 class BadOption(ValueError):
@@ -76,29 +77,37 @@ def facets_of(
     suggest: bool,
     filters: Sequence[Filter] = (),
 ) -> tuple[Facet, ...]:
-    """The facets asked for (``_facet`` labels) over the selected ads, then (``suggest``)
-    those a page offers on its own: text columns whose selected ads hold a few values (one
-    is enough for a column an exact filter names)."""
-    rows = range(len(ads.rows)) if selected is None else selected
+    """The facets asked for (``_facet`` labels) over the selected ads, with their Spend, then
+    (``suggest``) those a page offers on its own, counts only: text columns whose selected
+    ads hold a few values (one is enough for a column an exact filter names)."""
+    chosen = ads.rows if selected is None else [ads.rows[i] for i in selected]
     spend = next(
         (c for c, label in enumerate(ads.columns) if label_key(label) == SPEND and ads.numeric[c]),
         None,
     )
-    spends = None if spend is None else [ads.rows[i][spend] for i in rows]
     asked: list[int] = []
     for label in asked_labels:
         column = column_index(ads, label, "_facet")
         if column not in asked:
             asked.append(column)
     offered: list[int] = []
+    cells = {c: list(map(itemgetter(c), chosen)) for c in asked}
     if suggest:
         text = [c for c, numeric in enumerate(ads.numeric) if not numeric and c not in asked]
-        # itemgetter(c) now: a generator would read ``c`` when consumed, the loop's last.
-        picked = [(c, map(itemgetter(c), map(ads.rows.__getitem__, rows))) for c in text]
+        # A glance at the first cells passes over columns of names and ids at once.
+        glance = chosen[:GLANCE]
+        text = [c for c in text if len(set(map(itemgetter(c), glance))) <= MAX_VALUES]
+        for c in text:
+            cells[c] = list(map(itemgetter(c), chosen))
         exact = {column_index(ads, f.label, "filter") for f in filters if f.op == "exact"}
-        offered = suggested_columns(picked, filtered=exact)
+        offered = suggested_columns([(c, cells[c]) for c in text], filtered=exact)
+    if not asked and not offered:
+        return ()
+    spends = None if spend is None else list(map(itemgetter(spend), chosen))
+    # An offered facet counts (in C); summing Spend per value costs a pass in Python over the
+    # selected ads, paid for the facets asked.
     return tuple(
-        facet(ads.columns[c], [ads.rows[i][c] for i in rows], spends, asked=c in asked)
+        facet(ads.columns[c], cells[c], spends if c in asked else None, asked=c in asked)
         for c in [*asked, *offered]
     )
 

@@ -211,10 +211,7 @@ def slice_report(
     facets = facets_of(source, sl.facets, selected, suggest, sl.filters)
     table = select_rows(ads, sl, selected, summary=summary, ratios=ratios)
     notes = nothing_matched(source, sl.filters, sl.search) if selected == [] else []
-    accounts = source.columns.index(ACCOUNT) if ACCOUNT in source.columns else None
-    notes += quality_warnings(
-        ads.quality, selected, lambda row: None if accounts is None else source.rows[row][accounts]
-    )
+    notes += quality_warnings(ads.quality, selected, _accounts(source))
     if notes:
         table = replace(table, warnings=[*table.warnings, *notes])
     every = len(source.rows)
@@ -255,6 +252,13 @@ def select_rows(
     return summarize(
         source, _kept(summary.groups, selected), ratios, spec=summary.spec, title=summary.title()
     )
+
+
+def _accounts(ads: Table) -> Sequence[Cell]:
+    """The Account Name of every ad row, for the warnings to name (empties without one)."""
+    if ACCOUNT not in ads.columns:
+        return [None] * len(ads.rows)
+    return list(map(itemgetter(ads.columns.index(ACCOUNT)), ads.rows))
 
 
 def _unfiltered(ads: Ads, sl: Slice, summary: Summary | None) -> int:

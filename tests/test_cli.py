@@ -69,6 +69,8 @@ def test_an_html_export_says_the_ratio_mode_it_was_built_with(simulator: Simulat
         "geral/resumo?_by=Country&excel=br",
         "meta_ads?Country=BR&_col=Ad+Name,Clicks",
         "geral/resumo?Country=BR&ratios=sum",
+        "geral?Spend__gt=1000&Country__in=BR,US&_search=an%C3%BAncio&_flags=1",
+        "geral.tsv?Platform__iexact=tiktok&_sort=Clicks",
     ],
 )
 def test_export_takes_the_query_of_the_url(

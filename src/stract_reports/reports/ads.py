@@ -52,7 +52,13 @@ class Ads:
     def quality(self) -> Quality:
         """Which rows the upstream's numbers contradict themselves in: found on first use,
         then kept with the build that every request of the report shares."""
-        return inspect(self.table.columns, self.table.numeric, self.table.rows)
+        rows = self.table.rows
+        return inspect(
+            self.table.columns,
+            self.table.numeric,
+            len(rows),
+            lambda column: list(map(itemgetter(column), rows)),
+        )
 
 
 @dataclass(frozen=True)

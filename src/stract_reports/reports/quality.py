@@ -9,8 +9,9 @@ contradicts itself. Three checks, each on the columns ``metrics`` names:
 
 ``inspect`` finds the flagged rows of an ad table once (a build shares it among requests);
 ``quality_warnings`` counts them per column over a slice's ads, naming the first accounts;
-``flags_cells`` is the ``Flags`` column of ``?_flags=1``. A check reads the cells of one row,
-so a column-wise table can run the same tests over its columns.
+``flags_cells`` is the ``Flags`` column of ``?_flags=1``. A check reads the columns it names,
+a cell of each at a time (``map(test, *columns)``): a row-wise table hands the columns cut from
+its rows, a column-wise one its own.
 """
 
 from __future__ import annotations
@@ -25,20 +26,21 @@ from .metrics import CLICKS, IMPRESSIONS, RATIOS, SPEND, label_key
 from .numbers import ARITHMETIC, Number
 
 Cell = Number | str | None
-Row = Sequence[Cell]
+Cells = Callable[[int], Sequence[Cell]]  # a column's cells, every row, by the column's index
 TOLERANCE = Decimal("0.01")  # a cent: CPC is money per click
 ACCOUNTS_NAMED = 3  # accounts a warning names before "and N more"
 
 
 @dataclass(frozen=True)
 class Check:
-    """One check: the column it flags, the words of its flag and warning, and the test a row
-    fails (True: flagged)."""
+    """One check: the column it flags, the words of its flag and warning, the columns it
+    reads and the test their cells of a row fail (truthy: flagged)."""
 
     column: str  # the label as the report spells it
     flag: str  # in the Flags column: "Cost Per Click ≠ Spend ÷ Clicks"
     problem: str  # in the warning: "serve a value that differs from Spend ÷ Clicks by ..."
-    test: Callable[[Row], Any]  # truthy: flagged
+    reads: tuple[int, ...]  # the columns whose cells ``test`` takes, in order
+    test: Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,13 @@ def checks_for(columns: Sequence[str], numeric: Sequence[bool]) -> list[Check]:
                     label,
                     f"{label} ≠ {quotient}",
                     f"serve a value that differs from {quotient} by more than {TOLERANCE}",
-                    _differs(column, spend, clicks),
+                    (column, spend, clicks),
+                    _differs,
                 )
             )
         elif parts == (CLICKS, IMPRESSIONS):
             found.append(
-                Check(label, f"{label} > 100 %", "serve a rate above 100 %", _above_one(column))
+                Check(label, f"{label} > 100 %", "serve a rate above 100 %", (column,), _above_one)
             )
     if clicks is not None and impressions is not None:
         found.append(
@@ -78,18 +81,23 @@ def checks_for(columns: Sequence[str], numeric: Sequence[bool]) -> list[Check]:
                 columns[clicks],
                 f"{columns[clicks]} > {columns[impressions]}",
                 f"have more {columns[clicks].lower()} than {columns[impressions].lower()}",
-                _more(clicks, impressions),
+                (clicks, impressions),
+                _more,
             )
         )
     return found
 
 
-def inspect(columns: Sequence[str], numeric: Sequence[bool], rows: Sequence[Row]) -> Quality:
-    """Every check of the table's columns over every row: which rows each flags."""
+def inspect(columns: Sequence[str], numeric: Sequence[bool], size: int, cells: Cells) -> Quality:
+    """Every check of the table's columns over its ``size`` rows (``cells(c)``: column
+    ``c``'s cells): which rows each flags."""
     checks = checks_for(columns, numeric)
+    read = {c: cells(c) for c in {c for check in checks for c in check.reads}}
     # Exact arithmetic for the whole pass: an operator then costs no context lookup.
     with localcontext(ARITHMETIC):
-        flagged = tuple(tuple(compress(range(len(rows)), map(c.test, rows))) for c in checks)
+        flagged = tuple(
+            tuple(compress(range(size), map(c.test, *(read[i] for i in c.reads)))) for c in checks
+        )
     return Quality(tuple(checks), flagged)
 
 
@@ -136,35 +144,23 @@ def _within(rows: Sequence[int], selected: Sequence[int]) -> list[int]:
     return [row for row in selected if row in flagged]
 
 
-def _differs(ratio: int, top: int, bottom: int) -> Callable[[Row], Any]:
-    """A served ratio more than TOLERANCE from top ÷ bottom (exact: |r·b − t| > tol·|b|)."""
-
-    def test(row: Row) -> Any:
-        served, numerator, denominator = row[ratio], row[top], row[bottom]
-        if served is None or numerator is None or not denominator:
-            return False
-        # In ``inspect``'s exact context: no rounding, whatever the digits.
-        return abs(served * denominator - numerator) > TOLERANCE * abs(denominator)  # type: ignore[operator, arg-type]
-
-    return test
+def _differs(served: Cell, numerator: Cell, denominator: Cell) -> Any:
+    """A served ratio more than TOLERANCE from numerator ÷ denominator, exactly:
+    |r·d − n| > tol·|d| (in ``inspect``'s exact context: no rounding, whatever the digits)."""
+    if served is None or numerator is None or not denominator:
+        return False
+    return abs(served * denominator - numerator) > TOLERANCE * abs(denominator)  # type: ignore[operator, arg-type]
 
 
-def _above_one(column: int) -> Callable[[Row], Any]:
-    one = Decimal(1)  # Decimal against Decimal: several times faster than against an int
-
-    def test(row: Row) -> Any:
-        value = row[column]
-        return value is not None and value > one  # type: ignore[operator]
-
-    return test
+_ONE = Decimal(1)  # Decimal against Decimal: several times faster than against an int
 
 
-def _more(top: int, bottom: int) -> Callable[[Row], Any]:
-    def test(row: Row) -> Any:
-        high, low = row[top], row[bottom]
-        return high is not None and low is not None and high > low  # type: ignore[operator]
+def _above_one(rate: Cell) -> Any:
+    return rate is not None and rate > _ONE  # type: ignore[operator]
 
-    return test
+
+def _more(high: Cell, low: Cell) -> Any:
+    return high is not None and low is not None and high > low  # type: ignore[operator]
 
 
 __all__ = ["Check", "Quality", "checks_for", "flags_cells", "inspect", "quality_warnings"]

@@ -2,21 +2,22 @@
 over the ad table (their meaning is ``filters``'), the facets of the selection, the ``Flags``
 column, and the warnings of a selection left empty.
 
-The evaluation is kept narrow, one column's cells at a time through a filter's cell test, so a
-column-wise table can run the same tests over its columns.
+The evaluation is kept narrow: everything here reads a column's cells for some rows through
+``cells`` and nothing else, so a column-wise table changes that one function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
+from itertools import compress
 from operator import itemgetter
 
 from .facets import MAX_VALUES, Facet, facet, suggested_columns
 from .filters import BadFilter, Filter, case_hints, cell_test, search_test
 from .metrics import SPEND, label_key
 from .quality import Quality, flags_cells
-from .table import Table
+from .table import Cell, Table
 
 FLAGS = "Flags"  # the column ``?_flags=1`` adds
 GLANCE = 2000  # cells of a text column looked at before it is offered as a facet
@@ -35,24 +36,30 @@ def column_index(table: Table, label: str, option: str) -> int:
     raise BadOption(f"{option}: no column {label!r}; columns: {', '.join(table.columns)}")
 
 
+def cells(table: Table, column: int, rows: Sequence[int] | None = None) -> list[Cell]:
+    """The cells of ``column`` in ``rows`` (None: every row), in that order."""
+    chosen = table.rows if rows is None else map(table.rows.__getitem__, rows)
+    return list(map(itemgetter(column), chosen))
+
+
 def select_ads(ads: Table, filters: Sequence[Filter], search: str | None) -> list[int] | None:
     """The ad rows the filters and the search keep, in report order; None without any (every
     row). Raises ``BadOption``."""
     if not filters and search is None:
         return None
-    rows: Iterable[int] = range(len(ads.rows))
+    rows: list[int] = list(range(len(ads.rows)))
     for f in filters:
         column = column_index(ads, f.label, "filter")
         try:
             test = cell_test(f, ads.numeric[column], ads.columns[column])
         except BadFilter as exc:
             raise BadOption(str(exc)) from None
-        rows = [i for i in rows if test(ads.rows[i][column])]
+        rows = list(compress(rows, map(test, cells(ads, column, rows))))
     if search is not None:
         found = search_test(search)
-        text = [c for c, numeric in enumerate(ads.numeric) if not numeric]
-        rows = [i for i in rows if found([ads.rows[i][c] for c in text])]
-    return list(rows)
+        text = [cells(ads, c, rows) for c, numeric in enumerate(ads.numeric) if not numeric]
+        rows = list(compress(rows, map(found, zip(*text, strict=True)))) if text else []
+    return rows
 
 
 def with_flags(table: Table, ads: Table, quality: Quality, selected: list[int] | None) -> Table:
@@ -80,7 +87,6 @@ def facets_of(
     """The facets asked for (``_facet`` labels) over the selected ads, with their Spend, then
     (``suggest``) those a page offers on its own, counts only: text columns whose selected
     ads hold a few values (one is enough for a column an exact filter names)."""
-    chosen = ads.rows if selected is None else [ads.rows[i] for i in selected]
     spend = next(
         (c for c, label in enumerate(ads.columns) if label_key(label) == SPEND and ads.numeric[c]),
         None,
@@ -91,23 +97,22 @@ def facets_of(
         if column not in asked:
             asked.append(column)
     offered: list[int] = []
-    cells = {c: list(map(itemgetter(c), chosen)) for c in asked}
+    found = {c: cells(ads, c, selected) for c in asked}
     if suggest:
         text = [c for c, numeric in enumerate(ads.numeric) if not numeric and c not in asked]
         # A glance at the first cells passes over columns of names and ids at once.
-        glance = chosen[:GLANCE]
-        text = [c for c in text if len(set(map(itemgetter(c), glance))) <= MAX_VALUES]
-        for c in text:
-            cells[c] = list(map(itemgetter(c), chosen))
+        glance = range(min(GLANCE, len(ads.rows))) if selected is None else selected[:GLANCE]
+        text = [c for c in text if len(set(cells(ads, c, glance))) <= MAX_VALUES]
+        found |= {c: cells(ads, c, selected) for c in text}
         exact = {column_index(ads, f.label, "filter") for f in filters if f.op == "exact"}
-        offered = suggested_columns([(c, cells[c]) for c in text], filtered=exact)
+        offered = suggested_columns([(c, found[c]) for c in text], filtered=exact)
     if not asked and not offered:
         return ()
-    spends = None if spend is None else list(map(itemgetter(spend), chosen))
+    spends = None if spend is None or not asked else cells(ads, spend, selected)
     # An offered facet counts (in C); summing Spend per value costs a pass in Python over the
     # selected ads, paid for the facets asked.
     return tuple(
-        facet(ads.columns[c], cells[c], spends if c in asked else None, asked=c in asked)
+        facet(ads.columns[c], found[c], spends if c in asked else None, asked=c in asked)
         for c in [*asked, *offered]
     )
 
@@ -123,9 +128,9 @@ def nothing_matched(ads: Table, filters: Sequence[Filter], search: str | None) -
         column = column_index(ads, f.label, "filter")
         if ads.numeric[column]:
             continue
-        cells = [row[column] for row in ads.rows]
-        for value in case_hints(f, dict.fromkeys(cells)):
-            count = cells.count(value)
+        every = cells(ads, column)
+        for value in case_hints(f, dict.fromkeys(every)):
+            count = every.count(value)
             twin = "iexact" if f.op == "exact" else "icontains"
             notes.append(
                 f"{ads.columns[column]} has {value!r} ({count:,} ad{'s' * (count != 1)}), "
@@ -138,6 +143,7 @@ def nothing_matched(ads: Table, filters: Sequence[Filter], search: str | None) -
 __all__ = [
     "FLAGS",
     "BadOption",
+    "cells",
     "column_index",
     "facets_of",
     "nothing_matched",

@@ -42,6 +42,7 @@ from .options import OTHER_OPTIONS, SLICING_OPTIONS, SWITCH_WORDS, RatioMode
 from .quality import quality_warnings
 from .selection import (
     BadOption,
+    cells,
     column_index,
     facets_of,
     nothing_matched,
@@ -258,7 +259,7 @@ def _accounts(ads: Table) -> Sequence[Cell]:
     """The Account Name of every ad row, for the warnings to name (empties without one)."""
     if ACCOUNT not in ads.columns:
         return [None] * len(ads.rows)
-    return list(map(itemgetter(ads.columns.index(ACCOUNT)), ads.rows))
+    return cells(ads, ads.columns.index(ACCOUNT))
 
 
 def _unfiltered(ads: Ads, sl: Slice, summary: Summary | None) -> int:
@@ -268,8 +269,7 @@ def _unfiltered(ads: Ads, sl: Slice, summary: Summary | None) -> int:
         return len(ads.table.rows)
     if sl.by is None:
         return len(summary.groups)
-    column = column_index(ads.table, sl.by, "_by")
-    return len({row[column] for row in ads.table.rows})
+    return len(set(cells(ads.table, column_index(ads.table, sl.by, "_by"))))
 
 
 def arrange(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from stract_reports.reports.facets import facet, suggested_columns
-from stract_reports.reports.quality import flags_cells, inspect, quality_warnings
+from stract_reports.reports.quality import flags_column, inspect, quality_warnings
 
 COLUMNS = ["Account Name", "Clicks", "Impressions", "Spend", "Cost per Click", "CTR"]
 NUMERIC = [False, True, True, True, True, True]
@@ -15,7 +15,7 @@ NUMERIC = [False, True, True, True, True, True]
 def check(rows: list[list[object]]) -> list[list[str | None]]:
     """The Flags cell of each row, and the quality of the table, as a reader gets them."""
     quality = inspect(COLUMNS, NUMERIC, len(rows), lambda c: [row[c] for row in rows])
-    return [[flag] for flag in flags_cells(quality, range(len(rows)))]
+    return [[flag] for flag in flags_column(quality, len(rows))]
 
 
 def test_a_cent_is_the_line_exactly() -> None:
@@ -51,7 +51,9 @@ def test_rates_above_one_and_more_clicks_than_impressions() -> None:
 def test_warnings_count_the_selected_rows_and_name_the_first_accounts() -> None:
     rows: list[list[object]] = [[f"acct {i % 5}", 2, 1, None, None, None] for i in range(12)]
     quality = inspect(COLUMNS, NUMERIC, len(rows), lambda c: [row[c] for row in rows])
-    accounts = [row[0] for row in rows]
+
+    def accounts(picked: object) -> list[object]:
+        return [rows[i][0] for i in picked]  # type: ignore[attr-defined]
 
     assert quality_warnings(quality, None, accounts) == [
         "Clicks: 12 ads have more clicks than impressions (accounts acct 0, acct 1, acct 2 and "

@@ -7,20 +7,18 @@ prints them (``5.50``, never ``5.5`` through a float), and NaN or an infinity is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import repeat
+from itertools import chain, repeat
 from json.encoder import encode_basestring
-from operator import add, itemgetter
 from typing import Any
 
 from ..reports.numbers import format_number
 from ..reports.slicing import Page
-from ..reports.table import Cell, Table
+from ..reports.table import Table
+from .cells import ColumnTexts
 from .links import FacetLinks
-
-_CHUNK_ROWS = 2000
 
 
 def table_document(
@@ -49,10 +47,10 @@ def render_json(
     ``page``: where the table sits in the sliced report (its counts); ``next_url``: the next
     page of a paged table, as ``"next"`` after ``"rows"``; ``facets``: the facets asked, with
     each value's link."""
-    return "".join(_chunks(table, generated_at, page=page, next_url=next_url, facets=facets))
+    return "".join(json_chunks(table, generated_at, page=page, next_url=next_url, facets=facets))
 
 
-def _chunks(
+def json_chunks(
     table: Table,
     generated_at: datetime,
     *,
@@ -60,12 +58,9 @@ def _chunks(
     next_url: str | None = None,
     facets: Sequence[FacetLinks] = (),
 ) -> Iterator[str]:
-    """``render_json`` a few thousand rows at a time: no list of every row's text at once."""
-    head = dumps(_head(table, generated_at, page, facets))
-    yield head[:-1] + ',"rows":['
-    for start in range(0, len(table.rows), _CHUNK_ROWS):
-        rows = _rows_json(table, table.rows[start : start + _CHUNK_ROWS])
-        yield ("," if start else "") + ",".join(rows)
+    """``render_json`` a few thousand rows at a time: no text of every row at once."""
+    yield dumps(_head(table, generated_at, page, facets))[:-1] + ',"rows":['
+    yield from _separated(_rows(table, ","))
     yield "]}" if next_url is None else f'],"next":{dumps(next_url)}}}'
 
 
@@ -76,7 +71,7 @@ def _head(
     ``filtered_row_count`` the rows of every page with these options, ``table_row_count`` the
     rows of the report without filters. ``facets``, by column: each value's count of selected
     ads and their Spend, whether its filter is in force, and the URL that toggles it."""
-    shown = len(table.rows)
+    shown = len(table)
     filtered = shown if page is None else page.total
     unfiltered = filtered if page is None or page.counts is None else page.counts.unfiltered
     return {
@@ -103,38 +98,35 @@ def _facet(links: FacetLinks) -> dict[str, Any]:
     return {"results": results, "truncated": links.facet.truncated}
 
 
-def _rows_json(table: Table, rows: list[list[Cell]]) -> Iterable[str]:
-    """Each row as a JSON object, its cells encoded a column at a time."""
-    if not table.columns:
-        return repeat("{}", len(rows))
+def _rows(table: Table, between: str) -> Iterator[str]:
+    """Each chunk's rows as JSON objects keyed by label, in column order, ``between`` after
+    each; a chunk of no rows is skipped."""
     keys = [
         ("{" if c == 0 else ",") + encode_basestring(label) + ":"
         for c, label in enumerate(table.columns)
     ]
-    pieces = [
-        map(add, repeat(key), _column_json(rows, itemgetter(c), table.numeric[c]))
-        for c, key in enumerate(keys)
-    ]
-    return map("".join, zip(*pieces, repeat("}", len(rows)), strict=True))
+    columns = [ColumnTexts(column, encode_basestring, "null", False) for column in table.data]
+    for rows in table.chunks():
+        if not columns:
+            yield ("{}" + between) * len(rows)
+            continue
+        # Key, cell, key, cell, ..., "}" and ``between``: the chunk in one join.
+        parts: list[Any] = []
+        for key, texts in zip(keys, columns, strict=True):
+            parts += (repeat(key), texts(rows))
+        parts.append(repeat("}" + between))
+        yield "".join(chain.from_iterable(zip(*parts, strict=False)))  # repeats never end
 
 
-_NUMBER_KINDS = {int, Decimal, type(None)}
-_NULL_FOR_NONE = {"None": "null"}
-
-
-def _column_json(rows: list[list[Cell]], cell: Callable[[Any], Any], numeric: bool) -> list[str]:
-    """One column's cells as JSON values."""
-    if numeric and set(map(type, map(cell, rows))) <= _NUMBER_KINDS:
-        texts = list(map(str, map(cell, rows)))
-        joined = "".join(texts)
-        if "E" not in joined and "Infinity" not in joined and "NaN" not in joined:
-            return list(map(_NULL_FOR_NONE.get, texts, texts))
-    elif not numeric:
-        try:
-            return ["null" if v is None else encode_basestring(v) for v in map(cell, rows)]
-        except TypeError:
-            pass  # a cell that is no text: value by value below
-    return [dumps(value) for value in map(cell, rows)]
+def _separated(chunks: Iterator[str]) -> Iterator[str]:
+    """Chunks of objects each followed by a comma, without the very last comma."""
+    held = None
+    for chunk in chunks:
+        if held is not None:
+            yield held
+        held = chunk
+    if held is not None:
+        yield held[:-1]
 
 
 def iso_utc(moment: datetime) -> str:
@@ -199,14 +191,21 @@ def _other(value: Any) -> str:
 def render_rows_array(table: Table) -> str:
     """The rows alone, a bare list of objects keyed by label (``?_shape=array``): what
     ``pandas.read_json`` and most tools read as records."""
-    return "[" + ",".join(_all_rows(table)) + "]"
+    return "".join(array_chunks(table))
+
+
+def array_chunks(table: Table) -> Iterator[str]:
+    """``render_rows_array`` a few thousand rows at a time."""
+    yield "["
+    yield from _separated(_rows(table, ","))
+    yield "]"
 
 
 def render_ndjson(table: Table) -> str:
     """One JSON object per row and line (newline-delimited JSON), for streaming readers."""
-    return "".join(row + "\n" for row in _all_rows(table))
+    return "".join(ndjson_chunks(table))
 
 
-def _all_rows(table: Table) -> Iterator[str]:
-    for start in range(0, len(table.rows), _CHUNK_ROWS):
-        yield from _rows_json(table, table.rows[start : start + _CHUNK_ROWS])
+def ndjson_chunks(table: Table) -> Iterator[str]:
+    """``render_ndjson`` a few thousand rows at a time."""
+    return _rows(table, "\n")

@@ -9,14 +9,14 @@ contradicts itself. Three checks, each on the columns ``metrics`` names:
 
 ``inspect`` finds the flagged rows of an ad table once (a build shares it among requests);
 ``quality_warnings`` counts them per column over a slice's ads, naming the first accounts;
-``flags_cells`` is the ``Flags`` column of ``?_flags=1``. A check reads the columns it names,
+``flags_column`` is the ``Flags`` column of ``?_flags=1``. A check reads the columns it names,
 a cell of each at a time (``map(test, *columns)``): a row-wise table hands the columns cut from
 its rows, a column-wise one its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from itertools import compress
@@ -102,16 +102,18 @@ def inspect(columns: Sequence[str], numeric: Sequence[bool], size: int, cells: C
 
 
 def quality_warnings(
-    quality: Quality, selected: Sequence[int] | None, accounts: Sequence[Cell]
+    quality: Quality,
+    selected: Sequence[int] | None,
+    accounts: Callable[[Sequence[int]], Iterable[Cell]],
 ) -> list[str]:
     """One warning per check that flags some of the ``selected`` rows (None: all), counted,
-    naming the first accounts (``accounts``: the Account Name of every row)."""
+    naming the first accounts (``accounts(rows)``: the Account Name of those rows)."""
     warnings = []
     for check, rows in zip(quality.checks, quality.flagged, strict=True):
         mine = rows if selected is None else _within(rows, selected)
         if not mine:
             continue
-        found = dict.fromkeys(map(accounts.__getitem__, mine))
+        found = dict.fromkeys(accounts(mine))
         names = [str(name) for name in found if name is not None]
         shown = ", ".join(names[:ACCOUNTS_NAMED])
         more = len(names) - ACCOUNTS_NAMED
@@ -124,15 +126,18 @@ def quality_warnings(
     return warnings
 
 
-def flags_cells(quality: Quality, rows: Sequence[int]) -> list[str | None]:
-    """The ``Flags`` cell of each of ``rows``: its checks' flags joined by "; ", or empty."""
-    marks: dict[int, list[str]] = {}
-    wanted = set(rows)
+def flags_column(quality: Quality, size: int) -> list[str | None]:
+    """The ``Flags`` cell of each of a table's ``size`` rows: its checks' flags joined by
+    "; ", or empty."""
+    marks: list[list[str] | None] = [None] * size
     for check, flagged in zip(quality.checks, quality.flagged, strict=True):
         for row in flagged:
-            if row in wanted:
-                marks.setdefault(row, []).append(check.flag)
-    return ["; ".join(marks[row]) if row in marks else None for row in rows]
+            mark = marks[row]
+            if mark is None:
+                marks[row] = [check.flag]
+            else:
+                mark.append(check.flag)
+    return [None if mark is None else "; ".join(mark) for mark in marks]
 
 
 def _within(rows: Sequence[int], selected: Sequence[int]) -> list[int]:
@@ -163,4 +168,4 @@ def _more(high: Cell, low: Cell) -> Any:
     return high is not None and low is not None and high > low  # type: ignore[operator]
 
 
-__all__ = ["Check", "Quality", "checks_for", "flags_cells", "inspect", "quality_warnings"]
+__all__ = ["Check", "Quality", "checks_for", "flags_column", "inspect", "quality_warnings"]

@@ -8,16 +8,16 @@ The evaluation is kept narrow: everything here reads a column's cells for some r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from itertools import compress
-from operator import itemgetter
 
 from .facets import MAX_VALUES, Facet, facet, suggested_columns
 from .filters import BadFilter, Filter, case_hints, cell_test, search_test
 from .metrics import SPEND, label_key
-from .quality import Quality, flags_cells
+from .quality import Quality, flags_column
 from .table import Cell, Table
+from .words import Rows, TextColumn, gather
 
 FLAGS = "Flags"  # the column ``?_flags=1`` adds
 GLANCE = 2000  # cells of a text column looked at before it is offered as a facet
@@ -36,58 +36,57 @@ def column_index(table: Table, label: str, option: str) -> int:
     raise BadOption(f"{option}: no column {label!r}; columns: {', '.join(table.columns)}")
 
 
-def cells(table: Table, column: int, rows: Sequence[int] | None = None) -> list[Cell]:
-    """The cells of ``column`` in ``rows`` (None: every row), in that order."""
-    chosen = table.rows if rows is None else map(table.rows.__getitem__, rows)
-    return list(map(itemgetter(column), chosen))
+def cells(table: Table, column: int, rows: Rows | None = None) -> list[Cell]:
+    """The cells of ``column`` in ``rows`` (None: the table's own rows), in that order."""
+    return table.data[column].cells(table.selection if rows is None else rows)  # type: ignore[return-value]
 
 
-def select_ads(ads: Table, filters: Sequence[Filter], search: str | None) -> list[int] | None:
+def select_ads(ads: Table, filters: Sequence[Filter], search: str | None) -> Rows | None:
     """The ad rows the filters and the search keep, in report order; None without any (every
     row). Raises ``BadOption``."""
     if not filters and search is None:
         return None
-    rows: list[int] = list(range(len(ads.rows)))
+    rows: Rows = ads.selection
     for f in filters:
         column = column_index(ads, f.label, "filter")
         try:
             test = cell_test(f, ads.numeric[column], ads.columns[column])
         except BadFilter as exc:
             raise BadOption(str(exc)) from None
-        values = cells(ads, column, rows)
-        if not ads.numeric[column]:
-            # Text repeats (platforms, countries, statuses): each distinct value is tested once,
-            # and the pass over the rows is a lookup in C. Not numbers: 886 and 886.0 are one
-            # key, yet print differently for __contains.
-            verdict = {value: bool(test(value)) for value in set(values)}
-            test = verdict.__getitem__
-        rows = list(compress(rows, map(test, values)))
+        data = ads.data[column]
+        if isinstance(data, TextColumn):
+            # Each distinct text is tested once; the pass over the rows is a lookup in C. (Not
+            # numbers: 886 and 886.0 are one value, yet print differently for __contains.)
+            verdict = [bool(test(value)) for value in data.values]
+            kept: Iterable[bool] = map(verdict.__getitem__, gather(data.codes, rows))
+        else:
+            kept = map(test, data.cells(rows))
+        rows = list(compress(rows, kept))
     if search is not None:
         found = search_test(search)
         text = [cells(ads, c, rows) for c, numeric in enumerate(ads.numeric) if not numeric]
         rows = list(compress(rows, map(found, zip(*text, strict=True)))) if text else []
-    return rows
+    return list(rows)
 
 
-def with_flags(table: Table, ads: Table, quality: Quality, selected: list[int] | None) -> Table:
-    """``table`` (the ``selected`` rows of ``ads``) with a last column naming each row's
+def with_flags(table: Table, ads: Table, quality: Quality) -> Table:
+    """``table`` (rows of ``ads``, sharing its columns) with a last column naming each row's
     quality flags."""
     taken = {label_key(label) for label in table.columns}
     label = FLAGS if label_key(FLAGS) not in taken else f"{FLAGS} (quality)"
-    rows = range(len(ads.rows)) if selected is None else selected
-    cells = flags_cells(quality, rows)
+    flags = TextColumn.of(flags_column(quality, len(ads.data[0]) if ads.data else 0))
     return replace(
         table,
         columns=[*table.columns, label],
         numeric=[*table.numeric, False],
-        rows=[[*row, flag] for row, flag in zip(table.rows, cells, strict=True)],
+        data=[*table.data, flags],
     )
 
 
 def facets_of(
     ads: Table,
     asked_labels: Sequence[str],
-    selected: list[int] | None,
+    selected: Rows | None,
     suggest: bool,
     filters: Sequence[Filter] = (),
 ) -> tuple[Facet, ...]:
@@ -108,7 +107,7 @@ def facets_of(
     if suggest:
         text = [c for c, numeric in enumerate(ads.numeric) if not numeric and c not in asked]
         # A glance at the first cells passes over columns of names and ids at once.
-        glance = range(min(GLANCE, len(ads.rows))) if selected is None else selected[:GLANCE]
+        glance = (ads.selection if selected is None else selected)[:GLANCE]
         text = [c for c in text if len(set(cells(ads, c, glance))) <= MAX_VALUES]
         found |= {c: cells(ads, c, selected) for c in text}
         exact = {column_index(ads, f.label, "filter") for f in filters if f.op == "exact"}

@@ -28,15 +28,18 @@ the values they would match in another case).
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from operator import itemgetter
-from typing import Any
+from itertools import compress
+from operator import not_
 
 from ..records import PlatformData
-from .ads import ACCOUNT, Ads, ads_table
+from .ads import Ads, ads_of, ads_table
 from .facets import Facet
 from .filters import BadFilter, Filter, parse_filter
+from .ingest import AdColumns
+from .layout import ACCOUNT
 from .metrics import label_key
 from .options import OTHER_OPTIONS, SLICING_OPTIONS, SWITCH_WORDS, RatioMode
 from .quality import quality_warnings
@@ -50,8 +53,9 @@ from .selection import (
     with_flags,
 )
 from .spec import ReportSpec
-from .summary import Group, summarize
+from .summary import Group, summarize, totals
 from .table import Cell, Table
+from .words import Rows, TextColumn, gather
 
 # A page token or size longer than this is no number we could have issued.
 _MAX_DIGITS = 12
@@ -124,20 +128,24 @@ class Summary:
         return f"{self.subject}: summary by {unit}" if unit else f"{self.subject}: summary"
 
 
-def report_source(data: Sequence[PlatformData], spec: ReportSpec) -> tuple[Ads, Summary | None]:
-    """What ``slice_report`` needs for the report ``spec``: the ads of ``data`` (one platform's,
-    or every platform's for the general reports) and, for a summary, which one."""
-    if spec.platform is None:
-        ads = ads_table(data, spec.ads, "All platforms: ads")
-        if not spec.summary:
-            return ads, None
-        return ads, Summary(spec, "All platforms", ads.by_platform)
-    (one,) = data
-    label = one.platform.label
-    ads = ads_table(data, spec.ads, f"{label}: ads")
+def report_source(
+    data: Sequence[PlatformData] | AdColumns, spec: ReportSpec
+) -> tuple[Ads, Summary | None]:
+    """What ``slice_report`` needs for the report ``spec``: its ads (of one platform, or every
+    platform's for the general reports), from the assembled table of a read or from records
+    holding their rows; and, for a summary, which one."""
+    labels = data.platforms if isinstance(data, AdColumns) else [p.platform.label for p in data]
+    subject = "All platforms" if spec.platform is None else labels[0]
+    title = f"{subject}: ads"
+    if isinstance(data, AdColumns):
+        ads = ads_of(data, spec.ads, title)
+    else:
+        ads = ads_table(data, spec.ads, title)
     if not spec.summary:
         return ads, None
-    return ads, Summary(spec, label, ads.by_account, "account")
+    if spec.platform is None:
+        return ads, Summary(spec, subject, ads.by_platform)
+    return ads, Summary(spec, subject, ads.by_account, "account")
 
 
 def query_pairs(query: Query) -> list[tuple[str, str]]:
@@ -215,11 +223,11 @@ def slice_report(
     notes += quality_warnings(ads.quality, selected, _accounts(source))
     if notes:
         table = replace(table, warnings=[*table.warnings, *notes])
-    every = len(source.rows)
+    every = len(source)
     counts = Counts(
         every if selected is None else len(selected),
         every,
-        len(table.rows) if selected is None else _unfiltered(ads, sl, summary),
+        len(table) if selected is None else _unfiltered(ads, sl, summary),
     )
     table, page = arrange(
         table, sl, page_size=page_size, totals=totals, ratios=ratios if summary else "recompute"
@@ -230,7 +238,7 @@ def slice_report(
 def select_rows(
     ads: Ads,
     sl: Slice,
-    selected: list[int] | None,
+    selected: Rows | None,
     *,
     summary: Summary | None = None,
     ratios: RatioMode = "recompute",
@@ -242,10 +250,8 @@ def select_rows(
     if summary is None:
         if sl.by is not None:
             raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
-        table = (
-            source if selected is None else _with_rows(source, [source.rows[i] for i in selected])
-        )
-        return with_flags(table, source, ads.quality, selected) if sl.flags else table
+        table = source if selected is None else source.select(selected)
+        return with_flags(table, source, ads.quality) if sl.flags else table
     if sl.flags:
         raise BadOption(f"_flags marks ad rows: ask /{source.spec.name}?_flags=1")
     if sl.by is not None:
@@ -255,18 +261,19 @@ def select_rows(
     )
 
 
-def _accounts(ads: Table) -> Sequence[Cell]:
-    """The Account Name of every ad row, for the warnings to name (empties without one)."""
+def _accounts(ads: Table) -> Callable[[Sequence[int]], list[Cell]]:
+    """The Account Name of some ad rows, for the warnings to name (empties without one)."""
     if ACCOUNT not in ads.columns:
-        return [None] * len(ads.rows)
-    return cells(ads, ads.columns.index(ACCOUNT))
+        return lambda rows: [None] * len(rows)
+    column = ads.columns.index(ACCOUNT)
+    return lambda rows: cells(ads, column, rows)
 
 
 def _unfiltered(ads: Ads, sl: Slice, summary: Summary | None) -> int:
     """The rows the report has without filters: its ads, its groups, or the distinct values
     of its ``_by`` column over every ad."""
     if summary is None:
-        return len(ads.table.rows)
+        return len(ads.table)
     if sl.by is None:
         return len(summary.groups)
     return len(set(cells(ads.table, column_index(ads.table, sl.by, "_by"))))
@@ -285,7 +292,7 @@ def arrange(
     # The output's labels are checked before sorting or totalling anything.
     sort_column = None if sl.sort is None else column_index(table, sl.sort, "_sort")
     chosen = _columns(table, sl.columns) if sl.columns else None
-    total = len(table.rows)
+    total = len(table)
     if sl.offset and sl.offset >= total:
         count = f"{total:,} row{'s' * (total != 1)}"
         raise PastTheEnd(
@@ -297,36 +304,35 @@ def arrange(
     start = sl.offset
     end = total if size is None else min(start + size, total)
     page = Page(total, start, size, str(end) if end < total else None, row_totals)
-    rows = _page_rows(table, sort_column, sl.descending, start, end)
-    if rows is not table.rows:
-        table = _with_rows(table, rows)
+    rows = table.selection
+    if sort_column is not None:
+        rows = _ordered(table, sort_column, sl.descending, limit=end)
+    if start != 0 or end != len(rows):
+        rows = rows[start:end]
+    if rows is not table.selection:
+        table = table.select(rows)
     if chosen is None:
         return table, page
     chosen_totals = None if row_totals is None else [row_totals[c] for c in chosen]
-    return _project(table, chosen), replace(page, totals=chosen_totals)
+    return table.project(chosen), replace(page, totals=chosen_totals)
 
 
-def _page_rows(
-    table: Table, sort_column: int | None, descending: bool, start: int, end: int
-) -> list[list[Cell]]:
-    """Rows ``start``..``end`` of the table, sorted by ``sort_column`` if given (the table's
-    own list when that is all of them)."""
-    rows = table.rows
-    if sort_column is not None:
-        rows = _sorted(table, sort_column, descending, limit=end)
-    if start != 0 or end != len(rows):
-        rows = rows[start:end]
-    return rows
-
-
-def _kept(groups: Sequence[Group], selected: list[int] | None) -> Sequence[Group]:
+def _kept(groups: Sequence[Group], selected: Rows | None) -> Sequence[Group]:
     """The groups with only their selected rows, those left without any dropped (None: every
-    row is selected)."""
+    row is selected). ``selected`` is in ascending order, a group a range of rows."""
     if selected is None:
         return groups
-    keep = set(selected)
-    kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
-    return [(prefix, rows) for prefix, rows in kept if rows]
+    kept: list[Group] = []
+    for prefix, rows in groups:
+        if isinstance(rows, range) and rows.step == 1:
+            first, last = bisect_left(selected, rows.start), bisect_left(selected, rows.stop)
+            mine: Rows = selected[first:last]
+        else:
+            keep = set(selected)
+            mine = [i for i in rows if i in keep]
+        if mine:
+            kept.append((prefix, mine))
+    return kept
 
 
 def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int | None:
@@ -353,16 +359,18 @@ def _columns(table: Table, values: Sequence[str]) -> list[int]:
 
 
 def _summary_by(
-    ads: Table, label: str, selected: list[int] | None, summary: Summary, ratios: RatioMode
+    ads: Table, label: str, selected: Rows | None, summary: Summary, ratios: RatioMode
 ) -> Table:
     column = column_index(ads, label, "_by")
-    if ads.numeric[column]:
+    by = ads.data[column]
+    if not isinstance(by, TextColumn):
         text = [name for name, numeric in zip(ads.columns, ads.numeric, strict=True) if not numeric]
         raise BadOption(f"_by groups by a text column: {', '.join(text)}")
-    members: dict[Cell, list[int]] = {}  # in order of first appearance
-    for i in range(len(ads.rows)) if selected is None else selected:
-        members.setdefault(ads.rows[i][column], []).append(i)
-    groups: list[Group] = [([value], rows) for value, rows in members.items()]
+    rows = ads.selection if selected is None else selected
+    members: dict[int, list[int]] = {}  # by the cell's code, in order of first appearance
+    for row, code in zip(rows, gather(by.codes, rows), strict=True):
+        members.setdefault(code, []).append(row)
+    groups: list[Group] = [([by.values[code]], rows) for code, rows in members.items()]
     numeric = [i for i, is_number in enumerate(ads.numeric) if is_number]
     name = ads.columns[column]
     return summarize(
@@ -375,50 +383,29 @@ def _summary_by(
     )
 
 
-def _sorted(table: Table, column: int, descending: bool, *, limit: int) -> list[list[Cell]]:
-    """The rows ordered by ``column``, empty cells last; only the first ``limit`` are needed,
-    so a page of a large table is picked from a heap rather than by sorting it all."""
-    filled = [row for row in table.rows if row[column] is not None]
-    empty = [row for row in table.rows if row[column] is None]
-    key: Callable[[list[Cell]], Any]
-    if table.numeric[column]:
-        key = itemgetter(column)
-    else:
-        # Case does not split the order; ties between "a" and "A" keep a fixed order.
-        def key(row: list[Cell]) -> tuple[str, str]:
-            return (str(row[column]).casefold(), str(row[column]))
-
-    # Both ways are stable (heapq's n-smallest/largest are documented as the sorted prefix):
-    # equal keys keep their report order.
+def _ordered(table: Table, column: int, descending: bool, *, limit: int) -> Rows:
+    """The table's rows ordered by ``column`` (numbers as numbers, text case-insensitively with
+    ties by the text itself), equal keys in the table's order, empty cells last either way;
+    only the first ``limit`` are needed, so a page of a large table comes from a heap."""
+    data, selection = table.data[column], table.selection
+    keys = data.sort_keys(selection)
+    empty = data.is_empty(selection)
+    filled = list(compress(range(len(selection)), map(not_, empty)))
+    # Both ways are stable (heapq's n-smallest/largest are documented as the sorted prefix).
     if limit < len(filled):
         pick = heapq.nlargest if descending else heapq.nsmallest
-        return pick(limit, filled, key=key)
-    return sorted(filled, key=key, reverse=descending) + empty
-
-
-def _project(table: Table, columns: list[int]) -> Table:
-    rows = [[row[c] for c in columns] for row in table.rows]
-    return Table(
-        table.spec,
-        table.title,
-        [table.columns[c] for c in columns],
-        [table.numeric[c] for c in columns],
-        rows,
-        table.warnings,
-    )
+        positions = pick(limit, filled, key=keys.__getitem__)
+    else:
+        positions = sorted(filled, key=keys.__getitem__, reverse=descending)
+        positions += compress(range(len(selection)), empty)
+    return [selection[p] for p in positions]
 
 
 def _totals(table: Table, ratios: RatioMode = "recompute") -> list[Cell]:
     """Sums of the numeric columns over every row, ratios recomputed (or summed); text
     columns empty."""
-    (row,) = summarize(
-        table, [([], list(range(len(table.rows))))], ratios, spec=table.spec, title=""
-    ).rows
+    (row,) = totals(table, [([], table.selection)], ratios)
     return row
-
-
-def _with_rows(table: Table, rows: list[list[Cell]]) -> Table:
-    return Table(table.spec, table.title, table.columns, table.numeric, rows, table.warnings)
 
 
 __all__ = [

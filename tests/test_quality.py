@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from stract_reports.reports.columnar import NumberColumn
 from stract_reports.reports.facets import facet, suggested_columns
-from stract_reports.reports.quality import flags_column, inspect, quality_warnings
+from stract_reports.reports.quality import Quality, flags_column, inspect, quality_warnings
 
 COLUMNS = ["Account Name", "Clicks", "Impressions", "Spend", "Cost per Click", "CTR"]
 NUMERIC = [False, True, True, True, True, True]
 
 
+def quality_of(rows: list[list[object]]) -> Quality:
+    """The checks of a table of these rows, held column-wise as a report holds them."""
+    return inspect(COLUMNS, NUMERIC, len(rows), lambda c: NumberColumn.of([r[c] for r in rows]))
+
+
 def check(rows: list[list[object]]) -> list[list[str | None]]:
-    """The Flags cell of each row, and the quality of the table, as a reader gets them."""
-    quality = inspect(COLUMNS, NUMERIC, len(rows), lambda c: [row[c] for row in rows])
-    return [[flag] for flag in flags_column(quality, len(rows))]
+    """The Flags cell of each row, as a reader gets them."""
+    return [[flag] for flag in flags_column(quality_of(rows), len(rows))]
 
 
 def test_a_cent_is_the_line_exactly() -> None:
@@ -50,7 +55,7 @@ def test_rates_above_one_and_more_clicks_than_impressions() -> None:
 
 def test_warnings_count_the_selected_rows_and_name_the_first_accounts() -> None:
     rows: list[list[object]] = [[f"acct {i % 5}", 2, 1, None, None, None] for i in range(12)]
-    quality = inspect(COLUMNS, NUMERIC, len(rows), lambda c: [row[c] for row in rows])
+    quality = quality_of(rows)
 
     def accounts(picked: object) -> list[object]:
         return [rows[i][0] for i in picked]  # type: ignore[attr-defined]
@@ -67,7 +72,7 @@ def test_warnings_count_the_selected_rows_and_name_the_first_accounts() -> None:
 
 
 def test_no_check_without_its_columns() -> None:
-    quality = inspect(["Ad Name", "Clicks"], [False, True], 1, lambda c: [["x", 5][c]])
+    quality = inspect(["Ad Name", "Clicks"], [False, True], 1, lambda c: NumberColumn.of([5]))
     assert quality.checks == ()
 
 

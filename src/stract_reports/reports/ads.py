@@ -21,7 +21,7 @@ from functools import cached_property
 
 from ..records import PlatformData
 from .collector import gc_paused
-from .columnar import Column
+from .columnar import Column, NumberColumn
 from .ingest import AdAssembly, AdColumns, Span
 from .quality import Quality, inspect
 from .spec import ReportSpec
@@ -45,12 +45,13 @@ class Ads:
         """Which rows the upstream's numbers contradict themselves in: found on first use,
         then kept with the build that every request of the report shares."""
         table = self.table  # its selection is every row, in order: range(len(table))
-        return inspect(
-            table.columns,
-            table.numeric,
-            len(table),
-            lambda column: table.data[column].cells(table.selection),
-        )
+        return inspect(table.columns, table.numeric, len(table), self._number_column)
+
+    def _number_column(self, index: int) -> NumberColumn:
+        column = self.table.data[index]
+        if not isinstance(column, NumberColumn):
+            raise TypeError(f"column {self.table.columns[index]!r} holds no numbers")
+        return column
 
 
 def ads_of(assembled: AdColumns, spec: ReportSpec, title: str) -> Ads:

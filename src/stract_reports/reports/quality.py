@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import compress, repeat
-from operator import and_, gt, mul, ne, sub
+from itertools import compress, count, repeat
+from operator import gt, mul, sub
 
 from .columnar import EMPTY, POW10, NumberColumn
 from .metrics import CLICKS, IMPRESSIONS, RATIOS, SPEND, label_key
@@ -151,9 +151,9 @@ def _within(rows: Sequence[int], selected: Sequence[int]) -> list[int]:
     return [row for row in selected if row in flagged]
 
 
-def _filled(column: NumberColumn) -> Iterable[bool]:
-    """Per row: the cell holds a number."""
-    return map(ne, column.scales, repeat(EMPTY))
+def _scaled(values: Iterable[int], power: int) -> Iterable[int]:
+    """``values`` × 10**power (as they are when the power is 0)."""
+    return values if power == 0 else map(mul, values, repeat(POW10[power]))
 
 
 def _differs(cpc: NumberColumn, spend: NumberColumn, clicks: NumberColumn) -> Iterable[bool]:
@@ -162,11 +162,16 @@ def _differs(cpc: NumberColumn, spend: NumberColumn, clicks: NumberColumn) -> It
     and clicks are not 0."""
     (sc, c), (ss, s), (sk, k) = cpc.aligned(), spend.aligned(), clicks.aligned()
     top = max(sc + sk, ss, sk + CENT_PLACES)
-    product = map(mul, map(mul, c, k), repeat(POW10[top - sc - sk]))
-    gap = map(abs, map(sub, product, map(mul, s, repeat(POW10[top - ss]))))
-    allowed = map(mul, map(abs, k), repeat(POW10[top - sk - CENT_PLACES]))
-    served = map(and_, _filled(cpc), _filled(spend))
-    return map(and_, map(and_, served, map(bool, k)), map(gt, gap, allowed))
+    product = _scaled(map(mul, c, k), top - sc - sk)
+    gap = map(abs, map(sub, product, _scaled(s, top - ss)))
+    allowed = _scaled(map(abs, k), top - sk - CENT_PLACES)
+    verdict = list(map(gt, gap, allowed))
+    # An empty cell reads 0: of the rows flagged (few, as a rule), those missing a value or
+    # without clicks are no contradiction.
+    for row in compress(count(), verdict):
+        if not k[row] or EMPTY in (cpc.scales[row], spend.scales[row]):
+            verdict[row] = False
+    return verdict
 
 
 def _above_one(rate: NumberColumn) -> Iterable[bool]:
@@ -179,8 +184,11 @@ def _more(high: NumberColumn, low: NumberColumn) -> Iterable[bool]:
     """More of ``high`` than of ``low``, where both are served."""
     (sh, h), (sl, lo) = high.aligned(), low.aligned()
     top = max(sh, sl)
-    more = map(gt, map(mul, h, repeat(POW10[top - sh])), map(mul, lo, repeat(POW10[top - sl])))
-    return map(and_, map(and_, _filled(high), _filled(low)), more)
+    verdict = list(map(gt, _scaled(h, top - sh), _scaled(lo, top - sl)))
+    for row in compress(count(), verdict):  # an empty cell reads 0
+        if EMPTY in (high.scales[row], low.scales[row]):
+            verdict[row] = False
+    return verdict
 
 
 __all__ = ["Check", "Quality", "checks_for", "flags_column", "inspect", "quality_warnings"]

@@ -15,7 +15,7 @@ NUMERIC = [False, True, True, True, True, True]
 
 def quality_of(rows: list[list[object]]) -> Quality:
     """The checks of a table of these rows, held column-wise as a report holds them."""
-    return inspect(COLUMNS, NUMERIC, len(rows), lambda c: NumberColumn.of([r[c] for r in rows]))
+    return inspect(COLUMNS, NUMERIC, lambda c: NumberColumn.of([r[c] for r in rows]))
 
 
 def check(rows: list[list[object]]) -> list[list[str | None]]:
@@ -72,7 +72,7 @@ def test_warnings_count_the_selected_rows_and_name_the_first_accounts() -> None:
 
 
 def test_no_check_without_its_columns() -> None:
-    quality = inspect(["Ad Name", "Clicks"], [False, True], 1, lambda c: NumberColumn.of([5]))
+    quality = inspect(["Ad Name", "Clicks"], [False, True], lambda c: NumberColumn.of([5]))
     assert quality.checks == ()
 
 

@@ -44,8 +44,7 @@ class Ads:
     def quality(self) -> Quality:
         """Which rows the upstream's numbers contradict themselves in: found on first use,
         then kept with the build that every request of the report shares."""
-        table = self.table  # its selection is every row, in order: range(len(table))
-        return inspect(table.columns, table.numeric, len(table), self._number_column)
+        return inspect(self.table.columns, self.table.numeric, self._number_column)
 
     def _number_column(self, index: int) -> NumberColumn:
         column = self.table.data[index]

@@ -46,7 +46,7 @@ class Check:
     flag: str  # in the Flags column: "Cost Per Click ≠ Spend ÷ Clicks"
     problem: str  # in the warning: "serve a value that differs from Spend ÷ Clicks by ..."
     reads: tuple[int, ...]  # the columns ``test`` takes, in order
-    test: Callable[..., Iterable[bool]]  # per row of the columns: flagged
+    test: Callable[..., Iterable[int]]  # the rows of the columns it flags, ascending
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,11 @@ def checks_for(columns: Sequence[str], numeric: Sequence[bool]) -> list[Check]:
     return found
 
 
-def inspect(columns: Sequence[str], numeric: Sequence[bool], size: int, data: Numbers) -> Quality:
-    """Every check of the table's columns over its ``size`` rows (``data(c)``: numeric column
-    ``c``): which rows each flags."""
+def inspect(columns: Sequence[str], numeric: Sequence[bool], data: Numbers) -> Quality:
+    """Every check of the table's columns over its rows (``data(c)``: numeric column ``c``):
+    which rows each flags."""
     checks = checks_for(columns, numeric)
-    flagged = tuple(
-        array("I", compress(range(size), check.test(*map(data, check.reads)))) for check in checks
-    )
+    flagged = tuple(array("I", check.test(*map(data, check.reads))) for check in checks)
     return Quality(tuple(checks), flagged)
 
 
@@ -157,7 +155,7 @@ def _scaled(values: Iterable[int], power: int) -> Iterable[int]:
     return values if power == 0 else map(mul, values, repeat(POW10[power]))
 
 
-def _differs(cpc: NumberColumn, spend: NumberColumn, clicks: NumberColumn) -> Iterable[bool]:
+def _differs(cpc: NumberColumn, spend: NumberColumn, clicks: NumberColumn) -> Iterable[int]:
     """A served ratio more than a cent from spend ÷ clicks: |cpc·clicks − spend| > 0.01·|clicks|,
     on integers at one scale ``top`` (exact whatever the digits), where all three are served
     and clicks are not 0."""
@@ -166,30 +164,25 @@ def _differs(cpc: NumberColumn, spend: NumberColumn, clicks: NumberColumn) -> It
     product = _scaled(map(mul, c, k), top - sc - sk)
     gap = map(abs, map(sub, product, _scaled(s, top - ss)))
     allowed = _scaled(map(abs, k), top - sk - CENT_PLACES)
-    verdict = list(map(gt, gap, allowed))
-    # An empty cell reads 0: of the rows flagged (few, as a rule), those missing a value or
-    # without clicks are no contradiction.
-    for row in compress(count(), verdict):
-        if not k[row] or EMPTY in (cpc.scales[row], spend.scales[row]):
-            verdict[row] = False
-    return verdict
+    # An empty cell reads 0: of the rows over the line (few, as a rule), those missing a value
+    # or without clicks are no contradiction.
+    over = compress(count(), map(gt, gap, allowed))
+    cpc_scales, spend_scales = cpc.scales, spend.scales
+    return (r for r in over if k[r] and cpc_scales[r] != EMPTY and spend_scales[r] != EMPTY)
 
 
-def _above_one(rate: NumberColumn) -> Iterable[bool]:
+def _above_one(rate: NumberColumn) -> Iterable[int]:
     """A rate above 1 (100 %); an empty cell holds 0."""
     scale, values = rate.aligned()
-    return map(gt, values, repeat(POW10[scale]))
+    return compress(count(), map(gt, values, repeat(POW10[scale])))
 
 
-def _more(high: NumberColumn, low: NumberColumn) -> Iterable[bool]:
-    """More of ``high`` than of ``low``, where both are served."""
+def _more(high: NumberColumn, low: NumberColumn) -> Iterable[int]:
+    """More of ``high`` than of ``low``, where both are served (an empty cell reads 0)."""
     (sh, h), (sl, lo) = high.aligned(), low.aligned()
     top = max(sh, sl)
-    verdict = list(map(gt, _scaled(h, top - sh), _scaled(lo, top - sl)))
-    for row in compress(count(), verdict):  # an empty cell reads 0
-        if EMPTY in (high.scales[row], low.scales[row]):
-            verdict[row] = False
-    return verdict
+    over = compress(count(), map(gt, _scaled(h, top - sh), _scaled(lo, top - sl)))
+    return (r for r in over if high.scales[r] != EMPTY and low.scales[r] != EMPTY)
 
 
 __all__ = ["Check", "Quality", "checks_for", "flags_column", "inspect", "quality_warnings"]

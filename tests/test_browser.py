@@ -12,15 +12,17 @@ import csv
 import io
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from datasets import one_account
 from stract_reports.simulator import Simulator
@@ -148,10 +150,32 @@ def test_sorting_is_a_link_that_puts_the_sort_in_the_url(browser: Any, base_url:
     assert browser.current_url == f"{base_url}/geral.html?_sort=Cost+Per+Click"
 
 
-def test_at_phone_width_the_page_never_scrolls_sideways(browser: Any, base_url: str) -> None:
-    size = browser.get_window_size()
-    browser.set_window_size(390, 844)
+@contextmanager
+def window(driver: Any, width: int, height: int = 844) -> Iterator[None]:
+    """The browser's window at ``width`` × ``height`` for a while (390: a phone)."""
+    size = driver.get_window_size()
+    driver.set_window_size(width, height)
     try:
+        yield
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+
+
+# Each text of the page's chart: its size as drawn on the screen (font size times the SVG's
+# scale), and whether it lies within the chart's box (2 px for a glyph such as "J" that reaches
+# left of its origin).
+CHART_TEXT = (
+    "const svg = document.querySelector('svg.chart'); const box = svg.getBoundingClientRect();"
+    "const scale = svg.getScreenCTM().a;"
+    "return Array.from(svg.querySelectorAll('text'), t => {"
+    " const r = t.getBoundingClientRect();"
+    " return [t.textContent, parseFloat(getComputedStyle(t).fontSize) * scale,"
+    "  r.left >= box.left - 2 && r.right <= box.right + 2]; });"
+)
+
+
+def test_at_phone_width_the_page_never_scrolls_sideways(browser: Any, base_url: str) -> None:
+    with window(browser, 390):
         browser.get(f"{base_url}/geral.html")
         page = browser.execute_script(
             "const d = document.documentElement;"
@@ -161,11 +185,42 @@ def test_at_phone_width_the_page_never_scrolls_sideways(browser: Any, base_url: 
             "const m = document.querySelector('main');"
             "return [m.scrollWidth > m.clientWidth, m.scrollHeight > m.clientHeight];"
         )
-    finally:
-        browser.set_window_size(size["width"], size["height"])
 
     assert page[0] <= page[1] and page[2] <= page[3]  # the page itself does not scroll
     assert box == [True, True]  # one box scrolls the table, both ways
+
+
+@pytest.mark.parametrize("path", ["/", "/geral/resumo.html", "/meta_ads/resumo.html"])
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_chart_text_is_readable_at_phone_and_desktop_width(
+    browser: Any, base_url: str, path: str, width: int
+) -> None:
+    with window(browser, width):
+        browser.get(base_url + path)
+        texts = browser.execute_script(CHART_TEXT)
+
+    assert len(texts) >= 2 + 3 * 3  # the legend, then a label and two values per row
+    assert [text for text, size, _ in texts if size < 12] == []  # drawn at 12 px or more
+    assert [text for text, _, inside in texts if not inside] == []  # none cut by the box
+    assert "Spend" in [text for text, _, _ in texts]
+
+
+def test_at_phone_width_every_column_of_the_index_shows(browser: Any, base_url: str) -> None:
+    with window(browser, 390):
+        browser.get(f"{base_url}/")
+        shown = browser.execute_script(
+            "const wrap = document.querySelector('#reports').parentElement;"
+            "const d = document.documentElement;"
+            "const right = Math.min(wrap.getBoundingClientRect().right, window.innerWidth);"
+            "return [wrap.scrollWidth <= wrap.clientWidth, d.scrollWidth <= d.clientWidth,"
+            " Array.from(document.querySelectorAll('#reports tbody tr'), row => {"
+            "  const link = row.cells[4].querySelector('a');"
+            "  return [link.textContent, link.getBoundingClientRect().right <= right]; })];"
+        )
+
+    fits, page_fits, xlsx = shown
+    assert fits and page_fits  # neither the table's box nor the page scrolls sideways
+    assert len(xlsx) == 8 and xlsx == [["XLSX", True]] * 8  # the last column whole, in view
 
 
 @pytest.fixture
@@ -225,6 +280,108 @@ def test_screenshot_of_a_report(browser: Any, base_url: str, tmp_path: Path, rep
         target = DOCS / f"screenshot-{report.replace('/', '-')}.png"
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(shot.read_bytes())
+
+
+def test_screenshot_at_phone_width(browser: Any, base_url: str, tmp_path: Path) -> None:
+    shot = tmp_path / "phone.png"
+    with window(browser, 390):
+        browser.get(f"{base_url}/")
+        assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        DOCS.joinpath("screenshot-index-390px.png").write_bytes(shot.read_bytes())
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_filter_form_facets_and_chips_narrow_and_widen_the_rows(
+    browser: Any, base_url: str, tmp_path: Path, width: int
+) -> None:
+    golden = golden_rows("geral")
+    header, rows = golden[0], golden[1:]
+    spend, country = header.index("Spend"), header.index("Country")
+    with window(browser, width):
+        browser.get(f"{base_url}/geral.html")
+        Select(browser.find_element(By.NAME, "_filter_column")).select_by_visible_text("Spend")
+        Select(browser.find_element(By.NAME, "_filter_op")).select_by_value("gt")
+        browser.find_element(By.NAME, "_filter_value").send_keys("1000")
+        browser.find_element(By.CSS_SELECTOR, "#filter-form button[type=submit]").click()
+
+        arrive(browser, f"{base_url}/geral.html?Spend__gt=1000")
+        big = [row for row in rows if float(row[spend]) > 1000]
+        assert browser.execute_script(READ_CELLS) == big
+        assert browser.find_element(By.ID, "ad-count").text == f"{len(big)} of 66 ads"
+        chips = [chip.text for chip in browser.find_elements(By.CSS_SELECTOR, "#filters .chip")]
+        assert chips == ["Spend > “1000” ×"]
+
+        # The page offers Country as a facet: open it, follow US.
+        facet = browser.find_element(By.CSS_SELECTOR, 'details.facet[data-column="Country"]')
+        facet.find_element(By.TAG_NAME, "summary").click()
+        us = facet.find_element(By.LINK_TEXT, "US")
+        assert us.is_displayed()
+        us.click()
+        assert browser.current_url == f"{base_url}/geral.html?Spend__gt=1000&Country=US"
+        both = [row for row in big if row[country] == "US"]
+        assert browser.execute_script(READ_CELLS) == both and 0 < len(both) < len(big)
+        chosen = facet_values(browser, "Country")  # a filter's column keeps its facet
+        assert chosen == [("US", str(len(both)))]
+        page = browser.execute_script(
+            "const d = document.documentElement; return d.scrollWidth <= d.clientWidth;"
+        )
+        assert page  # the form, chips and facets never make the page scroll sideways
+        shot = tmp_path / "explore.png"
+        assert browser.save_screenshot(str(shot))
+
+        # Each chip takes its filter away.
+        browser.find_element(
+            By.CSS_SELECTOR, '#filters a[aria-label^="remove the filter Spend"]'
+        ).click()
+        assert browser.current_url == f"{base_url}/geral.html?Country=US"
+        assert browser.execute_script(READ_CELLS) == [r for r in rows if r[country] == "US"]
+        browser.find_element(By.CSS_SELECTOR, "#filters .chip a").click()
+        assert browser.current_url == f"{base_url}/geral.html"
+        assert len(browser.execute_script(READ_CELLS)) == 66
+
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        name = "screenshot-explore.png" if width > 600 else "screenshot-explore-390px.png"
+        DOCS.joinpath(name).write_bytes(shot.read_bytes())
+
+
+def test_a_search_and_an_asked_facet_in_the_browser(browser: Any, base_url: str) -> None:
+    browser.get(f"{base_url}/geral/resumo.html?_facet=Status")
+    facet = browser.find_element(By.CSS_SELECTOR, 'details.facet[data-column="Status"]')
+    assert facet.get_attribute("open") is not None  # asked: open at once
+    search = browser.find_element(By.NAME, "_search")
+    search.send_keys("paused")
+    search.submit()
+
+    arrive(browser, f"{base_url}/geral/resumo.html?_facet=Status&_search=paused")
+    values = facet_values(browser, "Status")
+    assert [text for text, _ in values] == ["PAUSED"]
+    shown = browser.find_element(By.ID, "ad-count").text
+    paused = sum(1 for row in golden_rows("geral")[1:] if "paused" in " ".join(row).casefold())
+    assert shown == f"{paused} of 66 ads"
+    assert browser.find_element(By.CSS_SELECTOR, "#report tfoot th").text == "Grand total"
+
+
+def arrive(driver: Any, url: str) -> None:
+    """Wait until a submitted form (and the server's redirect) has brought the browser to
+    ``url``: unlike a link, a form's submission may return before the new page."""
+    try:
+        WebDriverWait(driver, 10).until(lambda d: d.current_url == url)
+    except TimeoutException:
+        raise AssertionError(f"{driver.current_url} is not {url}") from None
+
+
+def facet_values(driver: Any, column: str) -> list[tuple[str, str]]:
+    """(value, count) of a facet's values as the page lists them."""
+    items = driver.find_elements(By.CSS_SELECTOR, f'details.facet[data-column="{column}"] li')
+    return [
+        (
+            item.find_element(By.TAG_NAME, "a").get_attribute("textContent"),
+            item.find_element(By.CLASS_NAME, "count").get_attribute("textContent"),
+        )
+        for item in items
+    ]
 
 
 def test_the_csv_link_shows_the_csv_in_the_browser(browser: Any, base_url: str) -> None:

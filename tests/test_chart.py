@@ -6,14 +6,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from stract_reports.render.chart import render_chart_svg
+from stract_reports.render.chart import PLOT, render_chart_svg
 from stract_reports.reports.slicing import parse_slice, slice_report
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from tables import general, general_summary, platform
 
 SVG = "{http://www.w3.org/2000/svg}"
-PLOT = 720 - 190 - 110  # the longest bar, in the chart's units
 
 
 def summary(query: list[tuple[str, str]] | None = None) -> Table:
@@ -23,10 +22,10 @@ def summary(query: list[tuple[str, str]] | None = None) -> Table:
 
 
 def bars(svg: str) -> list[tuple[float, str]]:
-    """(width, tooltip) of each bar, top to bottom."""
+    """(width in percent of the chart's, tooltip) of each bar, top to bottom."""
     root = ET.fromstring(svg)
     return [
-        (float(rect.get("width", "")), rect.findtext(f"{SVG}title") or "")
+        (float(rect.get("width", "").removesuffix("%")), rect.findtext(f"{SVG}title") or "")
         for rect in root.iter(f"{SVG}rect")
         if rect.find(f"{SVG}title") is not None
     ]
@@ -48,10 +47,30 @@ def test_general_summary_chart_draws_spend_and_clicks_per_platform() -> None:
     spend = [Decimal("190803.63"), Decimal("56484.31"), Decimal("45602.28")]
     clicks = [250977, 70365, 41717]
     assert [width for width, _ in drawn[0::2]] == [
-        round(float(s / spend[0]) * PLOT, 1) for s in spend
+        round(float(s / spend[0]) * PLOT, 2) for s in spend
     ]
-    assert [width for width, _ in drawn[1::2]] == [round(c / clicks[0] * PLOT, 1) for c in clicks]
-    assert drawn[0][0] == PLOT == 420
+    assert [width for width, _ in drawn[1::2]] == [round(c / clicks[0] * PLOT, 2) for c in clicks]
+    assert drawn[0][0] == PLOT == 72
+
+
+def test_text_keeps_its_size_at_any_width() -> None:
+    """No viewBox: the chart is as wide as its box and its text is in CSS pixels, so a phone
+    does not shrink it (a 720-unit drawing at 390 px printed 12 px text at about 6 px)."""
+    svg = render_chart_svg(summary())
+    assert svg is not None
+    root = ET.fromstring(svg)
+
+    assert root.get("viewBox") is None and root.get("width") == "100%"
+    assert root.get("height") == str(30 + 3 * 58)
+    sizes = {
+        int(el.get("font-size") or root.get("font-size") or 0) for el in root.iter(f"{SVG}text")
+    }
+    assert sizes == {12, 13}
+    values = [el for el in root.iter(f"{SVG}text") if el.get("dx") == "6"]
+    assert [(el.get("x"), el.text) for el in values[:2]] == [
+        ("72.0%", "190,803.63"),
+        ("72.0%", "250,977"),
+    ]
 
 
 def test_chart_is_csp_safe_and_accessible() -> None:
@@ -101,7 +120,7 @@ def test_labels_are_escaped_and_long_ones_clipped() -> None:
     assert "<script>" not in svg and "<b>" not in svg
     assert bars(svg) == [(PLOT, f"{name}: Spend 5.00")]
     labels = [el for el in root.iter(f"{SVG}text") if el.findtext(f"{SVG}title") == name]
-    assert [el.text for el in labels] == ['<script>alert("x")</script>…']
+    assert [el.text for el in labels] == ['<script>alert("x")</script> & a very lo…']
 
 
 def test_only_the_first_rows_are_charted_and_the_title_says_so() -> None:

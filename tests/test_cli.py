@@ -38,7 +38,13 @@ def test_export_equals_the_http_csv(simulator: Simulator, client: FlaskClient, r
 
 
 @pytest.mark.parametrize(
-    ("flags", "query"), [(["--excel-br"], "excel=br"), (["--ratios", "sum"], "ratios=sum")]
+    ("flags", "query"),
+    [
+        (["--excel", "br"], "excel=br"),
+        (["--excel", "1"], "excel=1"),
+        (["--ratios", "sum"], "ratios=sum"),
+        (["--ratios", "sum", "--excel", "br"], "ratios=sum&excel=br"),
+    ],
 )
 def test_export_options_match_the_http_options(
     simulator: Simulator, client: FlaskClient, flags: list[str], query: str
@@ -53,6 +59,58 @@ def test_an_html_export_says_the_ratio_mode_it_was_built_with(simulator: Simulat
     assert code == 0
     assert b"Ratio columns are summed like the others" in out
     assert b"Ratios are recomputed" not in out
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "geral?_col=Platform,Spend",
+        "geral?Platform=TikTok&_sort_desc=Spend&_size=3",
+        "geral/resumo?_by=Country&excel=br",
+        "meta_ads?Country=BR&_col=Ad+Name,Clicks",
+        "geral/resumo?Country=BR&ratios=sum",
+        "geral?Spend__gt=1000&Country__in=BR,US&_search=an%C3%BAncio&_flags=1",
+        "geral.tsv?Platform__iexact=tiktok&_sort=Clicks",
+    ],
+)
+def test_export_takes_the_query_of_the_url(
+    simulator: Simulator, client: FlaskClient, report: str
+) -> None:
+    code, out, err = export(simulator.url, report)
+    assert (code, err) == (0, "")
+    served = client.get(f"/{report}").data
+    assert out == served and len(out.splitlines()) > 1
+
+
+def test_an_html_export_with_a_query_is_the_served_page(
+    simulator: Simulator, client: FlaskClient
+) -> None:
+    report = "geral.html?Platform=TikTok&_size=4"
+    code, out, _ = export(simulator.url, report)
+    assert code == 0
+    assert b"rows 1\xe2\x80\x934 of 10" in out
+    assert _without_nonce(_without_time(out)) == _without_nonce(
+        _without_time(client.get(f"/{report}").data)
+    )
+
+
+@pytest.mark.parametrize(
+    "query", ["_bogus=1", "_size=0", "_sort=Spend&_sort_desc=Spend", "ratios=avg", "Nope=1"]
+)
+def test_a_bad_option_is_the_servers_own_400_message(
+    simulator: Simulator, client: FlaskClient, query: str
+) -> None:
+    served = client.get(f"/geral/resumo?{query}")
+    assert served.status_code == 400
+    code, out, err = export(simulator.url, f"geral/resumo?{query}")
+    assert (code, out) == (1, b"")
+    assert err == f"stract-reports: bad request: {served.json['detail']}\n"
+
+
+def test_a_bad_option_fails_before_any_fetch(simulator: Simulator) -> None:
+    code, _, err = export(simulator.url, "geral?_bogus=1")
+    assert code == 1 and err.startswith("stract-reports: bad request: unknown option '_bogus'")
+    assert simulator.stats()["total"] == 0
 
 
 def test_export_json_to_a_file(simulator: Simulator, client: FlaskClient, tmp_path: Path) -> None:
@@ -118,7 +176,15 @@ def test_an_unsupported_format_suffix_fails_naming_the_formats(
     ("args", "message"),
     [
         (["geral.json", "--format", "csv"], "'geral.json' names .json but --format is csv"),
-        (["geral", "--format", "json", "--excel-br"], "excel=br applies to .csv only, not .json"),
+        (
+            ["geral", "--format", "json", "--excel", "br"],
+            "excel=br applies to .csv only, not .json",
+        ),
+        (
+            ["geral/resumo?ratios=recompute", "--ratios", "sum"],
+            "ratios is given twice: --ratios sum and ratios=recompute in the query",
+        ),
+        (["geral.json?excel=1"], "excel=1 applies to .csv only, not .json"),
     ],
 )
 def test_contradicting_options_fail_before_any_fetch(
@@ -203,7 +269,56 @@ def test_bad_setting_is_a_usage_error(simulator: Simulator) -> None:
         main, ["export", "geral", "--concurrency", "0"], env={"STRACT_API_URL": simulator.url}
     )
     assert result.exit_code == 2
-    assert "concurrency must be at least 1" in result.stderr
+    assert result.stderr == (
+        "stract-reports: STRACT_CONCURRENCY (--concurrency) must be at least 1 and at most 1024, "
+        "not 0\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--port", "80000"], "STRACT_PORT (--port) must be at least 1 and at most 65535"),
+        (["serve", "--port", "0"], "STRACT_PORT (--port) must be at least 1 and at most 65535"),
+        (["serve", "--threads", "0"], "STRACT_THREADS (--threads) must be at least 1"),
+        (["serve", "--workers", "0"], "STRACT_WORKERS (--workers) must be at least 1"),
+        (["serve", "--grace", "-1"], "STRACT_GRACE (--grace) must be at least 0"),
+        (
+            ["serve", "--request-timeout", "0"],
+            "STRACT_REQUEST_TIMEOUT (--request-timeout) must be more than 0",
+        ),
+        (["serve", "--max-builds", "100000"], "STRACT_MAX_BUILDS (--max-builds) must be at least"),
+        (["demo", "--port", "80000"], "--port must be at least 1 and at most 65535, not 80000"),
+        (["simulator", "--port", "-5"], "--port must be at least 1 and at most 65535, not -5"),
+    ],
+)
+def test_a_flag_out_of_its_range_stops_the_command_at_start_with_one_line(
+    args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(main, args, env={"STRACT_API_URL": closed_port_url()})
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"stract-reports: {message}")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_a_setting_from_the_environment_is_checked_as_its_flag() -> None:
+    result = CliRunner().invoke(main, ["serve"], env={"STRACT_THREADS": "0"})
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "stract-reports: STRACT_THREADS (--threads) must be at least 1 and at most 1024, not 0\n",
+    )
+
+
+@pytest.mark.serve
+def test_serve_on_port_80000_is_one_line_not_a_traceback() -> None:
+    require_mark("serve")
+    done = subprocess.run(
+        [CLI, "serve", "--port", "80000"], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "stract-reports: STRACT_PORT (--port) must be at least 1 and at most 65535, not 80000\n"
+    )
 
 
 def test_progress_is_drawn_on_stderr_when_asked(
@@ -216,6 +331,30 @@ def test_progress_is_drawn_on_stderr_when_asked(
     err = capsys.readouterr().err
     assert err.endswith("] 30/30 calls\n")  # every upstream call of /geral, done
     assert err.count("\r") == 30
+
+
+def test_the_progress_bar_only_moves_forward_while_the_total_grows(
+    simulator: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stract_reports.config import Settings
+    from stract_reports.exporting import export_report
+
+    export_report(Settings(api_url=simulator.url), "geral", show_progress=True)
+    frames = capsys.readouterr().err.strip("\n").split("\r")[1:]
+    drawn = [re.fullmatch(r"fetching \[(#*)(\.*)\] (\d+)/(\d+) calls", f) for f in frames]
+    assert all(drawn) and len(drawn) == 30
+    filled = [len(m[1]) for m in drawn if m]
+    known = [int(m[4]) for m in drawn if m]
+    assert all(len(m[1]) + len(m[2]) == 30 for m in drawn if m)
+    assert len(set(known)) > 1  # the total grew as pages were discovered
+    assert filled == sorted(filled)  # never back
+    assert filled[-1] == 30 and known[-1] == 30
+    # Done/known alone would have gone back when the total grew.
+    assert any(30 * int(m[3]) // int(m[4]) < filled[i] for i, m in enumerate(drawn) if m)
+
+
+def _without_nonce(body: bytes) -> bytes:
+    return re.sub(rb' nonce="[^"]*"', b"", body)
 
 
 def _without_time(body: bytes) -> bytes:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +19,7 @@ from stract_reports.config import (
     parse_duration,
     settings_table,
 )
+from stract_reports.ranges import number_words
 from stract_reports.store_location import default_store_url, parse_store_url
 
 
@@ -48,16 +52,48 @@ def test_environment_then_flags() -> None:
         ({"STRACT_API_TIMEOUT": "nan"}, "STRACT_API_TIMEOUT must be a number, not 'nan'"),
         ({"STRACT_REPORT_DEADLINE": "inf"}, "STRACT_REPORT_DEADLINE must be a number"),
         ({"STRACT_SPECULATE": "maybe"}, "STRACT_SPECULATE must be 1 or 0"),
-        ({"STRACT_MAX_PAGES": "0"}, "max_pages must be at least 1"),
+        (
+            {"STRACT_MAX_PAGES": "0"},
+            "STRACT_MAX_PAGES (--max-pages) must be at least 1 and at most 10000000, not 0",
+        ),
         ({"STRACT_SHARED_URL": "http://x"}, "must start with redis://"),
-        ({"STRACT_CONCURRENCY": "0"}, "concurrency must be at least 1"),
-        ({"STRACT_API_TIMEOUT": "-1"}, "timeout must be a positive number"),
+        ({"STRACT_CONCURRENCY": "0"}, "STRACT_CONCURRENCY (--concurrency) must be at least 1"),
+        (
+            {"STRACT_API_TIMEOUT": "-1"},
+            "STRACT_API_TIMEOUT (--timeout) must be more than 0 and at most 3600, not -1",
+        ),
+        ({"STRACT_PORT": "80000"}, "STRACT_PORT (--port) must be at least 1 and at most 65535"),
         ({"STRACT_API_URL": "ftp://x"}, "must start with http"),
     ],
 )
 def test_bad_values_are_refused(env: dict[str, str], message: str) -> None:
-    with pytest.raises(SettingsError, match=message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env(env)
+
+
+def test_every_number_setting_declares_its_range() -> None:
+    numbers = [f for f in dataclasses.fields(Settings) if f.type in ("int", "float")]
+    assert len(numbers) >= 20
+    assert [f.name for f in numbers if f.metadata["range"] is None] == []
+    assert [f.name for f in numbers if f.default not in f.metadata["range"]] == []
+
+
+RANGED = [f for f in dataclasses.fields(Settings) if f.metadata["range"] is not None]
+
+
+@pytest.mark.parametrize("field", RANGED, ids=[f.name for f in RANGED])
+def test_a_range_takes_its_ends_and_refuses_beyond_them(field: dataclasses.Field[Any]) -> None:
+    within = field.metadata["range"]
+    step = 1 if field.type == "int" else 0.5
+    base = {"api_url": "http://127.0.0.1:9/api", "store_url": "off"}
+    assert getattr(Settings(**base, **{field.name: within.high}), field.name) == within.high
+    if not within.above:
+        assert getattr(Settings(**base, **{field.name: within.low}), field.name) == within.low
+    for wrong in (within.low if within.above else within.low - step, within.high + step):
+        with pytest.raises(SettingsError) as caught:
+            Settings(**base, **{field.name: wrong})
+        assert str(caught.value).endswith(f"must be {within}, not {number_words(wrong)}")
+        assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("yes", True), ("off", False)])

@@ -132,14 +132,25 @@ def test_json_document_shape(client: FlaskClient) -> None:
         "title",
         "generated_at",
         "row_count",
+        "filtered_row_count",
+        "table_row_count",
         "warnings",
+        "facets",
         "columns",
         "rows",
     ]
-    assert document["warnings"] == []  # type: ignore[index]
+    assert document["warnings"] == [  # type: ignore[index]
+        "Cost Per Click: 51 ads serve a value that differs from Spend ÷ Clicks by more than "
+        "0.01 (accounts Jorginho, Ricardo Rocha, Ronaldão and 10 more); shown as the upstream "
+        "serves them",
+        "Clicks: 37 ads have more clicks than impressions (accounts Ronaldão, Mauro Silva, "
+        "Branco and 12 more); shown as the upstream serves them",
+    ]
+    assert document["facets"] == {}  # type: ignore[index]
     assert document["report"] == "geral/resumo"  # type: ignore[index]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["generated_at"])  # type: ignore[index]
     assert document["row_count"] == 3  # type: ignore[index]
+    assert (document["filtered_row_count"], document["table_row_count"]) == (3, 3)  # type: ignore[index]
     # Exact numbers as JSON numbers, empties as null, in column order.
     assert (
         '{"Platform":"Facebook Ads","Account Name":null,"Clicks":250977,"Impressions":206806,'

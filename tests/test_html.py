@@ -251,7 +251,7 @@ def test_html_pages_carry_a_strict_csp_whose_nonce_marks_the_inline_code(
     for directive in (
         "default-src 'none'",
         "base-uri 'none'",
-        "form-action 'none'",
+        "form-action 'self'",  # the filter form, a GET to this very site
         "frame-ancestors 'none'",
     ):
         assert directive in policy
@@ -500,12 +500,11 @@ def test_every_link_carries_the_current_options_but_never_the_access_key() -> No
     assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=20" in links
     assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Spend&_size=10" in links  # first page
     assert "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend" in links  # every row
-    # Formats show this very page: an asked size and position carry over.
-    assert "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
-    assert (
-        "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10&excel=1&download=1"
-    ) in links
-    assert "/meta_ads.xlsx?ratios=sum&Country=BR&_sort=Spend&_size=10&_next=10" in links
+    # Formats give the whole sliced report, every page of it: no size, no position.
+    assert "/meta_ads.json?ratios=sum&Country=BR&_sort=Spend" in links
+    assert "/meta_ads.csv?ratios=sum&Country=BR&_sort=Spend&excel=1&download=1" in links
+    assert "/meta_ads.xlsx?ratios=sum&Country=BR&_sort=Spend" in links
+    assert not [link for link in links if "_size" in link and ".html" not in link]
     # Headers sort from the first page; the sorted column's link reverses it.
     assert "/meta_ads.html?ratios=sum&Country=BR&_size=10&_sort_desc=Spend" in links
     assert "/meta_ads.html?ratios=sum&Country=BR&_sort=Clicks&_size=10" in links
@@ -571,9 +570,11 @@ def test_filters_in_force_are_shown_escaped_with_a_way_out() -> None:
     page = sliced_page("geral", [("Ad Name", '<img src=x onerror="alert(1)">')])
 
     assert "<img" not in page
-    assert "Rows where Ad Name = “&lt;img src=x onerror=&#34;alert(1)&#34;&gt;”" in page
+    assert '<ul class="chips" id="filters" aria-label="Rows where">' in page
+    assert "Ad Name = “&lt;img src=x onerror=&#34;alert(1)&#34;&gt;” <a" in page
     assert "/geral.html" in hrefs(page)
     assert '<span id="row-count">0 rows</span>' in page
+    assert '<span id="ad-count">0 of 66 ads</span>' in page
 
 
 def test_index_page_embeds_the_general_summary_chart() -> None:

@@ -3,7 +3,7 @@ imported everything): the pure core and the renderers load no web layer, no upst
 no store; building the app loads no production host. Over the source: no import cycle, counting
 the imports inside functions too.
 
-    records, errors, redaction, config     below everything (config with store_location)
+    records, errors, redaction, config     below everything (config with store_location, ranges)
     reports/  (the pure core)              -> records, errors, redaction
     render/   (the renderers)              -> reports, records, errors, redaction
     upstream/                              -> records, errors, redaction, config
@@ -25,8 +25,8 @@ PACKAGE = "stract_reports"
 # What the core and the renderers may stand on, besides each other: plain records, the
 # exception tree, and the masking of secrets in messages.
 BELOW_THE_CORE = {f"{PACKAGE}.records", f"{PACKAGE}.errors", f"{PACKAGE}.redaction"}
-# The settings, and the store URL they check at start.
-SETTINGS = {f"{PACKAGE}.config", f"{PACKAGE}.store_location"}
+# The settings, the store URL and the ranges they check at start.
+SETTINGS = {f"{PACKAGE}.config", f"{PACKAGE}.store_location", f"{PACKAGE}.ranges"}
 
 
 def _loaded_after(code: str, *prefixes: str) -> list[str]:

@@ -54,7 +54,8 @@ NOT_REPORTS = [
     "/wp-admin/setup-config.php",
     "/geral//resumo",
     "/geral.",
-    "/geral/",
+    "/geral//",
+    "/geral/resumo//",
     "/a/b/c",
 ]
 
@@ -79,7 +80,6 @@ def test_a_path_that_is_no_report_is_a_json_404_without_an_upstream_call(
 @pytest.mark.parametrize(
     ("path", "suffix"),
     [
-        ("/robots.txt", "txt"),
         ("/wp-login.php", "php"),
         ("/favicon.ico", "ico"),
         ("/geral.xls", "xls"),
@@ -109,13 +109,64 @@ def test_an_unsupported_format_is_a_404_naming_the_formats_without_an_upstream_c
     assert warnings(caplog) == []
 
 
-@pytest.mark.parametrize("path", ["/robots.txt", "/.env", "/wp-login.php", "/geral.xls"])
+@pytest.mark.parametrize("path", ["/.env", "/wp-login.php", "/geral.xls"])
 def test_paths_that_are_no_report_are_404_even_when_the_upstream_is_down(
     make_app: Callable[..., Flask], path: str
 ) -> None:
     app = make_app(SimpleNamespace(url=closed_port_url()), retries=0)
 
     assert app.test_client().get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/geral/", "/geral"),
+        ("/geral/?Platform=TikTok&_size=2", "/geral?Platform=TikTok&_size=2"),
+        ("/geral/resumo/?_by=Country", "/geral/resumo?_by=Country"),
+        ("/meta_ads.json/?_col=Clicks", "/meta_ads.json?_col=Clicks"),
+        ("/geral/resumo.html/", "/geral/resumo.html"),
+        ("/geral/?Ad+Name=a%26b&x=%C3%A9", "/geral?Ad+Name=a%26b&x=%C3%A9"),
+        ("/%5Cevil.example/", "/%5Cevil.example"),  # "/\\evil.example" would leave the site
+        ("/no_such_platform/", "/no_such_platform"),  # the 404 comes from the report itself
+    ],
+)
+def test_a_trailing_slash_is_a_308_to_the_report_keeping_the_query(
+    client: FlaskClient, simulator: Simulator, path: str, location: str
+) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 308
+    assert response.headers["Location"] == location
+    assert response.data == b""
+    assert no_calls(simulator)
+
+
+def test_following_the_slash_redirect_over_http_gives_the_report(app: Flask) -> None:
+    with serving(app) as base:
+        followed = requests.get(f"{base}/geral/?Platform=TikTok&_size=3", timeout=10)
+        direct = requests.get(f"{base}/geral?Platform=TikTok&_size=3", timeout=10)
+    assert [r.status_code for r in followed.history] == [308]
+    assert followed.url == f"{base}/geral?Platform=TikTok&_size=3"
+    assert (followed.status_code, followed.content) == (200, direct.content)
+    assert len(followed.text.splitlines()) == 4
+
+
+@pytest.mark.parametrize("keys", [(), ("k3y-Access-0123456789abcdef",)])
+def test_robots_txt_disallows_everything_without_upstream_or_key(
+    make_app: Callable[..., Flask], keys: tuple[str, ...]
+) -> None:
+    app = make_app(SimpleNamespace(url=closed_port_url()), retries=0, access_keys=keys)
+    response = app.test_client().get("/robots.txt")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert response.data == b"User-agent: *\nDisallow: /\n"
+
+
+def test_robots_txt_costs_no_upstream_call(client: FlaskClient, simulator: Simulator) -> None:
+    assert client.get("/robots.txt").status_code == 200
+    assert no_calls(simulator)
 
 
 def test_only_an_unknown_platform_asks_for_the_platform_list(
@@ -347,6 +398,48 @@ def test_the_pt_br_download_is_named_apart_from_the_plain_csv(client: FlaskClien
     )
 
 
+SLICES = [
+    "Platform=TikTok",
+    "Platform=Google+Analytics",
+    "Platform=TikTok&_col=Ad+Name,Spend",
+    "Platform=TikTok&_sort_desc=Spend",
+    "Platform=TikTok&_size=3",
+    "_by=Country&_size=1&_next=1",
+    "Country=",
+    "_by=Country",
+    "ratios=sum",
+]
+
+
+def test_every_slice_downloads_under_a_name_of_its_own(client: FlaskClient) -> None:
+    pattern = r'attachment; filename="stract-geral-resumo-([0-9a-f]{8})-\d{8}T\d{4}Z\.csv"'
+    digests = []
+    for query in SLICES:
+        response = client.get(f"/geral/resumo?{query}&download=1")
+        assert response.status_code == 200, query
+        found = re.fullmatch(pattern, _disposition(response))
+        assert found, _disposition(response)
+        digests.append(found[1])
+    assert len(set(digests)) == len(SLICES)
+    # The same slice, the same name; the download switch and empty options change nothing.
+    again = _disposition(client.get("/geral/resumo?download=yes&Platform=TikTok&_sort="))
+    assert f"-{digests[0]}-" in again
+
+
+def test_the_json_shape_and_the_excel_preset_keep_names_apart(client: FlaskClient) -> None:
+    names = {
+        _disposition(client.get(path))
+        for path in (
+            "/geral.json?download=1",
+            "/geral.json?download=1&_shape=array",
+            "/geral.csv?download=1",
+            "/geral.csv?download=1&excel=1",
+            "/geral.csv?download=1&excel=br",
+        )
+    }
+    assert len(names) == 5
+
+
 @pytest.mark.parametrize(("path", "fmt"), [("/geral.json", "json"), ("/ga4/resumo.html", "html")])
 def test_the_excel_preset_on_json_or_html_is_refused(
     client: FlaskClient, simulator: Simulator, path: str, fmt: str
@@ -383,7 +476,7 @@ def test_no_gzip_unless_accepted(client: FlaskClient, accept: str) -> None:
 
 
 def test_small_answers_are_not_compressed(client: FlaskClient) -> None:
-    response = client.get("/geral/resumo.json", headers={"Accept-Encoding": "gzip"})
+    response = client.get("/ga4/resumo.json?_col=Spend", headers={"Accept-Encoding": "gzip"})
 
     assert len(response.data) < 1024
     assert "Content-Encoding" not in response.headers
@@ -610,7 +703,7 @@ def test_every_answer_over_http_has_the_documented_shape(app: Flask) -> None:
         answers = {
             path: requests.request(method, base + path, timeout=10)
             for method, path in [
-                ("GET", "/robots.txt"),
+                ("GET", "/.env"),
                 ("GET", "/static/x"),
                 ("POST", "/geral"),
                 ("GET", "/geral.CSV"),

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from served import serve
-from stract_reports import cli
+from stract_reports.config import Settings
 from stract_reports.serving import FLUSH
 from stract_reports.simulator import Simulator
 from support import CLI, REPORTS, free_port, golden, require_mark
@@ -133,7 +133,7 @@ def test_sigterm_cuts_a_report_stuck_on_the_upstream_after_the_graceful_window(
 def test_the_default_window_fits_a_30_second_orchestrator_stop() -> None:
     """By default requests in flight get 20 s, their answers FLUSH more: about 22 s at worst
     (the test above times that path with a shorter window)."""
-    (grace,) = [param.default for param in cli.serve.params if param.name == "grace"]
+    grace = Settings().grace
     assert grace == 20
     assert grace + FLUSH + 3 < 30
 

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from stract_reports.render.csv import render_csv
+from stract_reports.reports.filters import Filter
 from stract_reports.reports.numbers import ratio
+from stract_reports.reports.selection import select_ads
 from stract_reports.reports.slicing import (
     BadOption,
+    PastTheEnd,
     Slice,
     parse_slice,
-    select_rows,
     slice_report,
 )
 from stract_reports.urls import query_with
@@ -276,11 +278,55 @@ def test_pages_follow_their_next_tokens_to_the_whole_report() -> None:
 def test_default_page_size_applies_unless_size_is_asked() -> None:
     table, page = sliced("geral", [], page_size=50)
     asked, _ = sliced("geral", [("_size", "10")], page_size=50)
-    beyond, last = sliced("geral", [("_next", "500")], page_size=50)
+    last_rows, last = sliced("geral", [("_next", "50")], page_size=50)
 
     assert (len(table.rows), page.next) == (50, "50")  # type: ignore[attr-defined]
     assert len(asked.rows) == 10  # type: ignore[attr-defined]
-    assert (beyond.rows, last.next, last.offset) == ([], None, 66)  # type: ignore[attr-defined]
+    assert (len(last_rows.rows), last.next, last.offset) == (16, None, 50)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [
+        ([("_next", "500")], 66),
+        ([("_next", "66")], 66),
+        ([("Platform", "TikTok"), ("_next", "10")], 10),
+        ([("Platform", "nobody"), ("_next", "1")], 0),
+    ],
+)
+def test_a_page_past_the_end_is_no_page(query: list[tuple[str, str]], total: int) -> None:
+    with pytest.raises(PastTheEnd) as caught:
+        sliced("geral", query, page_size=50)
+    rows = f"{total} row{'s' * (total != 1)}"
+    assert str(caught.value) == (
+        f"_next={query[-1][1]} is past the end: with these options the report has {rows}; "
+        "its first page has no _next"
+    )
+
+
+def test_an_empty_selection_has_its_first_page() -> None:
+    table, page = sliced("geral", [("Platform", "nobody"), ("_next", "0")])
+    assert (table.rows, page.total, page.next) == ([], 0, None)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("report", "query", "counts"),
+    [
+        ("geral", [], (66, 66, 66)),
+        ("geral", [("Platform", "TikTok"), ("_size", "3")], (10, 66, 66)),
+        ("geral/resumo", [], (66, 66, 3)),
+        ("geral/resumo", [("Country", "BR")], (54, 66, 3)),
+        ("geral/resumo", [("_by", "Country")], (66, 66, 2)),
+        ("geral/resumo", [("_by", "Objective"), ("Platform", "TikTok")], (10, 66, 3)),
+        ("meta_ads/resumo", [("Platform", "nobody")], (0, 42, 11)),
+    ],
+)
+def test_counts_say_how_many_ads_the_slice_kept_and_the_rows_before_filters(
+    report: str, query: list[tuple[str, str]], counts: tuple[int, int, int]
+) -> None:
+    _, page = sliced(report, query)
+    found = page.counts  # type: ignore[attr-defined]
+    assert (found.ads, found.all_ads, found.unfiltered) == counts
 
 
 def test_totals_sum_every_selected_row_and_recompute_ratios() -> None:
@@ -344,7 +390,7 @@ def test_parse_reads_pairs_or_a_mapping_and_skips_the_other_options() -> None:
         "Status": ["ACTIVE"],
     }
     expected = Slice(
-        filters=(("Country", "BR"), ("Status", "ACTIVE")),
+        filters=(Filter("Country", "exact", "BR"), Filter("Status", "exact", "ACTIVE")),
         columns=("Spend,Clicks", "Platform"),
         sort="Spend",
         descending=True,
@@ -416,6 +462,12 @@ class _Passes:
         return getattr(self.column, name)
 
 
+def _select(ads: Any, query: list[tuple[str, str]]) -> Any:
+    """The ad rows the filters of ``query`` keep."""
+    sl = parse_slice(query)
+    return select_ads(ads.table, sl.filters, sl.search)
+
+
 def test_many_filters_cost_one_pass_per_column_they_name() -> None:
     # 165 filters: the same three, many times (a hostile client's query). Each pass over the
     # rows runs in C; 165 of them cost 165 times one.
@@ -424,19 +476,19 @@ def test_many_filters_cost_one_pass_per_column_they_name() -> None:
     counted = replace(ads, table=replace(ads.table, data=columns))
     filters = [("Platform", "Facebook Ads"), ("Country", "BR"), ("clicks", "886")] * 55
 
-    kept = select_rows(counted, parse_slice(filters))
+    kept = _select(counted, filters)
 
-    assert kept.rows == select_rows(ads, parse_slice(filters[:3])).rows
-    assert len(kept.rows) == 1
+    assert kept == _select(ads, filters[:3])
+    assert kept is not None and len(kept) == 1
     assert sum(column.passes for column in columns) == 3
 
 
 def test_filters_that_contradict_each_other_keep_no_row_but_are_all_checked() -> None:
     ads = general()
 
-    none = select_rows(ads, parse_slice([("Country", "BR"), ("Country", "US")]))
-    same = select_rows(ads, parse_slice([("Clicks", "886"), ("Clicks", "886.0")]))
+    none = _select(ads, [("Country", "BR"), ("Country", "US")])
+    same = _select(ads, [("Clicks", "886"), ("Clicks", "886.0")])
 
-    assert none.rows == [] and len(same.rows) == 1
+    assert none == [] and same is not None and len(same) == 1
     with pytest.raises(BadOption, match="filter: no column 'Nope'"):
-        select_rows(ads, parse_slice([("Country", "BR"), ("Country", "US"), ("Nope", "x")]))
+        _select(ads, [("Country", "BR"), ("Country", "US"), ("Nope", "x")])

@@ -10,9 +10,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stract_reports.reports.filters import parse_filter
 from stract_reports.reports.metrics import RATIOS, label_key
 from stract_reports.reports.numbers import ARITHMETIC, format_number, ratio
-from stract_reports.reports.slicing import _ordered, _select
+from stract_reports.reports.selection import select_ads
+from stract_reports.reports.slicing import _ordered
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.summary import totals
 from stract_reports.reports.table import Cell, Table
@@ -112,7 +114,48 @@ def test_matching_rows_are_the_row_filters(case: Any, data: st.DataObject) -> No
         (table.columns[c], "" if v is None else format_number(v) if table.numeric[c] else v)
         for c, v in filters
     ]
-    assert list(_select(frame, query) or []) == expected
+    assert list(select_ads(frame, [parse_filter(n, v) for n, v in query], None) or []) == expected
+
+
+ORDER = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+
+@PROPERTY
+@given(tables(), st.data(), st.sampled_from(["gt", "gte", "lt", "lte", "not", "in", "isblank"]))
+def test_operators_over_columns_are_the_row_comparisons(
+    case: Any, data: st.DataObject, op: str
+) -> None:
+    frame, table = case
+    index = data.draw(st.integers(0, len(table.columns) - 1))
+    numeric = table.numeric[index]
+    value = data.draw((numbers if numeric else texts).filter(lambda v: v is not None))
+    other = data.draw((numbers if numeric else texts).filter(lambda v: v is not None))
+    text = format_number(value) if numeric else str(value)
+
+    def key(cell: Any) -> Any:
+        return cell if numeric else str(cell).casefold()
+
+    def keeps(cell: Any) -> bool:
+        if op == "not":
+            return bool(cell != value)
+        if op == "in":
+            return cell in (value, other)
+        if op == "isblank":
+            return cell is None
+        return cell is not None and ORDER[op](key(cell), key(value))
+
+    given_value = {
+        "in": f"{text},{format_number(other) if numeric else other}",
+        "isblank": "1",
+    }.get(op, text)
+    expected = [i for i, row in enumerate(table.rows) if keeps(row[index])]
+    name = f"{table.columns[index]}__{op}"
+    assert list(select_ads(frame, [parse_filter(name, given_value)], None) or []) == expected
 
 
 @PROPERTY

@@ -1,4 +1,5 @@
-"""Access keys: with ``settings.access_keys`` set, every request but ``/healthz`` needs one.
+"""Access keys: with ``settings.access_keys`` set, every request but ``/healthz`` and
+``/robots.txt`` needs one.
 
 A client presents a key as ``Authorization: Bearer KEY`` (programs) or ``?key=KEY`` (a person
 opening a link). A missing or wrong key answers 401 ``{"error", "detail", "status"}`` with
@@ -47,7 +48,7 @@ from .redaction import printable
 log = logging.getLogger(f"{__name__}.throttle")
 
 COOKIE = "stract_access"
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/robots.txt"})
 _KEY_IN_ENVIRON = "stract.access_key"
 _COOKIE_PURPOSE = b"stract-reports browser access v1"
 
@@ -191,7 +192,7 @@ def _throttled(wait: float, throttle: Throttle) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Require a configured access key on every request of ``app`` but ``/healthz``."""
+    """Require a configured access key on every request of ``app`` but ``OPEN_PATHS``."""
     settings = app_settings(app)
     keys: tuple[str, ...] = settings.access_keys
     if not keys:

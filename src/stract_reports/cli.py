@@ -14,12 +14,21 @@ from typing import Any, NoReturn
 
 import click
 
-from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
-from .formats import DEFAULT_FORMAT, FORMATS
+from .config import (
+    DEMO,
+    EXPORT,
+    PORTS,
+    SERVE,
+    Settings,
+    SettingsError,
+    declared,
+    flag_name,
+)
+from .formats import DEFAULT_FORMAT, EXCEL_PRESETS, FORMATS
+from .ranges import number_words
 from .redaction import install_log_redaction
 from .reports.options import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
-from .serving import GRACE, REQUEST_READ_TIMEOUT
 from .urls import PROBE_PATHS
 
 DEMO_PORT = 5000
@@ -77,12 +86,23 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def usage_line(message: str) -> NoReturn:
+    """End the command with one line on stderr and the usage error's status, 2."""
+    click.echo(f"stract-reports: {message}", err=True)
+    sys.exit(2)
+
+
+def check_port(port: int) -> None:
+    """A port as ``serve --port`` takes it (the declared range of ``Settings.port``)."""
+    if port not in PORTS:
+        usage_line(f"--port must be {PORTS}, not {number_words(port)}")
+
+
 def _settings(**flags: Any) -> Settings:
     try:
         settings = Settings.from_env(**flags)
-    except SettingsError as exc:  # one line, as a usage error exits (status 2)
-        click.echo(f"stract-reports: {exc}", err=True)
-        sys.exit(2)
+    except SettingsError as exc:
+        usage_line(str(exc))
     if settings.shared_url and importlib.util.find_spec("redis") is None:
         raise click.UsageError(
             "STRACT_SHARED_URL needs the Redis client: pip install 'stract-reports[shared]'"
@@ -100,43 +120,17 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-@click.option(
-    "--workers", default=1, show_default=True, help="Worker processes sharing the socket."
-)
-@click.option("--threads", default=16, show_default=True, help="Threads per worker.")
-@click.option(
-    "--grace",
-    default=GRACE,
-    show_default=True,
-    help="Seconds requests in flight may take to finish after SIGTERM.",
-)
-@click.option(
-    "--request-timeout",
-    default=REQUEST_READ_TIMEOUT,
-    show_default=True,
-    help="Seconds a client has to send one whole request.",
-)
 @setting_options(SERVE)
-def serve(
-    host: str,
-    port: int,
-    workers: int,
-    threads: int,
-    grace: float,
-    request_timeout: float,
-    **flags: Any,
-) -> None:
+def serve(**flags: Any) -> None:
     """Serve the reports (waitress worker processes; SIGTERM finishes requests in flight)."""
     from . import close_app, create_app
     from .access import is_loopback
     from .serving import ListenError, WorkerFailed, run_server
 
     settings = _settings(**flags)
-    if not is_loopback(host) and not settings.access_keys and not settings.public:
+    if not is_loopback(settings.host) and not settings.access_keys and not settings.public:
         click.echo(
-            f"stract-reports: refusing to serve {host} without access keys: set "
+            f"stract-reports: refusing to serve {settings.host} without access keys: set "
             "STRACT_ACCESS_KEYS (or --access-keys), or pass --public to serve it open",
             err=True,
         )
@@ -145,12 +139,12 @@ def serve(
         run_server(
             lambda: create_app(settings=settings),
             close=close_app,
-            host=host,
-            port=port,
-            workers=workers,
-            threads=threads,
-            grace=grace,
-            request_timeout=request_timeout,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            threads=settings.threads,
+            grace=settings.grace,
+            request_timeout=settings.request_timeout,
             forwarded_headers=settings.trust_proxy,
             probes=PROBE_PATHS,
         )
@@ -182,6 +176,8 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
     from .simulator import DEFAULT_TOKEN, Growth, Simulator
 
     host = "127.0.0.1"
+    if port is not None:
+        check_port(port)
     if port is not None and port_in_use(host, port):
         fail(f"port {port} is in use; choose another with --port (make demo PORT=...)")
     if port is None:
@@ -273,6 +269,7 @@ def simulator(
         synthetic_dataset,
     )
 
+    check_port(port)
     try:
         plan = parse_faults(faults)
         if synthetic:
@@ -325,13 +322,17 @@ def simulator(
     default=None,
     help=f"Output format [default: the report name's suffix, else {DEFAULT_FORMAT}].",
 )
-@click.option("--excel-br", is_flag=True, help="CSV for pt-BR Excel: ';', decimal comma, BOM.")
+@click.option(
+    "--excel",
+    type=click.Choice(list(EXCEL_PRESETS)),
+    default=None,
+    help="CSV for Excel: 1 (BOM, comma, decimal point) or br (pt-BR: BOM, ';', decimal comma).",
+)
 @click.option(
     "--ratios",
     type=click.Choice(RATIO_MODES),
-    default="recompute",
-    show_default=True,
-    help="Summaries: recompute ratios, or sum every numeric column.",
+    default=None,
+    help="Summaries: recompute ratios (the default), or sum every numeric column.",
 )
 @click.option(
     "--simulator",
@@ -344,12 +345,12 @@ def export(
     report: str,
     output: Path | None,
     fmt: str | None,
-    excel_br: bool,
-    ratios: RatioMode,
+    excel: str | None,
+    ratios: RatioMode | None,
     use_simulator: bool,
     **flags: Any,
 ) -> None:
-    """Write one report (geral, geral/resumo, meta_ads, meta_ads/resumo.json, ...)."""
+    """Write one report, named as its URL: geral, geral/resumo.json, 'geral?_col=Platform,Spend'."""
     from .exporting import check_output, describe, export_report, plan_export, write_output
 
     # The one line below is the whole story: no retry warnings before it.
@@ -357,7 +358,7 @@ def export(
     if use_simulator and flags.get("api_url"):
         raise click.UsageError("--simulator and --api-url are two different upstreams: pick one")
     try:
-        plan = plan_export(report, fmt=fmt, excel="br" if excel_br else "", ratios=ratios)
+        plan = plan_export(report, fmt=fmt, excel=excel, ratios=ratios)
         if output is not None:
             check_output(output)
         with _upstream(use_simulator) as upstream:

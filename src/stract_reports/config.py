@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from .ranges import Range, number_words
 from .store_location import default_store_url, parse_store_url
 
 PUBLIC_API_URL = "https://sidebar.stract.to/api"
@@ -25,6 +26,11 @@ PUBLIC_API_URL = "https://sidebar.stract.to/api"
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
 SERVE, DEMO, EXPORT = "serve", "demo", "export"
+GRACE = 20.0  # seconds requests in flight may take to finish after SIGTERM
+REQUEST_TIMEOUT = 20.0  # seconds a client has to send one whole request
+PORTS = Range(1, 65535)
+HOUR, DAY = 3600.0, 86400.0
+SECONDS = Range(0, HOUR, above=True)  # a time budget: more than nothing, at most an hour
 # An access key shorter than this is refused at start: guessable, and masking it in a log line
 # would cut words.
 MIN_KEY_CHARS = 16
@@ -43,10 +49,12 @@ def setting(
     env: str | None = None,
     commands: tuple[str, ...] = (),
     secret: bool = False,
+    within: Range | None = None,
 ) -> Any:
     """Declare a setting: its default, what it means, its ``STRACT_*`` variable (None: not
-    configurable from outside), and the commands that offer it as a ``--flag``."""
-    metadata = {"help": help, "env": env, "commands": commands, "secret": secret}
+    configurable from outside), the commands that offer it as a ``--flag``, and (numbers) the
+    range of values it takes, checked at start."""
+    metadata = {"help": help, "env": env, "commands": commands, "secret": secret, "range": within}
     return dataclasses.field(default=default, repr=not secret, metadata=metadata)
 
 
@@ -69,49 +77,64 @@ class Settings:
         "seconds for one upstream response, the whole body included",
         env="STRACT_API_TIMEOUT",
         commands=_UPSTREAM,
+        within=SECONDS,
     )
-    connect_timeout: float = setting(3.0, "seconds to open one upstream connection")
+    connect_timeout: float = setting(3.0, "seconds to open one upstream connection", within=SECONDS)
     deadline: float = setting(
         30.0,
         "seconds for a whole report, retries included",
         env="STRACT_REPORT_DEADLINE",
         commands=_UPSTREAM,
+        within=SECONDS,
     )
     concurrency: int = setting(
         32,
         "upstream calls in flight at once, per process",
         env="STRACT_CONCURRENCY",
         commands=_UPSTREAM,
+        within=Range(1, 1024),
     )
     retries: int = setting(
-        3, "further attempts after a failed call", env="STRACT_RETRIES", commands=_UPSTREAM
+        3,
+        "further attempts after a failed call",
+        env="STRACT_RETRIES",
+        commands=_UPSTREAM,
+        within=Range(0, 20),
     )
-    backoff: float = setting(0.1, "first retry waits about this long, doubling each time")
-    backoff_max: float = setting(2.0, "the longest wait between two attempts")
-    retry_after_cap: float = setting(5.0, "a longer Retry-After is not waited for: 503 at once")
+    backoff: float = setting(
+        0.1, "first retry waits about this long, doubling each time", within=Range(0, 60)
+    )
+    backoff_max: float = setting(2.0, "the longest wait between two attempts", within=Range(0, 600))
+    retry_after_cap: float = setting(
+        5.0, "a longer Retry-After is not waited for: 503 at once", within=Range(0, HOUR)
+    )
     cache_ttl: float = setting(
         0.0,
         "reuse finished upstream reads this many seconds (0: always read afresh)",
         env="STRACT_CACHE_TTL",
         commands=_UPSTREAM,
+        within=Range(0, DAY),
     )
     max_pages: int = setting(
         10_000,
         "pages read at most of one list (accounts, fields, insights of one account)",
         env="STRACT_MAX_PAGES",
         commands=_UPSTREAM,
+        within=Range(1, 10**7),
     )
     max_body_bytes: int = setting(
         64 * 1024 * 1024,
         "bytes of one upstream body at most, counted after decompression",
         env="STRACT_MAX_BODY_BYTES",
         commands=_UPSTREAM,
+        within=Range(1, 2**34),
     )
     max_builds: int = setting(
         8,
         "distinct reports built at once per process; more answer 503 with Retry-After",
         env="STRACT_MAX_BUILDS",
         commands=(SERVE,),
+        within=Range(1, 1024),
     )
     speculate: bool = setting(
         True,
@@ -128,13 +151,19 @@ class Settings:
         secret=True,
     )
     key_failures: int = setting(
-        20, "wrong access keys one client address may present per key_failure_window"
+        20,
+        "wrong access keys one client address may present per key_failure_window",
+        within=Range(1, 10**6),
     )
     key_failure_window: float = setting(
-        60.0, "seconds after a client's first wrong key in which its failures are counted"
+        60.0,
+        "seconds after a client's first wrong key in which its failures are counted",
+        within=Range(0, DAY, above=True),
     )
     key_failure_clients: int = setting(
-        10_000, "client addresses whose wrong keys are counted at once (the oldest forgotten)"
+        10_000,
+        "client addresses whose wrong keys are counted at once (the oldest forgotten)",
+        within=Range(1, 10**7),
     )
     public: bool = setting(
         False,
@@ -160,12 +189,51 @@ class Settings:
         "seconds between two probes of the shared Redis while it is unreachable",
         env="STRACT_SHARED_RETRY",
         commands=(SERVE,),
+        within=SECONDS,
     )
     upstream_rps: float = setting(
         0.0,
         "upstream calls per second, fleet-wide with STRACT_SHARED_URL, else per process (0: none)",
         env="STRACT_UPSTREAM_RPS",
         commands=(SERVE,),
+        within=Range(0, 100_000),
+    )
+    host: str = setting(
+        "127.0.0.1",
+        "the address serve listens on (a non-loopback one needs access keys, or --public)",
+        env="STRACT_HOST",
+        commands=(SERVE,),
+    )
+    port: int = setting(
+        5000, "the port serve listens on", env="STRACT_PORT", commands=(SERVE,), within=PORTS
+    )
+    workers: int = setting(
+        1,
+        "serve's worker processes, sharing the listening socket",
+        env="STRACT_WORKERS",
+        commands=(SERVE,),
+        within=Range(1, 64),
+    )
+    threads: int = setting(
+        16,
+        "threads per worker process answering requests",
+        env="STRACT_THREADS",
+        commands=(SERVE,),
+        within=Range(1, 1024),
+    )
+    grace: float = setting(
+        GRACE,
+        "seconds requests in flight may take to finish after SIGTERM",
+        env="STRACT_GRACE",
+        commands=(SERVE,),
+        within=Range(0, HOUR),
+    )
+    request_timeout: float = setting(
+        REQUEST_TIMEOUT,
+        "seconds a client has to send one whole request",
+        env="STRACT_REQUEST_TIMEOUT",
+        commands=(SERVE,),
+        within=SECONDS,
     )
     owner_name: str = setting(
         "Stract Reports",
@@ -215,24 +283,10 @@ class Settings:
         if isinstance(self.access_keys, str):
             object.__setattr__(self, "access_keys", _keys(self.access_keys))
         _check_keys(self.access_keys)
-        for name in ("timeout", "connect_timeout", "deadline", "shared_retry"):
-            if not getattr(self, name) > 0:
-                raise SettingsError(f"{name} must be a positive number of seconds")
-        if not self.key_failure_window > 0:
-            raise SettingsError("key_failure_window must be a positive number of seconds")
-        for name in (
-            "concurrency",
-            "max_pages",
-            "max_body_bytes",
-            "max_builds",
-            "key_failures",
-            "key_failure_clients",
-        ):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{name} must be at least 1")
-        for name in ("retries", "cache_ttl", "upstream_rps", "backoff", "backoff_max"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{name} cannot be negative")
+        for f in dataclasses.fields(self):
+            value, within = getattr(self, f.name), f.metadata["range"]
+            if within is not None and value not in within:
+                raise SettingsError(f"{_source(f)} must be {within}, not {number_words(value)}")
         if self.shared_url and not self.shared_url.startswith(("redis://", "rediss://")):
             raise SettingsError("the shared URL must start with redis:// or rediss://")
         for name in ("keep", "record_every"):
@@ -295,9 +349,16 @@ def flag_name(f: dataclasses.Field[Any]) -> str:
     return "--" + f.name.replace("_", "-")
 
 
+def _source(f: dataclasses.Field[Any]) -> str:
+    """How a person sets ``f``: "STRACT_PORT (--port)", or its name when only code does."""
+    if not f.metadata["env"]:
+        return f.name
+    return f"{f.metadata['env']} ({flag_name(f)})" if f.metadata["commands"] else f.metadata["env"]
+
+
 def settings_table() -> str:
     """The README's configuration table, derived from the declarations."""
-    lines = ["| variable | flag | default | meaning |", "|---|---|---|---|"]
+    lines = ["| variable | flag | default | range | meaning |", "|---|---|---|---|---|"]
     for f in declared():
         default = "the public challenge token" if f.metadata["secret"] and f.default else f.default
         if isinstance(default, tuple):
@@ -313,7 +374,9 @@ def settings_table() -> str:
             flag = f"{flag}/--no-{flag[2:]}"
         flags = f"`{flag}` ({', '.join(f.metadata['commands'])})"
         meaning = f.metadata["help"]
-        lines.append(f"| `{f.metadata['env']}` | {flags} | `{default}` | {meaning} |")
+        within = f.metadata["range"]
+        span = "" if within is None else within.span()
+        lines.append(f"| `{f.metadata['env']}` | {flags} | `{default}` | {span} | {meaning} |")
     return "\n".join(lines)
 
 

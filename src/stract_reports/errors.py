@@ -5,6 +5,7 @@
     ├── UnknownReport                   404  the name is no report path (the CLI's export)
     ├── UnsupportedFormat               404  the URL's suffix names no format we render
     ├── UnknownPlatform                 404  the path names no upstream platform
+    ├── NoSuchPage                      404  ``_next`` points past the report's last row
     ├── Overloaded                      503  too many reports being built at once (Retry-After)
     └── UpstreamError                        an upstream call failed (after retries)
         ├── UpstreamTimeout             504  no answer in time
@@ -65,6 +66,13 @@ class UnsupportedFormat(ReportError):
 
     def __init__(self, suffix: str, formats: str) -> None:
         super().__init__(f"no format {suffix!r}; use {formats}")
+
+
+class NoSuchPage(ReportError):
+    """``_next`` points past the last row of the sliced report, like an unknown page."""
+
+    status = 404
+    title = "no such page"
 
 
 class Overloaded(ReportError):

@@ -1,7 +1,8 @@
 """The output formats as data, and the one decision of how an answer is labelled.
 
 - ``FORMATS``: ``{suffix: Format}``, what each format is (media type, page size, totals row,
-  CSP nonce, Excel presets, downloads). The first one is the default: a URL without a suffix.
+  offered facets, CSP nonce, Excel presets, downloads). The first one is the default: a URL
+  without a suffix.
 - ``negotiate``: the answer's format, media type and disposition for a request.
 
 No renderer here (``renderers`` maps each suffix to the function that draws it) and no Flask,
@@ -10,12 +11,15 @@ so the CLI and the app decide alike.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from .errors import InvalidRequest
+from .reports.options import SECRET_OPTIONS
 from .reports.spec import ReportSpec
 
 # What a browser is given per page of HTML unless ``_size`` says otherwise.
@@ -34,7 +38,8 @@ class Format:
     # The media type a browser navigating to it is shown (the same bytes); None: no other.
     for_browsers: str | None = None
     page_size: int | None = None  # rows per page unless ``_size`` says; None: every row
-    totals: bool = False  # an ad table ends with a totals row of every selected ad
+    totals: bool = False  # a totals row of the whole slice: every selected ad, every group
+    offers_facets: bool = False  # facets of the text columns with few values, unasked
     nonce: bool = False  # carries inline code: a CSP nonce per answer
     links: bool = False  # a page with links, planned for it by ``urls.page_links``
 
@@ -48,6 +53,7 @@ FORMATS: dict[str, Format] = {
         downloadable=False,
         page_size=HTML_PAGE_SIZE,
         totals=True,
+        offers_facets=True,
         nonce=True,
         links=True,
     ),
@@ -58,6 +64,9 @@ FORMATS: dict[str, Format] = {
 DEFAULT_FORMAT = next(iter(FORMATS))
 # ?excel= presets of the CSV, and the file-name part that tells their downloads apart.
 EXCEL_PRESETS = {"br": "excel-br", "1": "excel"}
+# Options a download's name does not digest: the Excel preset is named in words, the others
+# leave the file's bytes alone (and a key never appears in an answer).
+_NAMED_OPTIONS = frozenset({"excel", "download"}) | SECRET_OPTIONS
 
 
 def format_choices() -> str:
@@ -82,12 +91,28 @@ def check_excel(preset: str, fmt: str) -> str:
     return preset
 
 
-def download_name(spec: ReportSpec, fmt: str, excel: str, generated_at: datetime) -> str:
-    """The file name of a download: "stract-geral-resumo-excel-br-20250201T1200Z.csv"."""
+def download_name(
+    spec: ReportSpec,
+    fmt: str,
+    excel: str,
+    generated_at: datetime,
+    query: Iterable[tuple[str, str]] = (),
+) -> str:
+    """The file name of a download: "stract-geral-resumo-excel-br-20250201T1200Z.csv", with
+    a short digest of the options that change the file when any is given (filters, columns,
+    sort, page, grouping, ratio mode, shape): "stract-geral-1a2b3c4d-20250201T1200Z.csv", so
+    two slices never share a name."""
     preset = f"-{EXCEL_PRESETS[excel]}" if excel else ""
     # Only safe characters: an upstream's platform value may hold quotes or line breaks.
     slug = re.sub(r"[^A-Za-z0-9_-]", "_", spec.slug)
-    return f"stract-{slug}{preset}-{generated_at:%Y%m%dT%H%MZ}.{fmt}"
+    # An empty ``_option=`` is an option not given; an empty filter value is a filter.
+    shown = [
+        (name, value)
+        for name, value in query
+        if name not in _NAMED_OPTIONS and (value or not name.startswith("_"))
+    ]
+    digest = f"-{hashlib.sha256(urlencode(shown).encode()).hexdigest()[:8]}" if shown else ""
+    return f"stract-{slug}{digest}{preset}-{generated_at:%Y%m%dT%H%MZ}.{fmt}"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import InvalidRequest, UpstreamBadPayload
+from .errors import InvalidRequest, NoSuchPage, UpstreamBadPayload
+from .formats import FORMATS
+from .report_options import ReportOptions
 from .reports.ads import Ads
 from .reports.collector import gc_paused
 from .reports.ingest import AdAssembly
@@ -23,6 +25,7 @@ from .reports.options import RatioMode
 from .reports.slicing import (
     BadOption,
     Page,
+    PastTheEnd,
     Slice,
     Summary,
     parse_slice,
@@ -74,23 +77,37 @@ def slice_source(
     ratios: RatioMode = "recompute",
     page_size: int | None = None,
     totals: bool = False,
+    suggest: bool = False,
 ) -> tuple[Table, Page]:
-    """The table ``sl`` asks for out of a built source; a bad option is a 400."""
+    """The table ``sl`` asks for out of a built source; a bad option is a 400, a page past
+    the end a 404."""
     ads, summary = source
     try:
         return slice_report(
-            ads, sl, summary=summary, ratios=ratios, page_size=page_size, totals=totals
+            ads,
+            sl,
+            summary=summary,
+            ratios=ratios,
+            page_size=page_size,
+            totals=totals,
+            suggest=suggest,
         )
     except BadOption as exc:
         raise InvalidRequest(str(exc)) from None
+    except PastTheEnd as exc:
+        raise NoSuchPage(str(exc)) from None
 
 
-def build_table(
-    client: StractClient,
-    spec: ReportSpec,
-    *,
-    ratios: RatioMode = "recompute",
-    progress: Progress | None = None,
-) -> Table:
-    """The whole report ``spec``, read from the upstream now."""
-    return slice_source(build_source(client, spec, progress=progress), ratios=ratios)[0]
+def slice_for(source: Source, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
+    """The table and page a request in ``fmt`` with ``options`` is answered with:
+    the slice it asks for, in the format's page size, with the format's totals row and
+    offered facets."""
+    shown = FORMATS[fmt]
+    return slice_source(
+        source,
+        options.slice,
+        ratios=options.ratios,
+        page_size=shown.page_size,
+        totals=shown.totals,
+        suggest=shown.offers_facets,
+    )

@@ -23,12 +23,12 @@ from .errors import DeadlineExceeded, InvalidRequest
 from .formats import FORMATS
 from .render.csv import ExcelPreset, csv_chunks, tsv_chunks
 from .render.json import array_chunks, json_chunks, ndjson_chunks
-from .render.links import PageLinks
+from .render.links import FacetLinks, PageLinks
 from .reports.options import RatioMode
 from .reports.slicing import Page
 from .reports.table import CHUNK_ROWS, Table
 from .reports.words import Rows
-from .urls import next_page_url, page_links
+from .urls import facet_links, next_page_url, page_links
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Rendering:
     links: PageLinks | None = None  # an HTML page's links
     next_url: str | None = None  # a JSON page's next page
     deadline: float | None = None  # monotonic time the answer must be drawn by (None: none)
+    facets: tuple[FacetLinks, ...] = ()  # the facets asked (``_facet``), with their links
 
 
 def plan_rendering(
@@ -68,6 +69,7 @@ def plan_rendering(
     links = None
     if FORMATS[fmt].links:
         links = page_links(table.spec, table.columns, pairs, page, ratios)
+    asked = [] if page is None else [facet for facet in page.facets if facet.asked]
     return Rendering(
         generated_at,
         excel=excel,
@@ -79,6 +81,7 @@ def plan_rendering(
         links=links,
         next_url=next_page_url(table.spec, fmt, pairs, page),
         deadline=deadline,
+        facets=facet_links(table.spec, fmt, pairs, asked),
     )
 
 
@@ -89,7 +92,13 @@ def _csv(table: Table, rendering: Rendering) -> Iterable[str]:
 def _json(table: Table, rendering: Rendering) -> Iterable[str]:
     if rendering.shape == "array":
         return array_chunks(table)
-    return json_chunks(table, rendering.generated_at, next_url=rendering.next_url)
+    return json_chunks(
+        table,
+        rendering.generated_at,
+        page=rendering.page,
+        next_url=rendering.next_url,
+        facets=rendering.facets,
+    )
 
 
 def _html(table: Table, rendering: Rendering) -> Iterable[str]:

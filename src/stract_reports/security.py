@@ -4,7 +4,7 @@ Every response: ``X-Content-Type-Options: nosniff``, so a CSV or JSON body is ne
 HTML or script; ``Referrer-Policy: no-referrer``, so a page opened with ``?key=`` never sends
 its address (and the key in it) to another site. HTML responses: a Content-Security-Policy
 that allows nothing but the page's own inline ``<style>`` and ``<script>``, identified by a
-nonce drawn afresh for each response.
+nonce drawn afresh for each response, and forms sent to this site only (the filter form).
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ def csp_nonce() -> str:
 
 
 def content_security_policy(nonce: str) -> str:
-    """The policy of our HTML pages: only nonce-carrying inline style and script, no framing."""
+    """The policy of our HTML pages: only nonce-carrying inline style and script, forms to this
+    site, no framing."""
     return (
         "default-src 'none'; "
         f"style-src 'nonce-{nonce}'; "
         f"script-src 'nonce-{nonce}'; "
         "img-src 'self'; "
         "base-uri 'none'; "
-        "form-action 'none'; "
+        "form-action 'self'; "  # a report page's filter form: a GET to this site
         "frame-ancestors 'none'"
     )
 

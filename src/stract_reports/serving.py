@@ -11,7 +11,7 @@ a thread that then blocks reading the headers: 32 dripping plus 200 idle connect
 ``/healthz`` time out with 16 threads.
 
 Limits on what a client may hold: ``request_timeout`` seconds to send a whole request
-(``REQUEST_READ_TIMEOUT`` unless told), ``IDLE_TIMEOUT`` seconds of silence on a kept-alive
+(``REQUEST_TIMEOUT`` unless told), ``IDLE_TIMEOUT`` seconds of silence on a kept-alive
 connection, ``CONNECTION_LIMIT`` open connections per process, headers of ``MAX_HEADER_BYTES``
 and bodies of ``MAX_BODY_BYTES``.
 
@@ -55,15 +55,14 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
+from .config import GRACE, REQUEST_TIMEOUT
 from .gate import ARRIVED
 from .redaction import mask_query, printable, redact
 
 log = logging.getLogger("stract_reports.serving")
 access_log = logging.getLogger("stract_reports.access")
 
-GRACE = 20.0  # seconds requests in flight may take to finish after SIGTERM
 FLUSH = 2.0  # seconds for the answers of cut requests to go out
-REQUEST_READ_TIMEOUT = 20.0  # seconds a client has to send one whole request
 IDLE_TIMEOUT = 60  # seconds a kept-alive connection may stay silent
 CONNECTION_LIMIT = 2000  # open connections per process; beyond, the backlog waits
 MAX_HEADER_BYTES = 64 * 1024
@@ -164,7 +163,7 @@ def _dispatchers(threads: int, probes: tuple[str, ...]) -> dict[str, _Dispatcher
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
-    request_timeout = REQUEST_READ_TIMEOUT  # seconds to send one whole request
+    request_timeout = REQUEST_TIMEOUT  # seconds to send one whole request
     pools: dict[str, _Dispatcher]  # the report threads (under "") and each probe's
 
     def add_task(self, task: Any) -> None:
@@ -369,7 +368,7 @@ def run_server(
     workers: int,
     threads: int,
     grace: float = GRACE,
-    request_timeout: float = REQUEST_READ_TIMEOUT,
+    request_timeout: float = REQUEST_TIMEOUT,
     forwarded_headers: bool = False,
     probes: tuple[str, ...] = (),
     log_level: str = "info",

@@ -2,8 +2,9 @@
 them back.
 
 - ``report_url``: a report's root-relative URL in a format, with a query.
-- ``report_links``, ``next_page_url``, ``page_links``: the links of the index, of a JSON page
-  and of an HTML page, planned here and handed to the renderers as values (``render.links``).
+- ``report_links``, ``next_page_url``, ``page_links``, ``facet_links``: the links of the index,
+  of a JSON page and of an HTML page, planned here and handed to the renderers as values
+  (``render.links``); ``form_target``: where the page's filter form leads.
 - ``PROBE_PATHS``: the health probes' paths; ``unreachable_platform``: a platform value that
   cannot be the first segment of its reports' paths (``RESERVED_SEGMENTS`` are ours).
 - ``ROUTES`` and ``CONVERTERS``: the report URLs as werkzeug rules. The Flask app registers
@@ -22,12 +23,15 @@ from urllib.parse import quote, urlencode
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, Map, Rule
 
-from .errors import UnknownReport, UnsupportedFormat
+from .errors import InvalidRequest, UnknownReport, UnsupportedFormat
 from .formats import DEFAULT_FORMAT, FORMATS, format_choices
-from .render.links import PageLinks, ReportLink, SortLink
+from .render.links import FacetLinks, FilterForm, PageLinks, ReportLink, SortLink
+from .reports.facets import Facet
+from .reports.filters import OPERATORS, BadFilter, parse_filter
 from .reports.metrics import label_key
-from .reports.numbers import shown
+from .reports.numbers import Number, format_number, shown
 from .reports.options import (
+    FORM_OPTIONS,
     FORMAT_ONLY_OPTIONS,
     OTHER_OPTIONS,
     SECRET_OPTIONS,
@@ -117,9 +121,11 @@ def page_links(
 ) -> PageLinks:
     """Every link of the HTML page of ``spec`` with ``columns``: the request's options
     (``query``) carried by each link, but never the access key nor another format's options;
-    ``page``: where the page sits (None: the whole table); ``ratios``: the summary mode."""
-    pairs = [(n, v) for n, v in query if n not in FORMAT_ONLY_OPTIONS and n not in SECRET_OPTIONS]
+    ``page``: where the page sits (None: the whole table), its facets and the ad columns a
+    filter may name; ``ratios``: the summary mode."""
+    pairs = _shown(query)
     switched = query_with(pairs, {"ratios": None if ratios == "sum" else "sum"})
+    kept = [(n, v) for n, v in pairs if n not in ("_next", "_search")]
     return PageLinks(
         formats=_format_links(spec, pairs),
         sort=_sort_links(spec, pairs, columns),
@@ -127,14 +133,79 @@ def page_links(
         filters=_filter_links(spec, pairs),
         ratios_switch=report_url(spec, "html", switched),
         reports=_family(spec, pairs),
+        facets=facet_links(spec, "html", pairs, () if page is None else page.facets),
+        form=FilterForm(
+            report_url(spec, "html"),
+            tuple(kept),
+            tuple(page.filterable if page is not None and page.filterable else columns),
+            next((v for n, v in pairs if n == "_search"), ""),
+        ),
     )
 
 
+def facet_links(
+    spec: ReportSpec, fmt: str, query: Iterable[tuple[str, str]], facets: Iterable[Facet]
+) -> tuple[FacetLinks, ...]:
+    """Each facet value's link in ``fmt``: the request's options with that value's filter
+    added (``Column=value``), or taken away when it is in force; from the first page."""
+    pairs = [(n, v) for n, v in _shown(query) if n != "_next"]
+    planned = []
+    for facet in facets:
+        key = label_key(facet.column)
+        values = []
+        for value in facet.values:
+            text = "" if value.value is None else _text(value.value)
+            chosen = [
+                i
+                for i, (name, given) in enumerate(pairs)
+                if given == text and label_key(name.removesuffix("__exact")) == key
+            ]
+            if chosen:
+                toggled = [pair for i, pair in enumerate(pairs) if i not in chosen]
+            else:
+                toggled = [*pairs, (facet.column, text)]
+            values.append((value, report_url(spec, fmt, urlencode(toggled)), bool(chosen)))
+        planned.append(FacetLinks(facet, tuple(values)))
+    return tuple(planned)
+
+
+def form_target(spec: ReportSpec, fmt: str, query: Iterable[tuple[str, str]]) -> str | None:
+    """Where the page's filter form sends a browser: the same report with the form's filter
+    (``_filter_column``, ``_filter_op``, ``_filter_value``) written as ``Column__op=value``,
+    from the first page, as Datasette's form does; None when the query holds no form field."""
+    pairs = list(query)
+    if not any(name in FORM_OPTIONS for name, _ in pairs):
+        return None
+    form = {name: value for name, value in reversed(pairs) if name in FORM_OPTIONS}
+    column = form.get("_filter_column", "").strip()
+    op = form.get("_filter_op", "exact") or "exact"
+    value = form.get("_filter_value", "")
+    if op not in OPERATORS:
+        raise InvalidRequest(f"_filter_op: no operator {op!r}; operators: {', '.join(OPERATORS)}")
+    rest = [
+        (name, given)
+        for name, given in pairs
+        if name not in FORM_OPTIONS and name != "_next" and (name != "_search" or given.strip())
+    ]
+    if column and (value or op == "isblank"):
+        rest.append((column if op == "exact" else f"{column}__{op}", value or "1"))
+    return report_url(spec, fmt, urlencode(rest))
+
+
+def _shown(query: Iterable[tuple[str, str]]) -> Pairs:
+    """The query a page's links carry: never the access key nor another format's options."""
+    return [(n, v) for n, v in query if n not in FORMAT_ONLY_OPTIONS and n not in SECRET_OPTIONS]
+
+
+def _text(value: Number | str) -> str:
+    """A cell as a filter's value spells it (numbers as the CSV prints them)."""
+    return value if isinstance(value, str) else format_number(value)
+
+
 def _format_links(spec: ReportSpec, pairs: Pairs) -> tuple[tuple[str, str], ...]:
-    """This view in the other formats. Without an asked ``_size`` they give every row (the
-    page size is the browser's), so the page position goes too."""
-    explicit_size = any(n == "_size" and v for n, v in pairs)
-    base = pairs if explicit_size else [(n, v) for n, v in pairs if n != "_next"]
+    """This view in the other formats: the whole sliced report, every page of it (a page's
+    size and position are the browser's; a file takes every row)."""
+    base = [(n, v) for n, v in pairs if n not in ("_size", "_next")]
 
     def url(fmt: str, **changes: str) -> str:
         return report_url(spec, fmt, query_with(base, changes))
@@ -183,14 +254,22 @@ def _paging_links(spec: ReportSpec, pairs: Pairs, page: Page) -> tuple[tuple[str
     return tuple(links)
 
 
-def _filter_links(spec: ReportSpec, pairs: Pairs) -> tuple[tuple[str, str, str], ...]:
-    """(label, value, URL of this page without that filter) of each filter in force."""
+def _filter_links(spec: ReportSpec, pairs: Pairs) -> tuple[tuple[str, str], ...]:
+    """(the filter in words, URL of this page without it) of each filter and search in force:
+    the page's chips."""
     links = []
-    for index, (label, value) in enumerate(pairs):
-        if label.startswith("_") or label in OTHER_OPTIONS:
+    for index, (name, value) in enumerate(pairs):
+        if name == "_search" and value.strip():
+            words = f"search “{value.strip()}”"
+        elif name.startswith("_") or name in OTHER_OPTIONS:
             continue
+        else:
+            try:
+                words = parse_filter(name, value).words()
+            except BadFilter:
+                words = f"{name} = “{value}”"
         rest = [pair for i, pair in enumerate(pairs) if i != index and pair[0] != "_next"]
-        links.append((label, value, report_url(spec, "html", urlencode(rest))))
+        links.append((words, report_url(spec, "html", urlencode(rest))))
     return tuple(links)
 
 

@@ -4,25 +4,25 @@ one that answers it. Which formats exist is ``formats``' business, the report UR
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, jsonify, request
 
-from .config import FALSE_WORDS, TRUE_WORDS, parse_bool
 from .error_pages import error_response
-from .errors import InvalidRequest, ReportError
+from .errors import ReportError
 from .extensions import current_client, current_gate, current_settings
-from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
+from .formats import FORMATS, download_name, negotiate, prefers_html
 from .gate import request_arrival
-from .pipeline import build_source, check_paths, slice_source
+from .pipeline import build_source, check_paths, slice_for, slice_source
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
 from .renderers import RENDERING, plan_rendering, render_chunks
-from .reports.options import JSON_SHAPES, RATIO_MODES, RatioMode
-from .reports.slicing import BadOption, Page, Slice, parse_slice
+from .report_options import ReportOptions, read_options
+from .reports.slicing import Page
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .security import csp_nonce
@@ -33,6 +33,7 @@ from .urls import (
     CONVERTERS,
     PROBE_PATHS,
     ROUTES,
+    form_target,
     report_links,
     report_url,
     resolve,
@@ -42,6 +43,7 @@ T = TypeVar("T")
 
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
+ROBOTS = "User-agent: *\nDisallow: /\n"
 
 
 def index() -> Response:
@@ -100,6 +102,24 @@ def _summary_chart() -> str | None:
         return None
 
 
+def robots() -> Response:
+    """``/robots.txt``: reports are private by default, so no crawler is welcome (no upstream
+    call, no key needed)."""
+    return Response(ROBOTS, mimetype="text/plain")
+
+
+def without_slash(**_: str) -> Response:
+    """``/geral/`` -> 308 to ``/geral``, the query kept: a report is a file, not a folder, as
+    Flask's strict slashes redirect the other way for folders. The Location is root-relative
+    and escaped (``/\\evil.example/`` goes to ``/%5Cevil.example``, never off this site); the
+    access key was taken out of the query before the app saw it, so it is not repeated."""
+    path = quote(request.path[:-1], safe="/")
+    query = urlencode(list(request.args.items(multi=True)))
+    response = Response(status=308)
+    response.headers["Location"] = f"{path}?{query}" if query else path
+    return response
+
+
 def healthz() -> Response:
     """Liveness: the process answers (no upstream call)."""
     return jsonify({"status": "ok"})
@@ -141,57 +161,15 @@ SHARED_DETAILS = {
 }
 
 
-@dataclass(frozen=True)
-class ReportOptions:
-    """The query options a report takes, all read and checked before any upstream call."""
-
-    ratios: RatioMode
-    excel: str
-    download: bool
-    slice: Slice
-    shape: str
-    query: tuple[tuple[str, str], ...]
-
-
 def report(platform: str, fmt: str, summary: bool) -> Response:
     """A report in a format: ``/{platform|geral}[/resumo][.csv|.json|.html|...]``."""
     spec, fmt = resolve(platform, fmt, summary)
-    options = report_options(fmt)
+    target = form_target(spec, fmt, request.args.items(multi=True))
+    if target is not None:  # the page's filter form: to the filter's own URL, as a link has it
+        return Response(status=303, headers={"Location": target})
+    options = read_options(request.args.items(multi=True), fmt)
     table, page = build_report(spec, fmt, options)
     return answer_report(table, page, spec, fmt, options)
-
-
-def report_options(fmt: str) -> ReportOptions:
-    """``?ratios=``, ``?excel=``, ``?download=``, ``?_shape=`` and the slicing options
-    checked; a bad value is a 400 naming the good ones."""
-    args = request.args
-    ratios = args.get("ratios", RATIO_MODES[0])
-    if ratios not in RATIO_MODES:
-        raise InvalidRequest(f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
-    excel = check_excel(args.get("excel", ""), fmt)
-    shape = args.get("_shape", "")
-    if shape not in JSON_SHAPES:
-        raise InvalidRequest(f"_shape must be 'objects' or 'array', not {shape!r}")
-    if shape and fmt != "json":
-        raise InvalidRequest(f"_shape applies to .json only, not .{fmt}")
-    query = tuple(args.items(multi=True))
-    try:
-        sl = parse_slice(query)
-    except BadOption as exc:
-        raise InvalidRequest(str(exc)) from None
-    return ReportOptions(cast(RatioMode, ratios), excel, _switch("download"), sl, shape, query)
-
-
-def _switch(name: str) -> bool:
-    """A query switch: absent is no, a bare ``?name`` is yes, else the settings' words."""
-    value = request.args.get(name)
-    if value is None:
-        return False
-    switched = True if value == "" else parse_bool(value)
-    if switched is None:
-        words = ", ".join(TRUE_WORDS + FALSE_WORDS)
-        raise InvalidRequest(f"{name} must be one of {words} (or bare ?{name}), not {value!r}")
-    return switched
 
 
 def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
@@ -199,14 +177,7 @@ def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Ta
     shared by the requests that overlap it (``gate.py``: every format and slice of one report
     shares one build), then the slice this request asked for."""
     source = shared_build(spec, lambda: build_source(current_client(), spec))
-    shown = FORMATS[fmt]
-    return slice_source(
-        source,
-        options.slice,
-        ratios=options.ratios,
-        page_size=shown.page_size,
-        totals=shown.totals and not spec.summary,
-    )
+    return slice_for(source, fmt, options)
 
 
 def answer_report(
@@ -233,7 +204,7 @@ def answer_report(
     # Every byte of the upstream read is in by now: the body goes out as it is rendered.
     response = Response(render_chunks(table, fmt, rendering), mimetype=answer.mimetype)
     if FORMATS[fmt].downloadable:
-        filename = download_name(spec, fmt, options.excel, generated_at)
+        filename = download_name(spec, fmt, options.excel, generated_at, options.query)
         disposition = "attachment" if answer.download else "inline"
         response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     warnings = warnings_header(table)
@@ -268,5 +239,7 @@ def init_app(app: Flask) -> None:
     healthz_path, readyz_path = PROBE_PATHS
     app.add_url_rule(healthz_path, view_func=healthz)
     app.add_url_rule(readyz_path, view_func=readyz)
+    app.add_url_rule("/robots.txt", view_func=robots)
     for rule, endpoint, summary in ROUTES:
         app.add_url_rule(rule, endpoint, view_func=report, defaults={"summary": summary})
+        app.add_url_rule(f"{rule}/", f"{endpoint}_slash", view_func=without_slash)

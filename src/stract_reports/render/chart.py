@@ -1,8 +1,13 @@
 """A summary as a bar chart: inline SVG drawn on the server, no JavaScript, no style attributes.
 
-Each row gets two bars, Spend and Clicks, each on its own scale (their units differ), with the
-value printed at the bar's end and in a ``<title>`` (the tooltip on hover). Only presentation
-attributes (``fill``, ``font-size``...) are used, so a strict CSP needs nothing extra for it.
+Each row gets its label on a line of its own, then two bars, Spend and Clicks, each on its own
+scale (their units differ), with the value printed at the bar's end and in a ``<title>`` (the
+tooltip on hover). Only presentation attributes (``fill``, ``font-size``...) are used, so a
+strict CSP needs nothing extra for it.
+
+The chart has no ``viewBox``: it is as wide as its box, bar lengths are percentages of that
+width and text keeps its size in CSS pixels, so a phone (390 px) reads the same 12-13 px text
+as a desktop rather than a 720-unit drawing shrunk to half its size.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from .kinds import display_number
 
 SERIES = (("Spend", "money", "#1f5fbf"), ("Clicks", "number", "#e07b24"))
 MAX_BARS = 30  # rows charted at most: past that a chart is no easier to read than the table
-_WIDTH = 720
-_LABEL_WIDTH = 190
-_VALUE_ROOM = 110  # right of the longest bar, for its printed value
-_BAR = 14
-_ROW = 2 * _BAR + 16
-_TOP = 34
+PLOT = 72  # the longest bar, in percent of the chart's width: the rest is for its value
+_FONT, _SMALL = 13, 12  # px: labels, printed values
+_LABEL = 18  # px of a row's label line
+_BAR = 15
+_ROW = _LABEL + 2 * _BAR + 10
+_TOP = 30
+_LABEL_CHARS = 40  # a longer row label is clipped (whole in its tooltip)
 
 
 def render_chart_svg(table: Table, *, max_rows: int = MAX_BARS) -> str | None:
@@ -39,42 +45,41 @@ def render_chart_svg(table: Table, *, max_rows: int = MAX_BARS) -> str | None:
     if not series or not rows:
         return None
     text_columns = [i for i, numeric in enumerate(table.numeric) if not numeric]
-    height = _TOP + _ROW * len(rows) + 8
-    plot = _WIDTH - _LABEL_WIDTH - _VALUE_ROOM
+    height = _TOP + _ROW * len(rows)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {_WIDTH} {height}" '
-        f'width="100%" role="img" aria-labelledby="chart-title" '
-        f'font-family="system-ui, sans-serif" font-size="12">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="100%" height="{height}" '
+        f'role="img" aria-labelledby="chart-title" '
+        f'font-family="system-ui, sans-serif" font-size="{_FONT}">',
         f'<title id="chart-title">{escape(_caption(table, series, len(rows)))}</title>',
     ]
     for n, (_, label, _, colour) in enumerate(series):  # the legend
-        x = _LABEL_WIDTH + n * 110
-        parts.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 18}" y="18" fill="#1d2329">{escape(label)}</text>')
+        x = n * 90
+        parts.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 18}" y="16" fill="#1d2329">{escape(label)}</text>')
     scales = [_largest(rows, column) for column, *_ in series]
     for r, row in enumerate(rows):
         y = _TOP + r * _ROW
         name = _row_label(row, text_columns)
         parts.append(
-            f'<text x="{_LABEL_WIDTH - 8}" y="{y + _BAR + 4}" text-anchor="end" '
-            f'fill="#1d2329">{escape(_clip(name))}<title>{escape(name)}</title></text>'
+            f'<text x="0" y="{y + _FONT}" font-weight="600" fill="#1d2329">'
+            f"{escape(_clip(name))}<title>{escape(name)}</title></text>"
         )
         for n, ((column, label, kind, colour), largest) in enumerate(
             zip(series, scales, strict=True)
         ):
             value = row[column]
-            top = y + n * _BAR
+            top = y + _LABEL + n * _BAR
             shown = "no value" if value is None else display_number(value, kind)  # type: ignore[arg-type]
             length = 0.0
             if isinstance(value, int | Decimal) and value > 0 and largest > 0:
-                length = round(float(value) / float(largest) * plot, 1)
+                length = round(float(value) / float(largest) * PLOT, 2)
             parts.append(
-                f'<rect x="{_LABEL_WIDTH}" y="{top}" width="{length}" height="{_BAR - 2}" '
+                f'<rect x="0" y="{top}" width="{length}%" height="{_BAR - 2}" '
                 f'fill="{colour}"><title>{escape(f"{name}: {label} {shown}")}</title></rect>'
             )
             parts.append(
-                f'<text x="{_LABEL_WIDTH + length + 6}" y="{top + _BAR - 3}" font-size="11" '
-                f'fill="#5b6673">{escape(shown)}</text>'
+                f'<text x="{length}%" dx="6" y="{top + _BAR - 3}" font-size="{_SMALL}" '
+                f'fill="#4a5561">{escape(shown)}</text>'
             )
     parts.append("</svg>")
     return "\n".join(parts)
@@ -97,5 +102,5 @@ def _row_label(row: Sequence[object], text_columns: list[int]) -> str:
     return texts[-1] if texts else "(empty)"
 
 
-def _clip(text: str, limit: int = 28) -> str:
+def _clip(text: str, limit: int = _LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

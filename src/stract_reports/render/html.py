@@ -16,14 +16,15 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from ..reports.filters import OPERATORS
 from ..reports.numbers import format_number
 from ..reports.options import RatioMode
-from ..reports.slicing import Page
+from ..reports.slicing import Counts, Page
 from ..reports.table import Cell, Table
 from .chart import render_chart_svg
 from .json import iso_utc
 from .kinds import Kind, column_kind, display_number
-from .links import PageLinks, ReportLink
+from .links import FacetLinks, PageLinks, ReportLink
 
 # autoescape=True, not select_autoescape(): every template here is HTML, whatever its name.
 _ENV = Environment(
@@ -63,7 +64,8 @@ def render_html(
         name=table.spec.name,
         columns=[_column(table, kinds, links, c) for c in visible],
         rows=[_row(row, kinds, visible) for row in table.rows],  # one page: a few hundred
-        totals=None if summary else _row(page.totals, kinds, visible),
+        totals=_row(page.totals, kinds, visible),
+        ads=_ad_count(page.counts),
         total_rows=page.total,
         paged=page.paged,
         first_row=page.offset + 1,
@@ -77,6 +79,9 @@ def render_html(
         chart=Markup(chart) if chart else None,
         filters=links.filters,
         others=links.reports,
+        form=links.form,
+        operators=list(OPERATORS.items()),
+        facets=[_facet(f) for f in links.facets],
     )
 
 
@@ -120,6 +125,48 @@ def render_error_html(status: int, error: str, detail: str, *, nonce: str | None
         error=error,
         detail=detail,
     )
+
+
+@dataclass(frozen=True)
+class _FacetValue:
+    text: str  # the value as a reader sees it ("(empty)" for empty cells)
+    count: str
+    spend: str | None
+    url: str
+    selected: bool
+
+
+@dataclass(frozen=True)
+class _Facet:
+    column: str
+    asked: bool
+    truncated: bool
+    values: list[_FacetValue]
+
+
+def _facet(links: FacetLinks) -> _Facet:
+    """A facet as the page lists it: values formatted as the table shows them."""
+    facet = links.facet
+    values = []
+    for value, url, selected in links.values:
+        cell = value.value
+        if cell is None:
+            text = "(empty)"
+        elif isinstance(cell, str):
+            text = cell
+        else:
+            text = display_number(cell, column_kind(facet.column, True))
+        spend = None if value.spend is None else display_number(value.spend, "money")
+        values.append(_FacetValue(text, f"{value.count:,}", spend, url, selected))
+    return _Facet(facet.column, facet.asked, facet.truncated, values)
+
+
+def _ad_count(counts: Counts | None) -> str | None:
+    """ "54 of 66 ads": the ads the page's filters keep, of the report's."""
+    if counts is None:
+        return None
+    noun = "ad" if counts.all_ads == 1 else "ads"
+    return f"{counts.ads:,} of {counts.all_ads:,} {noun}"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ prints them (``5.50``, never ``5.5`` through a float), and NaN or an infinity is
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, repeat
@@ -15,43 +15,87 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from ..reports.numbers import format_number
+from ..reports.slicing import Page
 from ..reports.table import Table
 from .cells import ColumnTexts
+from .links import FacetLinks
 
 
-def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
+def table_document(
+    table: Table,
+    generated_at: datetime,
+    page: Page | None = None,
+    facets: Sequence[FacetLinks] = (),
+) -> dict[str, Any]:
     """The JSON document of a table; cells are raw (no formula neutralisation), empty = null."""
     columns = table.columns
     return {
-        **_head(table, generated_at),
+        **_head(table, generated_at, page, facets),
         "rows": [dict(zip(columns, row, strict=True)) for row in table.rows],
     }
 
 
-def render_json(table: Table, generated_at: datetime, *, next_url: str | None = None) -> str:
+def render_json(
+    table: Table,
+    generated_at: datetime,
+    *,
+    page: Page | None = None,
+    next_url: str | None = None,
+    facets: Sequence[FacetLinks] = (),
+) -> str:
     """``dumps(table_document(...))``, built column by column: several times faster.
-    ``next_url``: the next page of a paged table, as ``"next"`` after ``"rows"``."""
-    return "".join(json_chunks(table, generated_at, next_url=next_url))
+    ``page``: where the table sits in the sliced report (its counts); ``next_url``: the next
+    page of a paged table, as ``"next"`` after ``"rows"``; ``facets``: the facets asked, with
+    each value's link."""
+    return "".join(json_chunks(table, generated_at, page=page, next_url=next_url, facets=facets))
 
 
 def json_chunks(
-    table: Table, generated_at: datetime, *, next_url: str | None = None
+    table: Table,
+    generated_at: datetime,
+    *,
+    page: Page | None = None,
+    next_url: str | None = None,
+    facets: Sequence[FacetLinks] = (),
 ) -> Iterator[str]:
     """``render_json`` a few thousand rows at a time: no text of every row at once."""
-    yield dumps(_head(table, generated_at))[:-1] + ',"rows":['
+    yield dumps(_head(table, generated_at, page, facets))[:-1] + ',"rows":['
     yield from _separated(_rows(table, ","))
     yield "]}" if next_url is None else f'],"next":{dumps(next_url)}}}'
 
 
-def _head(table: Table, generated_at: datetime) -> dict[str, Any]:
+def _head(
+    table: Table, generated_at: datetime, page: Page | None, facets: Sequence[FacetLinks]
+) -> dict[str, Any]:
+    """Everything before the rows. The counts are Datasette's, in this document's words:
+    ``filtered_row_count`` the rows of every page with these options, ``table_row_count`` the
+    rows of the report without filters. ``facets``, by column: each value's count of selected
+    ads and their Spend, whether its filter is in force, and the URL that toggles it."""
+    shown = len(table)
+    filtered = shown if page is None else page.total
+    unfiltered = filtered if page is None or page.counts is None else page.counts.unfiltered
     return {
         "report": table.spec.name,
         "title": table.title,
         "generated_at": iso_utc(generated_at),
-        "row_count": len(table),
+        "row_count": shown,
+        "filtered_row_count": filtered,
+        "table_row_count": unfiltered,
         "warnings": list(table.warnings),
+        "facets": {links.facet.column: _facet(links) for links in facets},
         "columns": table.columns,
     }
+
+
+def _facet(links: FacetLinks) -> dict[str, Any]:
+    results = []
+    for value, url, selected in links.values:
+        result: dict[str, Any] = {"value": value.value, "count": value.count}
+        if value.spend is not None:
+            result["spend"] = value.spend
+        result |= {"selected": selected, "toggle_url": url}
+        results.append(result)
+    return {"results": results, "truncated": links.facet.truncated}
 
 
 def _rows(table: Table, between: str) -> Iterator[str]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..reports.facets import Facet, FacetValue
+
 
 @dataclass(frozen=True)
 class ReportLink:
@@ -25,12 +27,33 @@ class SortLink:
 
 
 @dataclass(frozen=True)
+class FacetLinks:
+    """A facet and, per value, the URL that adds its filter (or removes it when in force)."""
+
+    facet: Facet
+    values: tuple[tuple[FacetValue, str, bool], ...]  # (value, toggle URL, filter in force)
+
+
+@dataclass(frozen=True)
+class FilterForm:
+    """The page's GET form: where it goes, the options it keeps (hidden), the columns a filter
+    may name, and the search in force."""
+
+    action: str
+    hidden: tuple[tuple[str, str], ...]
+    columns: tuple[str, ...]
+    search: str
+
+
+@dataclass(frozen=True)
 class PageLinks:
     """Every link of a report page, each carrying the request's options where it should."""
 
     formats: tuple[tuple[str, str], ...]  # (label, URL): this view as a file, then downloads
     sort: tuple[SortLink, ...]  # one per column of the table, in its order
     paging: tuple[tuple[str, str, str], ...]  # (label, URL, rel); none on a whole table
-    filters: tuple[tuple[str, str, str], ...]  # (label, value, URL without that filter)
+    filters: tuple[tuple[str, str], ...]  # (the filter in words, URL without it): the chips
     ratios_switch: str  # the same page with the other ratio mode
     reports: tuple[ReportLink, ...]  # the report's family, keeping the selection
+    facets: tuple[FacetLinks, ...] = ()
+    form: FilterForm | None = None

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..records import PlatformData
 from .collector import gc_paused
-from .columnar import Column
+from .columnar import Column, NumberColumn
 from .ingest import AdAssembly, AdColumns, Span
+from .quality import Quality, inspect
 from .spec import ReportSpec
 from .summary import Group
 from .table import Table
@@ -37,6 +39,18 @@ class Ads:
     by_platform: list[Group]  # /geral/resumo
     spans: list[Span]
     ad_ids: Column
+
+    @cached_property
+    def quality(self) -> Quality:
+        """Which rows the upstream's numbers contradict themselves in: found on first use,
+        then kept with the build that every request of the report shares."""
+        return inspect(self.table.columns, self.table.numeric, self._number_column)
+
+    def _number_column(self, index: int) -> NumberColumn:
+        column = self.table.data[index]
+        if not isinstance(column, NumberColumn):
+            raise TypeError(f"column {self.table.columns[index]!r} holds no numbers")
+        return column
 
 
 def ads_of(assembled: AdColumns, spec: ReportSpec, title: str) -> Ads:

@@ -6,7 +6,8 @@ starts with ``_`` is an option, anything else names a column (a filter).
     download[=1]               the answer as an attachment
     _shape=objects|array       JSON: the document, or its bare rows
     key=KEY                    the access key (``access`` takes it out before the app sees it)
-    _col _sort _sort_desc _size _next _by    slicing (``slicing``)
+    _col _sort _sort_desc _size _next _by _search _facet _flags    slicing (``slicing``)
+    Column__op=value           a filter with one of Datasette's operators (``filters``)
 """
 
 from __future__ import annotations
@@ -19,13 +20,29 @@ RATIO_MODES: tuple[str, ...] = get_args(RatioMode)
 # ?_shape= of a JSON answer ("" is the document, as "objects").
 JSON_SHAPES = ("", "objects", "array")
 # The slicing options; anything else with a leading underscore is unknown.
-SLICING_OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")
+SLICING_OPTIONS = (
+    "_col",
+    "_sort",
+    "_sort_desc",
+    "_size",
+    "_next",
+    "_by",
+    "_search",
+    "_facet",
+    "_flags",
+)
+# What a switch option (``_flags``) takes.
+SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True}
+SWITCH_WORDS |= {"0": False, "false": False, "no": False, "off": False}
 # Options the slicing leaves alone: they are neither slicing options nor columns.
 OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape"})
 # Options that change the output table (not the selected ads): links to another report drop
-# them, since its columns differ.
-TABLE_OPTIONS = frozenset(SLICING_OPTIONS)
+# them, since its columns differ. Filters, ``_search`` and ``_facet`` choose or describe the
+# ads, which every report of the family shares.
+TABLE_OPTIONS = frozenset(SLICING_OPTIONS) - {"_search", "_facet"}
 # Options that belong to one format's answer: links to other formats set their own.
 FORMAT_ONLY_OPTIONS = frozenset({"excel", "download", "_shape"})
+# The fields of an HTML page's filter form: the server turns them into ``Column__op=value``.
+FORM_OPTIONS = frozenset({"_filter_column", "_filter_op", "_filter_value"})
 # Never written into a page: an access key must not appear in a response body.
 SECRET_OPTIONS = frozenset({"key"})

@@ -3,10 +3,14 @@ a column.
 
 - ``?{label}=value`` keeps the ad rows whose cell equals value (labels matched as columns are
   merged, case-insensitively and trimmed; numeric columns compare as numbers, so ``886`` and
-  ``886.0`` match; an empty value matches empty cells). Repeatable; all must hold.
+  ``886.0`` match; an empty value matches empty cells); ``?{label}__{op}=value`` applies one
+  of Datasette's operators (``filters``); ``?_search=words`` keeps the ads whose text cells
+  hold every word, in any case. Repeatable; all must hold.
 - ``?_by=Label`` (summaries): one row per distinct value of that text column, instead of the
   default per account / per platform, over the selected ads; columns: that label, then every
   numeric column; ratios recomputed as in the default summaries.
+- ``?_facet=Label`` (repeatable): how the selected ads spread over that column's values
+  (``facets``); ``?_flags=1`` (ad tables): a ``Flags`` column naming each row's quality flags.
 - Then, on the resulting table: ``?_sort=Label`` / ``?_sort_desc=Label`` (numbers as numbers,
   empty cells last both ways, stable), ``?_col=A,B`` (exactly those columns in that order;
   repeatable), and ``?_size=N&_next=TOKEN`` paging.
@@ -15,23 +19,40 @@ Filters select ad rows, so a summary aggregates the selected ads: ``/geral/resum
 is the per-platform totals of BR ads. With a filter, a summary shows only the groups that kept
 at least one ad. Pure functions: parse first (before any upstream call), apply to the fetched
 data, raise ``BadOption`` (a 400) naming what is valid.
+
+The table a slice gives carries the report's warnings, and the slice's own: the upstream's
+inconsistencies among the selected ads (``quality``), and filters that matched nothing (with
+the values they would match in another case).
 """
 
 from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
 from operator import not_
 
 from ..records import PlatformData
 from .ads import Ads, ads_of, ads_table
+from .facets import Facet
+from .filters import BadFilter, Filter, parse_filter
 from .ingest import AdColumns
+from .layout import ACCOUNT
 from .metrics import label_key
 from .numbers import NumberOutOfRange, looks_numeric, parse_number
-from .options import OTHER_OPTIONS, SLICING_OPTIONS, RatioMode
+from .options import OTHER_OPTIONS, SLICING_OPTIONS, SWITCH_WORDS, RatioMode
+from .quality import quality_warnings
+from .selection import (
+    BadOption,
+    cells,
+    column_index,
+    facets_of,
+    nothing_matched,
+    select_ads,
+    with_flags,
+)
 from .spec import ReportSpec
 from .summary import Group, summarize, totals
 from .table import Cell, Table
@@ -43,21 +64,33 @@ _MAX_DIGITS = 12
 Query = Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
 
 
-class BadOption(ValueError):
-    """An option the report cannot apply; the message names the valid choices (HTTP 400)."""
+class PastTheEnd(ValueError):
+    """``_next`` points past the last row of the sliced report: no such page (HTTP 404)."""
 
 
 @dataclass(frozen=True)
 class Slice:
     """The slicing options of one request, parsed but not yet checked against the columns."""
 
-    filters: tuple[tuple[str, str], ...] = ()  # (column label as given, value)
+    filters: tuple[Filter, ...] = ()
+    search: str | None = None  # ``_search``: words every selected ad holds in its text
     columns: tuple[str, ...] = ()  # the ``_col`` values as given, each maybe a comma list
     sort: str | None = None
     descending: bool = False
     size: int | None = None  # None: the caller's default page size
     offset: int = 0  # where the page starts, from ``_next``
     by: str | None = None
+    facets: tuple[str, ...] = ()  # ``_facet`` labels as given
+    flags: bool = False  # ``_flags``: a Flags column on ad tables
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How much of the report a slice kept: its ads, and its rows before any filter."""
+
+    ads: int  # the ads the filters kept (a summary adds them up)
+    all_ads: int  # the report's ads
+    unfiltered: int  # the rows the report has without filters (ads, or a summary's groups)
 
 
 @dataclass(frozen=True)
@@ -70,6 +103,9 @@ class Page:
     size: int | None  # None: every row from ``offset``
     next: str | None
     totals: list[Cell] | None = field(default=None)  # per column over ``total`` rows, if asked
+    counts: Counts | None = None  # None: a table not sliced from a report's ads
+    facets: tuple[Facet, ...] = ()  # asked with ``_facet``, then those offered (``suggest``)
+    filterable: tuple[str, ...] = ()  # the ad table's labels: what a filter may name
 
     @property
     def paged(self) -> bool:
@@ -126,35 +162,45 @@ def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
     or page token that is not one, or a filter value written as a number out of the bounds
     (no cell can equal it, and it is known before anything is read)."""
     skip = frozenset(other)
-    filters: list[tuple[str, str]] = []
-    columns: list[str] = []
+    filters: list[Filter] = []
+    repeated: dict[str, list[str]] = {"_col": [], "_facet": []}
     single: dict[str, str] = {}
     for name, value in query_pairs(query):
         if name in skip:
             continue
         if not name.startswith("_"):
-            _check_bounds(name, value)
-            filters.append((name, value))
+            try:
+                parsed = parse_filter(name, value)
+            except BadFilter as exc:
+                raise BadOption(str(exc)) from None
+            _check_bounds(parsed)
+            filters.append(parsed)
         elif name not in SLICING_OPTIONS:
             raise BadOption(f"unknown option {name!r}; options: {', '.join(SLICING_OPTIONS)}")
         elif not value:
             continue
-        elif name == "_col":
-            columns.append(value)
+        elif name in repeated:
+            repeated[name].append(value)
         elif name in single:
             raise BadOption(f"{name} is given twice")
         else:
             single[name] = value
     if "_sort" in single and "_sort_desc" in single:
         raise BadOption("give _sort or _sort_desc, not both")
+    flags = single.get("_flags", "0").strip().lower()
+    if flags not in SWITCH_WORDS:
+        raise BadOption(f"_flags must be 1 or 0, not {flags!r}")
     return Slice(
         filters=tuple(filters),
-        columns=tuple(columns),
+        search=single.get("_search", "").strip() or None,
+        columns=tuple(repeated["_col"]),
         sort=single.get("_sort") or single.get("_sort_desc"),
         descending="_sort_desc" in single,
         size=_count(single, "_size", "a page size", minimum=1),
         offset=_count(single, "_next", "a page token", minimum=0) or 0,
         by=single.get("_by"),
+        facets=tuple(repeated["_facet"]),
+        flags=SWITCH_WORDS[flags],
     )
 
 
@@ -166,25 +212,52 @@ def slice_report(
     ratios: RatioMode = "recompute",
     page_size: int | None = None,
     totals: bool = False,
+    suggest: bool = False,
 ) -> tuple[Table, Page]:
     """The report sliced by ``sl``: ``ads.table`` itself, or ``summary`` of it; one page of
     ``sl.size`` rows (default ``page_size``; None: all). ``totals``: the Page carries a totals
-    row of the whole sliced table (sums; ratios recomputed). Raises ``BadOption``."""
-    table = select_rows(ads, sl, summary=summary, ratios=ratios)
-    return arrange(table, sl, page_size=page_size, totals=totals)
+    row of the whole sliced table (sums; ratios recomputed, or summed with ``ratios="sum"`` on
+    a summary). ``suggest``: the Page also offers facets of the text columns with few values.
+    Raises ``BadOption``, and ``PastTheEnd`` for a page after the last."""
+    source = ads.table
+    selected = select_ads(source, sl.filters, sl.search)
+    facets = facets_of(source, sl.facets, selected, suggest, sl.filters)
+    table = select_rows(ads, sl, selected, summary=summary, ratios=ratios)
+    notes = nothing_matched(source, sl.filters, sl.search) if selected == [] else []
+    notes += quality_warnings(ads.quality, selected, _accounts(source))
+    if notes:
+        table = replace(table, warnings=[*table.warnings, *notes])
+    every = len(source)
+    counts = Counts(
+        every if selected is None else len(selected),
+        every,
+        len(table) if selected is None else _unfiltered(ads, sl, summary),
+    )
+    table, page = arrange(
+        table, sl, page_size=page_size, totals=totals, ratios=ratios if summary else "recompute"
+    )
+    return table, replace(page, counts=counts, facets=facets, filterable=tuple(source.columns))
 
 
 def select_rows(
-    ads: Ads, sl: Slice, *, summary: Summary | None = None, ratios: RatioMode = "recompute"
+    ads: Ads,
+    sl: Slice,
+    selected: Rows | None,
+    *,
+    summary: Summary | None = None,
+    ratios: RatioMode = "recompute",
 ) -> Table:
-    """Which rows: the ad rows ``sl``'s filters keep, or (``summary``) one row per group of
-    them, by the summary's own groups or by ``sl.by``. Raises ``BadOption``."""
+    """Which rows: the ``selected`` ad rows (None: all), with their ``Flags`` if asked, or
+    (``summary``) one row per group of them, by the summary's own groups or by ``sl.by``.
+    Raises ``BadOption``."""
     source = ads.table
-    selected = _select(source, sl.filters)
     if summary is None:
         if sl.by is not None:
             raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
-        return source if selected is None else source.select(selected)
+        table = source if selected is None else source.select(selected)
+        return with_flags(table, source, ads.quality) if sl.flags else table
+    if sl.flags:
+        raise BadOption(f"_flags marks ad rows: ask /{source.spec.name}?_flags=1")
     if sl.by is not None:
         return _summary_by(source, sl.by, selected, summary, ratios)
     return summarize(
@@ -192,18 +265,47 @@ def select_rows(
     )
 
 
+def _accounts(ads: Table) -> Callable[[Sequence[int]], list[Cell]]:
+    """The Account Name of some ad rows, for the warnings to name (empties without one)."""
+    if ACCOUNT not in ads.columns:
+        return lambda rows: [None] * len(rows)
+    column = ads.columns.index(ACCOUNT)
+    return lambda rows: cells(ads, column, rows)
+
+
+def _unfiltered(ads: Ads, sl: Slice, summary: Summary | None) -> int:
+    """The rows the report has without filters: its ads, its groups, or the distinct values
+    of its ``_by`` column over every ad."""
+    if summary is None:
+        return len(ads.table)
+    if sl.by is None:
+        return len(summary.groups)
+    return len(set(cells(ads.table, column_index(ads.table, sl.by, "_by"))))
+
+
 def arrange(
-    table: Table, sl: Slice, *, page_size: int | None = None, totals: bool = False
+    table: Table,
+    sl: Slice,
+    *,
+    page_size: int | None = None,
+    totals: bool = False,
+    ratios: RatioMode = "recompute",
 ) -> tuple[Table, Page]:
     """Sort, page and project: the page of ``table`` that ``sl`` asks for, its rows sorted by
     ``sl.sort`` and cut to ``sl.columns``, and where the page sits. Raises ``BadOption``."""
     # The output's labels are checked before sorting or totalling anything.
-    sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
+    sort_column = None if sl.sort is None else column_index(table, sl.sort, "_sort")
     chosen = _columns(table, sl.columns) if sl.columns else None
-    row_totals = _totals(table) if totals else None
     total = len(table)
+    if sl.offset and sl.offset >= total:
+        count = f"{total:,} row{'s' * (total != 1)}"
+        raise PastTheEnd(
+            f"_next={sl.offset} is past the end: with these options the report has {count}; "
+            "its first page has no _next"
+        )
+    row_totals = _totals(table, ratios) if totals else None
     size = sl.size or page_size
-    start = min(sl.offset, total)
+    start = sl.offset
     end = total if size is None else min(start + size, total)
     page = Page(total, start, size, str(end) if end < total else None, row_totals)
     rows = table.selection
@@ -246,22 +348,15 @@ def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int
     return int(text)
 
 
-def _check_bounds(name: str, value: str) -> None:
-    """A filter value written as a number must be within the bounds a report's numbers keep."""
-    if looks_numeric(value):
-        try:
-            parse_number(value)
-        except NumberOutOfRange as exc:
-            raise BadOption(f"filter {name}: {exc}") from None
-
-
-def _column(table: Table, label: str, option: str) -> int:
-    """The index of the column labelled ``label`` (as columns are merged), or BadOption."""
-    key = label_key(label)
-    for index, name in enumerate(table.columns):
-        if label_key(name) == key:
-            return index
-    raise BadOption(f"{option}: no column {label!r}; columns: {', '.join(table.columns)}")
+def _check_bounds(f: Filter) -> None:
+    """A filter value written as a number must be within the bounds a report's numbers keep
+    (each of an ``__in`` list's values)."""
+    for value in f.value.split(",") if f.op == "in" else (f.value,):
+        if looks_numeric(value):
+            try:
+                parse_number(value)
+            except NumberOutOfRange as exc:
+                raise BadOption(f"filter {f.name}: {exc}") from None
 
 
 def _columns(table: Table, values: Sequence[str]) -> list[int]:
@@ -271,57 +366,17 @@ def _columns(table: Table, values: Sequence[str]) -> list[int]:
         whole = {label_key(name) for name in table.columns}
         parts = [value] if label_key(value) in whole else value.split(",")
         for part in parts:
-            index = _column(table, part, "_col")
+            index = column_index(table, part, "_col")
             if index in chosen:
                 raise BadOption(f"_col: column {table.columns[index]!r} is asked twice")
             chosen.append(index)
     return chosen
 
 
-def _select(table: Table, filters: Sequence[tuple[str, str]]) -> Rows | None:
-    """The rows every filter keeps, in the table's order; None without filters (every row).
-
-    One pass per column filtered, however many filters name it, its work per row in C: the
-    filters become one wanted value per column (two different values for one column keep no
-    row; every filter is still checked).
-    """
-    if not filters:
-        return None
-    wanted: dict[int, Cell] = {}
-    contradicted = False
-    for label, value in filters:
-        column, cell = _wanted(table, label, value)
-        if column in wanted and wanted[column] != cell:
-            contradicted = True
-        wanted.setdefault(column, cell)
-    if contradicted:
-        return []
-    rows = table.selection
-    for index, cell in wanted.items():
-        rows = table.data[index].equal_rows(cell, rows)  # type: ignore[arg-type]
-    return rows
-
-
-def _wanted(table: Table, label: str, value: str) -> tuple[int, Cell]:
-    """A filter as (column, the cell it keeps): a number in a numeric column (``886`` and
-    ``886.0`` alike), the text itself in a text column; an empty value keeps empty cells."""
-    column = _column(table, label, "filter")
-    wanted: Cell = value or None
-    if value and table.numeric[column]:
-        try:
-            wanted = parse_number(value)
-        except NumberOutOfRange as exc:  # parse_slice refuses these; this is for other callers
-            raise BadOption(f"filter {label}: {exc}") from None
-        if wanted is None:
-            name = table.columns[column]
-            raise BadOption(f"{name} is a numeric column: {value!r} is not a number")
-    return column, wanted
-
-
 def _summary_by(
     ads: Table, label: str, selected: Rows | None, summary: Summary, ratios: RatioMode
 ) -> Table:
-    column = _column(ads, label, "_by")
+    column = column_index(ads, label, "_by")
     by = ads.data[column]
     if not isinstance(by, TextColumn):
         text = [name for name, numeric in zip(ads.columns, ads.numeric, strict=True) if not numeric]
@@ -361,15 +416,18 @@ def _ordered(table: Table, column: int, descending: bool, *, limit: int) -> Rows
     return [selection[p] for p in positions]
 
 
-def _totals(table: Table) -> list[Cell]:
-    """Sums of the numeric columns over every row, ratios recomputed; text columns empty."""
-    (row,) = totals(table, [([], table.selection)], "recompute")
+def _totals(table: Table, ratios: RatioMode = "recompute") -> list[Cell]:
+    """Sums of the numeric columns over every row, ratios recomputed (or summed); text
+    columns empty."""
+    (row,) = totals(table, [([], table.selection)], ratios)
     return row
 
 
 __all__ = [
     "BadOption",
+    "Counts",
     "Page",
+    "PastTheEnd",
     "Slice",
     "Summary",
     "arrange",

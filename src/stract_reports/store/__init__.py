@@ -10,7 +10,8 @@ it (scoped keys, saved views, audit). Below the web layer, beside ``upstream/``;
 
 SQLite (standard library, the default: a per-user file) or PostgreSQL (psycopg 3, the
 ``postgres`` extra) behind one interface (``db.py``); versioned migrations (``schema.py``);
-exact values (``values.py``); snapshots (``snapshots.py``); keys and views (``keys.py``);
+exact values (``values.py``); snapshots (``snapshots.py``, over ``changes.py``, ``readback.py``
+and ``retention.py``); keys and views (``keys.py``);
 audit (``audit.py``); the background writer (``recorder.py``). Tokens never reach it: no table
 has a column for one.
 """

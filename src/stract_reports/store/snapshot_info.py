@@ -1,0 +1,99 @@
+"""What the snapshot tables say, as values (``SnapshotInfo``, ``SnapshotPage``, ``Recorded``,
+``Pruned``), and the few pieces of SQL that recording and reading back share: a snapshot row's
+columns, and the content-addressed lists (``blob``) of platforms, fields and accounts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..records import Platform, PlatformData
+from .db import Tx
+from .times import from_us
+from .values import blob_digest
+
+TRIGGERS = ("request", "export", "schedule", "record")
+SNAPSHOT_COLUMNS = "s.id, s.taken_at, s.trigger, s.platforms, s.accounts, s.ads, s.changed"
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One recording: its id, when the read was made, why, and what it held (``changed``: ads
+    that appeared, changed or disappeared since the previous recording of their platform)."""
+
+    id: int
+    taken_at: datetime
+    trigger: str
+    platforms: int
+    accounts: int
+    ads: int
+    changed: int
+
+
+@dataclass(frozen=True)
+class SnapshotPage:
+    """Snapshots newest first; ``next`` is the cursor of the following page (None: last)."""
+
+    snapshots: list[SnapshotInfo]
+    next: str | None
+
+
+@dataclass
+class Recorded:
+    """What the store holds as of ``at``: the platform list of the latest snapshot at or
+    before it (``listed_by``), and the data of each platform asked for, from its own latest
+    read at or before it (``reads``: platform value -> that snapshot)."""
+
+    at: datetime
+    platforms: list[Platform]
+    data: list[PlatformData]
+    listed_by: SnapshotInfo
+    reads: dict[str, SnapshotInfo]
+
+    @property
+    def snapshots(self) -> list[SnapshotInfo]:
+        """Every snapshot used, oldest first, each once."""
+        used = {s.id: s for s in (self.listed_by, *self.reads.values())}
+        return sorted(used.values(), key=lambda s: (s.taken_at, s.id))
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What one retention pass removed."""
+
+    snapshots: int
+    versions: int
+    blobs: int
+
+
+def snapshot_info(row: Sequence[Any]) -> SnapshotInfo:
+    """A snapshot row (its first columns as ``SNAPSHOT_COLUMNS``) as a value."""
+    ident, taken, trigger, platforms, accounts, ads, changed = row[:7]
+    return SnapshotInfo(
+        int(ident), from_us(int(taken)), str(trigger), platforms, accounts, ads, changed
+    )
+
+
+def dumps(value: Any) -> str:
+    """A list as the compact JSON a blob holds."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_blob(tx: Tx, blob: int) -> Any:
+    """The list a blob holds."""
+    return json.loads(tx.value("SELECT body FROM blob WHERE id = ?", (blob,)))
+
+
+def store_blob(tx: Tx, body: str) -> int:
+    """The id of the blob holding ``body``, stored now if it is new."""
+    digest = blob_digest(body)
+    found = tx.value("SELECT id FROM blob WHERE digest = ?", (digest,))
+    if found is None:
+        found = tx.value(
+            "INSERT INTO blob (digest, body) VALUES (?, ?) RETURNING id", (digest, body)
+        )
+    return int(found)

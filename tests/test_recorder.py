@@ -139,15 +139,20 @@ def test_a_full_queue_drops_a_read_with_one_line_each(
     other = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None)
     try:
         other.execute("BEGIN EXCLUSIVE")  # the writer waits on its first read
-        queued = [submit_quickly(recorder, n, T0 + timedelta(minutes=n)) for n in range(6)]
+        queued = [submit_quickly(recorder, 0, T0)]
+        until = time.monotonic() + 5
+        while recorder._queue.qsize() and time.monotonic() < until:  # the writer took it
+            time.sleep(0.01)
+        queued += [submit_quickly(recorder, n, T0 + timedelta(minutes=n)) for n in range(1, 6)]
         other.execute("COMMIT")
         recorder.flush()
     finally:
         other.close()
         recorder.close()
     busy = [r for r in caplog_store.records if "store recorder busy" in r.getMessage()]
-    assert 2 <= queued.count(False) == len(busy) <= 3
-    assert queued[:3].count(True) >= 2  # the first read and the queue's two
+    # The first read is being written, the queue holds two more: the other three are dropped.
+    assert queued == [True, True, True, False, False, False]
+    assert len(busy) == 3
     assert "a read of 1 platform(s) at 2026-12-01T10:05:00+00:00 was not recorded" in (
         busy[-1].getMessage()
     )

@@ -100,14 +100,17 @@ def _unique(ad_keys: list[str] | None, count: int, account: str) -> list[str]:
     return keys
 
 
-def platform_id(tx: Tx, value: str, known: dict[str, int]) -> int:
-    """The id of platform ``value`` (``known``: the ids this process has seen), added if new."""
+def platform_id(tx: Tx, upstream: int, value: str, known: dict[str, int]) -> int:
+    """The id of platform ``value`` of ``upstream`` (``known``: the ids this process has
+    seen), added if new."""
     found = known.get(value)
     if found is not None:
         return found
-    found = tx.value("SELECT id FROM platform WHERE value = ?", (value,))
+    found = tx.value("SELECT id FROM platform WHERE upstream = ? AND value = ?", (upstream, value))
     if found is None:
-        found = tx.value("INSERT INTO platform (value) VALUES (?) RETURNING id", (value,))
+        found = tx.value(
+            "INSERT INTO platform (upstream, value) VALUES (?, ?) RETURNING id", (upstream, value)
+        )
     return int(found)
 
 

@@ -31,16 +31,16 @@ from .values import decode_rows
 _CURSOR = re.compile(r"(-?\d{1,20})\.(\d{1,20})")
 
 
-def read_as_of(tx: Tx, at: datetime, platforms: Sequence[str] | None) -> Recorded:
-    """The recorded data as of ``at`` (see ``Snapshots.as_of``)."""
+def read_as_of(tx: Tx, upstream: int, at: datetime, platforms: Sequence[str] | None) -> Recorded:
+    """The recorded data of ``upstream`` as of ``at`` (see ``Snapshots.as_of``)."""
     moment = to_us(at)
     head = tx.row(
         f"SELECT {SNAPSHOT_COLUMNS}, s.platforms_blob FROM snapshot s "
-        "WHERE s.taken_at <= ? ORDER BY s.taken_at DESC, s.id DESC LIMIT 1",
-        (moment,),
+        "WHERE s.upstream = ? AND s.taken_at <= ? ORDER BY s.taken_at DESC, s.id DESC LIMIT 1",
+        (upstream, moment),
     )
     if head is None:
-        raise NothingRecorded(at, first_taken(tx))
+        raise NothingRecorded(at, first_taken(tx, upstream))
     listed_by = snapshot_info(head)
     listed = [Platform(v, label) for v, label in load_blob(tx, head[-1])]
     values = [p.value for p in listed]
@@ -53,20 +53,22 @@ def read_as_of(tx: Tx, at: datetime, platforms: Sequence[str] | None) -> Recorde
     data: list[PlatformData] = []
     reads: dict[str, SnapshotInfo] = {}
     for platform in chosen:
-        read, platform_data = _read_platform(tx, platform, moment)
+        read, platform_data = _read_platform(tx, upstream, platform, moment)
         if read is None:
-            raise NothingRecorded(at, first_taken(tx, platform.value), platform.value)
+            raise NothingRecorded(at, first_taken(tx, upstream, platform.value), platform.value)
         reads[platform.value] = read
         data.append(platform_data)
     return Recorded(at, listed, data, listed_by, reads)
 
 
 def _read_platform(
-    tx: Tx, platform: Platform, moment: int
+    tx: Tx, upstream: int, platform: Platform, moment: int
 ) -> tuple[SnapshotInfo | None, PlatformData]:
     """A platform's latest read at or before ``moment``, as recorded (tokens empty)."""
     empty = PlatformData(platform, [], [])
-    ident = tx.value("SELECT id FROM platform WHERE value = ?", (platform.value,))
+    ident = tx.value(
+        "SELECT id FROM platform WHERE upstream = ? AND value = ?", (upstream, platform.value)
+    )
     if ident is None:
         return None, empty
     read = tx.row(
@@ -102,32 +104,32 @@ def _read_platform(
     return info, PlatformData(platform, fields, data)
 
 
-def first_taken(tx: Tx, platform: str | None = None) -> datetime | None:
-    """The time of the first snapshot kept (of ``platform``, when named), or None."""
+def first_taken(tx: Tx, upstream: int, platform: str | None = None) -> datetime | None:
+    """The time of ``upstream``'s first snapshot kept (of ``platform``, when named), or None."""
     if platform is None:
-        first = tx.value("SELECT min(taken_at) FROM snapshot")
+        first = tx.value("SELECT min(taken_at) FROM snapshot WHERE upstream = ?", (upstream,))
     else:
         first = tx.value(
             "SELECT min(s.taken_at) FROM platform_read r JOIN snapshot s ON s.id = r.snapshot "
-            "JOIN platform p ON p.id = r.platform WHERE p.value = ?",
-            (platform,),
+            "JOIN platform p ON p.id = r.platform WHERE p.upstream = ? AND p.value = ?",
+            (upstream, platform),
         )
     return None if first is None else from_us(int(first))
 
 
-def read_page(tx: Tx, limit: int, cursor: str | None) -> SnapshotPage:
-    """Snapshots newest first (see ``Snapshots.page``)."""
+def read_page(tx: Tx, upstream: int, limit: int, cursor: str | None) -> SnapshotPage:
+    """``upstream``'s snapshots newest first (see ``Snapshots.page``)."""
     if not 1 <= limit <= 10_000:
         raise ValueError("limit must be between 1 and 10000")
-    where = ""
-    params: tuple[int, ...] = ()
+    where = "WHERE s.upstream = ? "
+    params: tuple[int, ...] = (upstream,)
     if cursor is not None:
         match = _CURSOR.fullmatch(cursor)
         if match is None:
             raise ValueError("not a snapshot page cursor")
         taken, ident = int(match[1]), int(match[2])
-        where = "WHERE s.taken_at < ? OR (s.taken_at = ? AND s.id < ?) "
-        params = (taken, taken, ident)
+        where += "AND (s.taken_at < ? OR (s.taken_at = ? AND s.id < ?)) "
+        params += (taken, taken, ident)
     rows = tx.rows(
         f"SELECT {SNAPSHOT_COLUMNS} FROM snapshot s {where}"
         "ORDER BY s.taken_at DESC, s.id DESC LIMIT ?",

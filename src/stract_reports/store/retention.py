@@ -33,25 +33,31 @@ def interval_start(at: datetime, every: timedelta) -> datetime:
     return from_us(to_us(at) // step * step)
 
 
-def claim(tx: Tx, start: datetime) -> bool:
-    """Whether this transaction is the first to claim the interval starting at ``start``."""
+def claim(tx: Tx, upstream: int, start: datetime) -> bool:
+    """Whether this transaction is the first to claim ``upstream``'s interval starting at
+    ``start``."""
     won = tx.execute(
-        "INSERT INTO record_claim (interval_start, claimed_at) VALUES (?, ?) "
-        "ON CONFLICT (interval_start) DO NOTHING",
-        (to_us(start), to_us(now_utc())),
+        "INSERT INTO record_claim (upstream, interval_start, claimed_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (upstream, interval_start) DO NOTHING",
+        (upstream, to_us(start), to_us(now_utc())),
     )
     return won == 1
 
 
-def prune(tx: Tx, now: datetime, keep: timedelta) -> Pruned:
-    """Remove what ``Snapshots.prune`` says, in the serial writer's transaction ``tx``."""
+def prune(tx: Tx, upstream: int, now: datetime, keep: timedelta) -> Pruned:
+    """Remove what ``Snapshots.prune`` says of ``upstream``'s snapshots, in the serial
+    writer's transaction ``tx``."""
     cutoff = to_us(now - keep)
     kept: set[int] = set()
-    newest = tx.value("SELECT id FROM snapshot ORDER BY taken_at DESC, id DESC LIMIT 1")
+    newest = tx.value(
+        "SELECT id FROM snapshot WHERE upstream = ? ORDER BY taken_at DESC, id DESC LIMIT 1",
+        (upstream,),
+    )
     kept.add(newest)
     reads = tx.rows(
         "SELECT r.platform, s.id FROM platform_read r JOIN snapshot s ON s.id = r.snapshot "
-        "ORDER BY r.platform, s.taken_at DESC, s.id DESC"
+        "WHERE s.upstream = ? ORDER BY r.platform, s.taken_at DESC, s.id DESC",
+        (upstream,),
     )
     seen: set[int] = set()
     for platform, snapshot in reads:
@@ -61,7 +67,9 @@ def prune(tx: Tx, now: datetime, keep: timedelta) -> Pruned:
     kept.update(v for (v,) in tx.rows(_NEWEST_BY_ID))  # the one its open versions hold
     doomed = [
         (ident,)
-        for (ident,) in tx.rows("SELECT id FROM snapshot WHERE taken_at < ?", (cutoff,))
+        for (ident,) in tx.rows(
+            "SELECT id FROM snapshot WHERE upstream = ? AND taken_at < ?", (upstream, cutoff)
+        )
         if ident not in kept
     ]
     versions = blobs = 0
@@ -70,6 +78,8 @@ def prune(tx: Tx, now: datetime, keep: timedelta) -> Pruned:
         tx.executemany("DELETE FROM snapshot WHERE id = ?", doomed)
         versions = tx.execute(_UNSEEN_VERSIONS)
         blobs = tx.execute(_UNUSED_BLOBS)
-    tx.execute("DELETE FROM record_claim WHERE interval_start < ?", (cutoff,))
+    tx.execute(
+        "DELETE FROM record_claim WHERE upstream = ? AND interval_start < ?", (upstream, cutoff)
+    )
     tx.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
     return Pruned(len(doomed), versions, blobs)

@@ -70,6 +70,16 @@ class Pruned:
     blobs: int
 
 
+def upstream_id(tx: Tx, url: str, *, add: bool) -> int:
+    """The id of the upstream whose identity is ``url`` (added if new and ``add``); 0 for one
+    never recorded (no row has that id)."""
+    found = tx.value("SELECT id FROM upstream WHERE url = ?", (url,))
+    if found is None and add:
+        tx.execute("INSERT INTO upstream (url) VALUES (?) ON CONFLICT (url) DO NOTHING", (url,))
+        found = tx.value("SELECT id FROM upstream WHERE url = ?", (url,))
+    return 0 if found is None else int(found)
+
+
 def snapshot_info(row: Sequence[Any]) -> SnapshotInfo:
     """A snapshot row (its first columns as ``SNAPSHOT_COLUMNS``) as a value."""
     ident, taken, trigger, platforms, accounts, ads, changed = row[:7]

@@ -6,6 +6,11 @@ memory (the platforms' ids, their accounts' digests) and runs each operation in 
 transaction. The work itself is in ``changes`` (recording only changes), ``readback`` (a state
 as of a time, the list) and ``retention`` (claims and pruning).
 
+Each ``Snapshots`` is bound to one upstream (``upstream_identity`` of its API URL): it records
+under that name and reads back, lists, claims and prunes only that upstream's snapshots, so the
+servers of several upstreams (the demo's simulator, the real API, a staging API) may share a
+store without their histories ever mixing.
+
 Recordings are serial writers (``Database.write(serial=True)``): snapshot ids grow in the order
 recordings commit, and a snapshot's state is exactly the versions open at its id. Times need
 not grow with ids (a slow read may commit after a faster, later one): a time picks a snapshot
@@ -17,10 +22,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from ..records import Platform, PlatformData
 from .changes import PlatformState, load_state, platform_id, prepare, record_platform
-from .db import Database
+from .db import Database, Tx
 from .readback import first_taken, read_as_of, read_page
 from .retention import claim, interval_start, prune
 from .snapshot_info import (
@@ -31,6 +37,7 @@ from .snapshot_info import (
     SnapshotPage,
     dumps,
     store_blob,
+    upstream_id,
 )
 from .times import from_us, to_us
 
@@ -38,11 +45,19 @@ from .times import from_us, to_us
 class Snapshots:
     """Snapshots in one store (see the module)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, upstream: str = "") -> None:
         self._db = db
+        self.upstream = upstream  # the identity it records under and reads back
+        self._upstream_id = 0  # its id, once known (0: none yet)
         self._lock = threading.Lock()  # one recording at a time in this process
         self._platform_ids: dict[str, int] = {}
         self._states: dict[int, PlatformState] = {}
+
+    def _upstream(self, tx: Tx, *, add: bool = False) -> int:
+        """This upstream's id (0 while it has none: nothing was recorded of it)."""
+        if not self._upstream_id:
+            self._upstream_id = upstream_id(tx, self.upstream, add=add)
+        return self._upstream_id
 
     def record(
         self,
@@ -72,20 +87,24 @@ class Snapshots:
             states: dict[int, PlatformState] = {}
             ids: dict[str, int] = {}
             with self._db.write(serial=True) as tx:
+                upstream = upstream_id(tx, self.upstream, add=True)
                 snapshot = tx.value(
-                    "INSERT INTO snapshot (taken_at, trigger, platforms_blob, platforms, "
-                    "accounts, ads, changed) VALUES (?, ?, ?, ?, ?, ?, 0) RETURNING id",
-                    (taken, trigger, store_blob(tx, list_body), *counts, ads),
+                    "INSERT INTO snapshot (upstream, taken_at, trigger, platforms_blob, "
+                    "platforms, accounts, ads, changed) VALUES (?, ?, ?, ?, ?, ?, ?, 0) "
+                    "RETURNING id",
+                    (upstream, taken, trigger, store_blob(tx, list_body), *counts, ads),
                 )
                 changed = 0
                 for item in inputs:
-                    platform = ids[item.value] = platform_id(tx, item.value, self._platform_ids)
+                    known = self._platform_ids
+                    platform = ids[item.value] = platform_id(tx, upstream, item.value, known)
                     state = load_state(tx, platform, self._states.get(platform))
                     changed += record_platform(tx, platform, snapshot, item, state)
                     states[platform] = state
                 if changed:
                     tx.execute("UPDATE snapshot SET changed = ? WHERE id = ?", (changed, snapshot))
             # Only what committed is remembered.
+            self._upstream_id = upstream
             self._platform_ids.update(ids)
             self._states.update(states)
         return SnapshotInfo(int(snapshot), from_us(taken), trigger, *counts, ads, changed)
@@ -95,12 +114,12 @@ class Snapshots:
         or of every platform on the list. ``NothingRecorded`` when no snapshot (of a platform
         asked for) is at or before ``at``; ``UnknownPlatform`` for a value not on the list."""
         with self._db.read() as tx:
-            return read_as_of(tx, at, platforms)
+            return read_as_of(tx, self._upstream(tx), at, platforms)
 
     def first(self) -> datetime | None:
         """The time of the first snapshot kept, or None."""
         with self._db.read() as tx:
-            return first_taken(tx)
+            return first_taken(tx, self._upstream(tx))
 
     def latest(self) -> SnapshotInfo | None:
         """The latest snapshot by time, or None."""
@@ -111,21 +130,41 @@ class Snapshots:
         """Snapshots newest first, ``limit`` at a time; ``cursor`` is a page's ``next``.
         ``ValueError`` for a cursor this did not make."""
         with self._db.read() as tx:
-            return read_page(tx, limit, cursor)
+            return read_page(tx, self._upstream(tx), limit, cursor)
 
     def claim_interval(self, start: datetime) -> bool:
         """Whether this call is the first, of every process and host, to claim the scheduled
         interval that starts at ``start`` (``interval_start``): the one that should record
         it."""
         with self._db.write() as tx:
-            return claim(tx, start)
+            return claim(tx, self._upstream(tx, add=True), start)
 
     def prune(self, now: datetime, keep: timedelta) -> Pruned:
         """Remove snapshots taken before ``now - keep``, but never the newest read of a
         platform nor the newest snapshot; then the ad versions no remaining snapshot shows,
         the blobs none refers to, and the claims and audit entries as old."""
         with self._lock, self._db.write(serial=True) as tx:
-            return prune(tx, now, keep)
+            return prune(tx, self._upstream(tx), now, keep)
+
+
+def upstream_identity(api_url: str) -> str:
+    """The name an upstream's history is kept under: its API URL with the scheme and host in
+    lower case, no default port, user, password, query or fragment, and no trailing slash
+    (``HTTPS://Sidebar.Stract.to:443/api/`` -> ``https://sidebar.stract.to/api``). Never a
+    token: nothing but the place is kept."""
+    parts = urlsplit(api_url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 address keeps its brackets
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # not a number: kept as written, it names a place all the same
+        port = None
+        host = parts.netloc.rpartition("@")[2].lower()
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
 
 
 __all__ = [
@@ -136,4 +175,5 @@ __all__ = [
     "SnapshotPage",
     "Snapshots",
     "interval_start",
+    "upstream_identity",
 ]

@@ -34,6 +34,7 @@ from .recorder import Recorder, RecorderState
 from .schema import migrate
 from .snapshots import (
     TRIGGERS,
+    Located,
     Pruned,
     Recorded,
     SnapshotInfo,
@@ -103,6 +104,7 @@ __all__ = [
     "AuditEntry",
     "KeyRecord",
     "Keys",
+    "Located",
     "NameTaken",
     "NotFound",
     "NothingRecorded",

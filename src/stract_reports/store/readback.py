@@ -1,5 +1,6 @@
-"""Reading snapshots back: the state of each platform at its latest read at or before a time,
-exactly as it was recorded (tokens empty, ``ad_keys`` filled), and the list of snapshots.
+"""Reading snapshots back: which snapshots hold the state of each platform as of a time (its
+latest read at or before it), that state exactly as it was recorded (tokens empty, ``ad_keys``
+filled), and the list of snapshots.
 
 A time picks a snapshot by ``taken_at`` (then by id, for equal times); the snapshot's id then
 picks the ad versions open at it. Each platform comes from its own latest read, so reads of
@@ -19,6 +20,7 @@ from .db import Tx
 from .errors import NothingRecorded
 from .snapshot_info import (
     SNAPSHOT_COLUMNS,
+    Located,
     Recorded,
     SnapshotInfo,
     SnapshotPage,
@@ -31,8 +33,8 @@ from .values import decode_rows
 _CURSOR = re.compile(r"(-?\d{1,20})\.(\d{1,20})")
 
 
-def read_as_of(tx: Tx, upstream: int, at: datetime, platforms: Sequence[str] | None) -> Recorded:
-    """The recorded data of ``upstream`` as of ``at`` (see ``Snapshots.as_of``)."""
+def locate(tx: Tx, upstream: int, at: datetime, platforms: Sequence[str] | None) -> Located:
+    """Which snapshots of ``upstream`` say what it was as of ``at`` (``Snapshots.locate``)."""
     moment = to_us(at)
     head = tx.row(
         f"SELECT {SNAPSHOT_COLUMNS}, s.platforms_blob FROM snapshot s "
@@ -41,7 +43,6 @@ def read_as_of(tx: Tx, upstream: int, at: datetime, platforms: Sequence[str] | N
     )
     if head is None:
         raise NothingRecorded(at, first_taken(tx, upstream))
-    listed_by = snapshot_info(head)
     listed = [Platform(v, label) for v, label in load_blob(tx, head[-1])]
     values = [p.value for p in listed]
     chosen = listed
@@ -50,43 +51,52 @@ def read_as_of(tx: Tx, upstream: int, at: datetime, platforms: Sequence[str] | N
             if value not in values:
                 raise UnknownPlatform(value, values)
         chosen = [p for p in listed if p.value in set(platforms)]
-    data: list[PlatformData] = []
     reads: dict[str, SnapshotInfo] = {}
     for platform in chosen:
-        read, platform_data = _read_platform(tx, upstream, platform, moment)
+        read = tx.row(
+            f"SELECT {SNAPSHOT_COLUMNS} FROM platform_read r "
+            "JOIN snapshot s ON s.id = r.snapshot JOIN platform p ON p.id = r.platform "
+            "WHERE p.upstream = ? AND p.value = ? AND s.taken_at <= ? "
+            "ORDER BY s.taken_at DESC, s.id DESC LIMIT 1",
+            (upstream, platform.value, moment),
+        )
         if read is None:
             raise NothingRecorded(at, first_taken(tx, upstream, platform.value), platform.value)
-        reads[platform.value] = read
-        data.append(platform_data)
-    return Recorded(at, listed, data, listed_by, reads)
+        reads[platform.value] = snapshot_info(read)
+    return Located(at, listed, snapshot_info(head), reads)
+
+
+def read_located(tx: Tx, upstream: int, located: Located) -> Recorded:
+    """The data of the platforms ``located`` names, as recorded; ``NothingRecorded`` when
+    retention removed a snapshot it names meanwhile."""
+    data = []
+    for platform in located.platforms:
+        read = located.reads.get(platform.value)
+        if read is not None:
+            data.append(_read_platform(tx, upstream, platform, read, located.at))
+    return Recorded(located.at, located.platforms, located.listed_by, located.reads, data)
 
 
 def _read_platform(
-    tx: Tx, upstream: int, platform: Platform, moment: int
-) -> tuple[SnapshotInfo | None, PlatformData]:
-    """A platform's latest read at or before ``moment``, as recorded (tokens empty)."""
-    empty = PlatformData(platform, [], [])
-    ident = tx.value(
-        "SELECT id FROM platform WHERE upstream = ? AND value = ?", (upstream, platform.value)
+    tx: Tx, upstream: int, platform: Platform, read: SnapshotInfo, at: datetime
+) -> PlatformData:
+    """A platform's read in snapshot ``read``, as recorded (tokens empty)."""
+    found = tx.row(
+        "SELECT p.id, r.fields_blob, r.accounts_blob FROM platform_read r "
+        "JOIN platform p ON p.id = r.platform "
+        "WHERE p.upstream = ? AND p.value = ? AND r.snapshot = ?",
+        (upstream, platform.value, read.id),
     )
-    if ident is None:
-        return None, empty
-    read = tx.row(
-        f"SELECT {SNAPSHOT_COLUMNS}, r.fields_blob, r.accounts_blob FROM platform_read r "
-        "JOIN snapshot s ON s.id = r.snapshot WHERE r.platform = ? AND s.taken_at <= ? "
-        "ORDER BY s.taken_at DESC, s.id DESC LIMIT 1",
-        (ident, moment),
-    )
-    if read is None:
-        return None, empty
-    info = snapshot_info(read)
-    fields = [Field(key, label) for key, label in load_blob(tx, read[-2])]
-    accounts = [(str(a), str(name)) for a, name in load_blob(tx, read[-1])]
+    if found is None:  # pruned since it was located
+        raise NothingRecorded(at, first_taken(tx, upstream, platform.value), platform.value)
+    ident, fields_blob, accounts_blob = found
+    fields = [Field(key, label) for key, label in load_blob(tx, fields_blob)]
+    accounts = [(str(a), str(name)) for a, name in load_blob(tx, accounts_blob)]
     versions = tx.rows(
         "SELECT account, ad, vals FROM ad_version "
         "WHERE platform = ? AND opened <= ? AND (closed IS NULL OR closed > ?) "
         "ORDER BY account, position",
-        (ident, info.id, info.id),
+        (ident, read.id, read.id),
     )
     # One decoder pass over the platform; each account is then a slice, found by its id.
     rows = decode_rows([vals for _, _, vals in versions])
@@ -101,7 +111,7 @@ def _read_platform(
     for account, name in accounts:
         first, last = spans.get(account, (0, 0))
         data.append(AccountData(Account(account, name, ""), rows[first:last], keys[first:last]))
-    return info, PlatformData(platform, fields, data)
+    return PlatformData(platform, fields, data)
 
 
 def first_taken(tx: Tx, upstream: int, platform: str | None = None) -> datetime | None:

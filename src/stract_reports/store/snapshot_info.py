@@ -42,15 +42,15 @@ class SnapshotPage:
     next: str | None
 
 
-@dataclass
-class Recorded:
-    """What the store holds as of ``at``: the platform list of the latest snapshot at or
-    before it (``listed_by``), and the data of each platform asked for, from its own latest
-    read at or before it (``reads``: platform value -> that snapshot)."""
+@dataclass(frozen=True)
+class Located:
+    """Which snapshots say what the store holds as of ``at``: the platform list of the latest
+    snapshot at or before it (``listed_by``), and for each platform asked for its own latest
+    read at or before it (``reads``: platform value -> that snapshot). Snapshots never change,
+    so what is read back from the same ``key`` is the same."""
 
     at: datetime
     platforms: list[Platform]
-    data: list[PlatformData]
     listed_by: SnapshotInfo
     reads: dict[str, SnapshotInfo]
 
@@ -59,6 +59,20 @@ class Recorded:
         """Every snapshot used, oldest first, each once."""
         used = {s.id: s for s in (self.listed_by, *self.reads.values())}
         return sorted(used.values(), key=lambda s: (s.taken_at, s.id))
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        """The snapshots' ids: the list's, then each platform's read in list order."""
+        reads = (self.reads[p.value].id for p in self.platforms if p.value in self.reads)
+        return (self.listed_by.id, *reads)
+
+
+@dataclass(frozen=True)
+class Recorded(Located):
+    """What the store holds as of ``at`` (``Located``), with ``data``: each platform asked
+    for as recorded (tokens empty, ``ad_keys`` filled, ``digest`` None)."""
+
+    data: list[PlatformData]
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,11 @@ from urllib.parse import urlsplit
 from ..records import Platform, PlatformData
 from .changes import PlatformState, load_state, platform_id, prepare, record_platform
 from .db import Database, Tx
-from .readback import first_taken, read_as_of, read_page
+from .readback import first_taken, locate, read_located, read_page
 from .retention import claim, interval_start, prune
 from .snapshot_info import (
     TRIGGERS,
+    Located,
     Pruned,
     Recorded,
     SnapshotInfo,
@@ -114,7 +115,20 @@ class Snapshots:
         or of every platform on the list. ``NothingRecorded`` when no snapshot (of a platform
         asked for) is at or before ``at``; ``UnknownPlatform`` for a value not on the list."""
         with self._db.read() as tx:
-            return read_as_of(tx, self._upstream(tx), at, platforms)
+            upstream = self._upstream(tx)
+            return read_located(tx, upstream, locate(tx, upstream, at, platforms))
+
+    def locate(self, at: datetime, platforms: Sequence[str] | None = None) -> Located:
+        """Which snapshots ``as_of`` would read (a few indexed rows, no ad): what a cache of
+        the data read back is keyed by (``Located.key``)."""
+        with self._db.read() as tx:
+            return locate(tx, self._upstream(tx), at, platforms)
+
+    def read(self, located: Located) -> Recorded:
+        """The data of the snapshots ``located`` names (``NothingRecorded`` if retention has
+        removed one since)."""
+        with self._db.read() as tx:
+            return read_located(tx, self._upstream(tx), located)
 
     def first(self) -> datetime | None:
         """The time of the first snapshot kept, or None."""
@@ -169,6 +183,7 @@ def upstream_identity(api_url: str) -> str:
 
 __all__ = [
     "TRIGGERS",
+    "Located",
     "Pruned",
     "Recorded",
     "SnapshotInfo",

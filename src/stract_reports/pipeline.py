@@ -2,14 +2,20 @@
 
 A report is built in two steps. ``build_source`` reads the upstream now and lays out the ads
 (the expensive part, which concurrent requests share); ``slice_source`` cuts the table a request
-asked for out of it: a summary, filters, sort, columns, one page.
+asked for out of it: a summary, filters, sort, columns, one page. A read of the past takes the
+same second step: ``source_of`` lays out data read back from the store exactly as a live read's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 from .errors import InvalidRequest
+from .records import PlatformData, Read
 from .reports.ads import Ads
 from .reports.options import RatioMode
+from .reports.periods import Identities
 from .reports.slicing import (
     BadOption,
     Page,
@@ -24,20 +30,45 @@ from .reports.table import Table
 from .upstream import FetchLimits, StractClient, fetch_report_data
 from .upstream.fetch import Progress
 
-Source = tuple[Ads, Summary | None]
 WHOLE = parse_slice(())  # no options: the whole report
+# What is done with a complete read once it is in (the history store records it).
+OnRead = Callable[[Read], None]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A report's ads laid out and, for a summary, which one; with ``ids`` (asked for by
+    reports over time) who each row and group is."""
+
+    ads: Ads
+    summary: Summary | None
+    ids: Identities | None = None
 
 
 def build_source(
-    client: StractClient, spec: ReportSpec, *, progress: Progress | None = None
+    client: StractClient,
+    spec: ReportSpec,
+    *,
+    progress: Progress | None = None,
+    on_read: OnRead | None = None,
+    identify: bool = False,
 ) -> Source:
-    """Fetch what ``spec`` needs from the upstream now, and lay out its ads (and groups)."""
+    """Fetch what ``spec`` needs from the upstream now, hand the complete read to ``on_read``
+    (it must not block), and lay out its ads (and groups; ``identify``: and who they are)."""
     settings = client.settings
     limits = FetchLimits.from_settings(settings)
-    data = fetch_report_data(
+    read = fetch_report_data(
         client, spec.platform, limits, speculate=settings.speculate, progress=progress
     )
-    return report_source(data, spec)
+    if on_read is not None:
+        on_read(read)
+    return source_of(read.data, spec, identify=identify)
+
+
+def source_of(data: Sequence[PlatformData], spec: ReportSpec, *, identify: bool) -> Source:
+    """The source of ``spec`` from fetched (or recorded) data."""
+    ads, summary = report_source(data, spec)
+    return Source(ads, summary, Identities.of(data) if identify else None)
 
 
 def slice_source(
@@ -49,10 +80,14 @@ def slice_source(
     totals: bool = False,
 ) -> tuple[Table, Page]:
     """The table ``sl`` asks for out of a built source; a bad option is a 400."""
-    ads, summary = source
     try:
         return slice_report(
-            ads, sl, summary=summary, ratios=ratios, page_size=page_size, totals=totals
+            source.ads,
+            sl,
+            summary=source.summary,
+            ratios=ratios,
+            page_size=page_size,
+            totals=totals,
         )
     except BadOption as exc:
         raise InvalidRequest(str(exc)) from None
@@ -64,6 +99,8 @@ def build_table(
     *,
     ratios: RatioMode = "recompute",
     progress: Progress | None = None,
+    on_read: OnRead | None = None,
 ) -> Table:
     """The whole report ``spec``, read from the upstream now."""
-    return slice_source(build_source(client, spec, progress=progress), ratios=ratios)[0]
+    source = build_source(client, spec, progress=progress, on_read=on_read)
+    return slice_source(source, ratios=ratios)[0]

@@ -20,7 +20,7 @@ data, raise ``BadOption`` (a 400) naming what is valid.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any
@@ -165,24 +165,44 @@ def slice_report(
     return arrange(table, sl, page_size=page_size, totals=totals)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The rows ``select`` keeps, and where each came from (``origins``, one per row): its
+    index in the ad table; for a summary, the index of its group in ``Summary.groups``, or
+    with ``_by`` the value it groups by. Comparisons match rows of two reads by them."""
+
+    table: Table
+    origins: Sequence[Hashable]
+
+
 def select_rows(
     ads: Ads, sl: Slice, *, summary: Summary | None = None, ratios: RatioMode = "recompute"
 ) -> Table:
     """Which rows: the ad rows ``sl``'s filters keep, or (``summary``) one row per group of
     them, by the summary's own groups or by ``sl.by``. Raises ``BadOption``."""
+    return select(ads, sl, summary=summary, ratios=ratios).table
+
+
+def select(
+    ads: Ads, sl: Slice, *, summary: Summary | None = None, ratios: RatioMode = "recompute"
+) -> Selection:
+    """``select_rows``, with where each row came from."""
     source = ads.table
     selected = _select(source, sl.filters)
     if summary is None:
         if sl.by is not None:
             raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
-        return (
-            source if selected is None else _with_rows(source, [source.rows[i] for i in selected])
-        )
+        if selected is None:
+            return Selection(source, range(len(source.rows)))
+        return Selection(_with_rows(source, [source.rows[i] for i in selected]), selected)
     if sl.by is not None:
-        return _summary_by(source, sl.by, selected, summary, ratios)
-    return summarize(
-        source, _kept(summary.groups, selected), ratios, spec=summary.spec, title=summary.title()
+        table = _summary_by(source, sl.by, selected, summary, ratios)
+        return Selection(table, [row[0] for row in table.rows])
+    kept = _kept(list(enumerate(summary.groups)), selected)
+    table = summarize(
+        source, [group for _, group in kept], ratios, spec=summary.spec, title=summary.title()
     )
+    return Selection(table, [index for index, _ in kept])
 
 
 def arrange(
@@ -221,14 +241,14 @@ def _page_rows(
     return rows
 
 
-def _kept(groups: Sequence[Group], selected: list[int] | None) -> Sequence[Group]:
-    """The groups with only their selected rows, those left without any dropped (None: every
-    row is selected)."""
+def _kept(groups: list[tuple[int, Group]], selected: list[int] | None) -> list[tuple[int, Group]]:
+    """The (numbered) groups with only their selected rows, those left without any dropped
+    (None: every row is selected)."""
     if selected is None:
         return groups
     keep = set(selected)
-    kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
-    return [(prefix, rows) for prefix, rows in kept if rows]
+    kept = [(n, (prefix, [i for i in rows if i in keep])) for n, (prefix, rows) in groups]
+    return [(n, (prefix, rows)) for n, (prefix, rows) in kept if rows]
 
 
 def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int | None:
@@ -353,12 +373,14 @@ def _with_rows(table: Table, rows: list[list[Cell]]) -> Table:
 __all__ = [
     "BadOption",
     "Page",
+    "Selection",
     "Slice",
     "Summary",
     "arrange",
     "parse_slice",
     "query_pairs",
     "report_source",
+    "select",
     "select_rows",
     "slice_report",
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from ..records import PlatformData, Row
+from ..records import PlatformData, Row, unique_keys
 from .db import Tx
 from .snapshot_info import dumps, store_blob
 from .values import account_digest, encode_rows
@@ -80,24 +80,13 @@ def prepare(data: PlatformData) -> PlatformInput:
 
 
 def _unique(ad_keys: list[str] | None, count: int, account: str) -> list[str]:
-    """Each ad's key: its upstream id (positions "1".."n" when none were given); a repeated
-    key gets "#2", "#3"... so each version has one identity."""
+    """Each ad's key: its upstream id (positions "1".."n" when none were given), made unique
+    (``records.unique_keys``) so each version has one identity."""
     if ad_keys is None:
         return [str(n) for n in range(1, count + 1)]
     if len(ad_keys) != count:
         raise ValueError(f"account {account!r} has {count} rows but {len(ad_keys)} ad keys")
-    if len(set(ad_keys)) == count:
-        return list(ad_keys)
-    seen: set[str] = set()
-    keys = []
-    for key in ad_keys:
-        unique, n = key, 1
-        while unique in seen:
-            n += 1
-            unique = f"{key}#{n}"
-        seen.add(unique)
-        keys.append(unique)
-    return keys
+    return unique_keys(ad_keys)
 
 
 def platform_id(tx: Tx, upstream: int, value: str, known: dict[str, int]) -> int:

@@ -9,7 +9,7 @@ method of ``StractClient`` below, in this order:
     _run(flight)           in a pool thread: ends the flight with the payload or the error
     _read(flight)          read here, or taken from whichever process of the fleet reads it
                            first (``fleet``: through Redis when shared); a body another process
-                           read is decoded again here, as strictly
+                           read is decoded again here, as strictly; the body's digest kept
     _read_here(flight)     attempts until one succeeds, one fails for good, or the retries or
                            the time run out (``retry.RetryPolicy``); each first takes a slot of
                            the rate budget
@@ -19,6 +19,7 @@ method of ``StractClient`` below, in this order:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -183,6 +184,9 @@ class StractClient:
             ) from None
         except SharedError:  # every caller left while another process read it
             raise UpstreamUnavailable(call, "abandoned") from None
+        # Where the bytes are, in this pool thread: the history store skips an unchanged
+        # account by it without touching its rows.
+        flight.digest = hashlib.sha256(body).digest()
         if flight.payload is not Flight.UNREAD:  # read here: decoded already
             return flight.payload
         try:  # checked by the process that read it; decoded again here, as strictly

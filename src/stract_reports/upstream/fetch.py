@@ -9,17 +9,29 @@ are complete.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..config import Settings
 from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
-from ..records import Account, AccountData, Field, Platform, PlatformData, Row, insights_call
+from ..records import (
+    Account,
+    AccountData,
+    Field,
+    Platform,
+    PlatformData,
+    Read,
+    Row,
+    insights_call,
+    unique_keys,
+)
 from ..redaction import redact, register
 from .client import StractClient
 from .flights import Handle
@@ -60,20 +72,25 @@ def fetch_report_data(
     *,
     speculate: bool = False,
     progress: Progress | None = None,
-) -> list[PlatformData]:
+) -> Read:
     """Fields, accounts and ad rows of one platform (by value), or of all when None, within
-    ``limits``. ``speculate``: issue the calls of the last good report at once, then check them
-    (``shape``); ``progress(done, known)`` is told of every finished call.
+    ``limits``, with the whole platform list and the time the read began. ``speculate``: issue
+    the calls of the last good report at once, then check them (``shape``);
+    ``progress(done, known)`` is told of every finished call. Each account carries its ads'
+    ids (``ad_keys``) and a digest of its insight bodies, for the history store.
 
     Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
     ``UpstreamError`` when any call fails after retries: never a partial result.
     """
+    began = datetime.now(UTC)
     run = _Run(client, limits, progress)
     if speculate:
         run.speculate(client.shapes.recall(platform))
     results: list[PlatformData] = []
+    listed: list[Platform] = []
 
     def platforms_known(platforms: list[Platform]) -> None:
+        listed.extend(platforms)
         chosen = platforms
         if platform is not None:
             chosen = [p for p in platforms if p.value == platform]
@@ -87,12 +104,12 @@ def fetch_report_data(
     run.wait()
     if speculate:
         client.shapes.remember(platform, run.made)
-    return results
+    return Read(began, listed, results)
 
 
 def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
     call = "platform list"
-    run.paged("platforms", {}, call, lambda items: then([_platform(i, call) for i in items]))
+    run.paged("platforms", {}, call, lambda items, _: then([_platform(i, call) for i in items]))
 
 
 def _fetch_platform(run: _Run, data: PlatformData) -> None:
@@ -106,11 +123,11 @@ def _fetch_platform(run: _Run, data: PlatformData) -> None:
             for account_data in data.accounts:
                 _fetch_insights(run, data, account_data)
 
-    def fields_known(items: list[Any]) -> None:
+    def fields_known(items: list[Any], digest: bytes) -> None:
         data.fields = [_field(item, f"fields of {label}") for item in items]
         part_done("fields")
 
-    def accounts_known(items: list[Any]) -> None:
+    def accounts_known(items: list[Any], digest: bytes) -> None:
         data.accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
         # From now on no message of this process may show them, whichever call it is about.
         register(a.account.token for a in data.accounts)
@@ -131,13 +148,19 @@ def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) ->
         "fields": ",".join(keys),
     }
 
-    def rows_known(items: list[Any]) -> None:
+    def rows_known(items: list[Any], digest: bytes) -> None:
         # Each row is read by key (insight keys come back sorted, not in field order) and kept
         # as a tuple in field order: a third of the memory of the decoded dict.
         rows: list[Row] = [tuple(map(_require_object(item, call).get, keys)) for item in items]
         account_data.rows = rows
+        account_data.ad_keys = _ad_keys(items)
+        account_data.digest = digest
 
     run.paged("insights", params, call, rows_known)
+
+
+# A call's continuation: its decoded body, and the SHA-256 of the body's bytes.
+_Then = Callable[[Any, bytes], None]
 
 
 class _Run:
@@ -156,9 +179,9 @@ class _Run:
         self.window = limits.window
         self.max_pages = limits.max_pages
         # Calls not yet handed to the client: (endpoint, params, call, then), in order.
-        self.backlog: deque[tuple[str, dict[str, str], str, Callable[[Any], None]]] = deque()
+        self.backlog: deque[tuple[str, dict[str, str], str, _Then]] = deque()
         # Handles handed out, in the order started -> (the call, in words; its continuation)
-        self.pending: dict[Handle, tuple[str, Callable[[Any], None]]] = {}
+        self.pending: dict[Handle, tuple[str, _Then]] = {}
         self.finished_calls: SimpleQueue[Handle] = SimpleQueue()
         # Calls issued ahead of the lists that justify them, until adopted or dropped.
         self.speculative: dict[tuple[str, tuple[tuple[str, str], ...]], Handle] = {}
@@ -166,10 +189,8 @@ class _Run:
         self.started = 0
         self.finished = 0
 
-    def call(
-        self, endpoint: str, params: dict[str, str], call: str, then: Callable[[Any], None]
-    ) -> None:
-        """Queue one call; ``then(body)`` runs in this thread when it succeeds."""
+    def call(self, endpoint: str, params: dict[str, str], call: str, then: _Then) -> None:
+        """Queue one call; ``then(body, digest)`` runs in this thread when it succeeds."""
         if time.monotonic() >= self.deadline:  # scheduling is work too: stop on time
             raise DeadlineExceeded(call, "the report deadline passed before this call")
         self.backlog.append((endpoint, params, call, then))
@@ -192,9 +213,10 @@ class _Run:
         endpoint: str,
         params: dict[str, str],
         call: str,
-        then: Callable[[list[Any]], None],
+        then: Callable[[list[Any], bytes], None],
     ) -> None:
-        """Read every page of a list resource, then call ``then`` with all items in order.
+        """Read every page of a list resource, then call ``then`` with all items in order and
+        a digest of the pages' bodies (SHA-256 over each page's, in page order).
 
         The items are the body's list named like the endpoint (``/accounts`` -> ``accounts``).
 
@@ -203,13 +225,18 @@ class _Run:
         bad payload: the count comes from the upstream and is not trusted.
         """
         pages: dict[int, list[Any]] = {}
+        digests: dict[int, bytes] = {}
         url = self.client.where(endpoint)
 
-        def first_page(body: Any) -> None:
+        def finish(total: int) -> None:
+            digest = hashlib.sha256(b"".join(digests[n] for n in range(1, total + 1)))
+            then([item for n in range(1, total + 1) for item in pages[n]], digest.digest())
+
+        def first_page(body: Any, digest: bytes) -> None:
             items, total = _page(body, endpoint, 1, call, url)
-            pages[1] = items
+            pages[1], digests[1] = items, digest
             if total <= 1:
-                then(items)
+                finish(1)
                 return
             limit = self.max_pages
             if total > limit:
@@ -227,13 +254,13 @@ class _Run:
                     partial(later_page, number=number, total=total),
                 )
 
-        def later_page(body: Any, *, number: int, total: int) -> None:
+        def later_page(body: Any, digest: bytes, *, number: int, total: int) -> None:
             items, page_total = _page(body, endpoint, number, f"{call} (page {number})", url)
             if page_total != total:
                 raise UpstreamBadPayload(call, "the number of pages changed while reading", url=url)
-            pages[number] = items
+            pages[number], digests[number] = items, digest
             if len(pages) == total:
-                then([item for n in range(1, total + 1) for item in pages[n]])
+                finish(total)
 
         self.call(endpoint, params, call, first_page)
 
@@ -250,7 +277,7 @@ class _Run:
                 entry = self.pending.pop(handle, None)
                 if entry is None:
                     continue  # cancelled by this run already
-                entry[1](handle.result())
+                entry[1](handle.result(), handle.digest)
                 self.finished += 1
                 if self.progress:
                     self.progress(self.finished, self.started)
@@ -327,6 +354,15 @@ def _text(item: dict[str, Any], name: str, call: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise UpstreamBadPayload(call, f"an item lacks a text {name!r}")
     return str(value)
+
+
+def _ad_keys(items: list[Any]) -> list[str] | None:
+    """The ads' upstream ids in row order, made unique; None when a row has none (the store
+    then keys ads by position)."""
+    ids = [item.get("id") for item in items]
+    if not all(type(ident) is str or type(ident) is int for ident in ids):
+        return None
+    return unique_keys(map(str, ids))
 
 
 def _require_object(item: Any, call: str) -> dict[str, Any]:

@@ -43,6 +43,7 @@ class Flight:
     exchange: Exchange | None = None  # the attempt in progress, cut when abandoned
     UNREAD: ClassVar[object] = object()
     payload: Any = UNREAD  # the decoded body, when this process read it
+    digest: bytes = b""  # SHA-256 of the good body's bytes (for the history store)
 
     def abandon(self) -> None:
         """Stop the read: off the queue if queued, its socket shut down if reading."""
@@ -94,6 +95,11 @@ class Handle:
             return self._flight.result.result(timeout=0)
         except CancelledError:
             raise UpstreamUnavailable(self._flight.call, "the read was abandoned") from None
+
+    @property
+    def digest(self) -> bytes:
+        """The SHA-256 of the body's bytes, once ``done()`` with a result."""
+        return self._flight.digest
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the read to finish; whether it has."""

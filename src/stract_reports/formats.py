@@ -82,12 +82,17 @@ def check_excel(preset: str, fmt: str) -> str:
     return preset
 
 
-def download_name(spec: ReportSpec, fmt: str, excel: str, generated_at: datetime) -> str:
-    """The file name of a download: "stract-geral-resumo-excel-br-20250201T1200Z.csv"."""
+def download_name(
+    spec: ReportSpec, fmt: str, excel: str, generated_at: datetime, when: str | None = None
+) -> str:
+    """The file name of a download: "stract-geral-resumo-excel-br-20250201T1200Z.csv"; a
+    report from the store names its snapshots' times instead (``when``:
+    "stract-geral-as-of-20261201T100005Z.csv")."""
     preset = f"-{EXCEL_PRESETS[excel]}" if excel else ""
     # Only safe characters: an upstream's platform value may hold quotes or line breaks.
     slug = re.sub(r"[^A-Za-z0-9_-]", "_", spec.slug)
-    return f"stract-{slug}{preset}-{generated_at:%Y%m%dT%H%MZ}.{fmt}"
+    moment = re.sub(r"[^A-Za-z0-9_-]", "_", when) if when else f"{generated_at:%Y%m%dT%H%MZ}"
+    return f"stract-{slug}{preset}-{moment}.{fmt}"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from .formats import FORMATS
 from .render.csv import ExcelPreset, render_csv, render_tsv
 from .render.json import render_json, render_ndjson, render_rows_array
 from .render.links import PageLinks
+from .render.notes import HistoryNote
 from .reports.options import RatioMode
 from .reports.slicing import Page
 from .reports.table import Table
@@ -25,7 +26,8 @@ from .urls import next_page_url, page_links
 @dataclass(frozen=True)
 class Rendering:
     """What a renderer may need besides the table: the time, the CSV preset, the CSP nonce,
-    the page, the summary mode, the JSON shape, and the links the page shows."""
+    the page, the summary mode, the JSON shape, the links the page shows, and what a report
+    from the store says of itself."""
 
     generated_at: datetime
     excel: str = ""  # a key of formats.EXCEL_PRESETS, or "" for the plain CSV
@@ -36,6 +38,7 @@ class Rendering:
     chosen_columns: bool = False  # the request chose the columns (``_col``)
     links: PageLinks | None = None  # an HTML page's links
     next_url: str | None = None  # a JSON page's next page
+    note: HistoryNote | None = None  # a report from the store: which snapshots it used
 
 
 def plan_rendering(
@@ -49,6 +52,7 @@ def plan_rendering(
     excel: str = "",
     nonce: str | None = None,
     shape: str = "",
+    note: HistoryNote | None = None,
 ) -> Rendering:
     """The ``Rendering`` of ``table`` in ``fmt`` for a request's options (``query``), with
     the links the format shows planned here: the server's answers and the CLI's exports alike."""
@@ -66,6 +70,7 @@ def plan_rendering(
         chosen_columns=any(name == "_col" for name, _ in pairs),
         links=links,
         next_url=next_page_url(table.spec, fmt, pairs, page),
+        note=note,
     )
 
 
@@ -76,7 +81,13 @@ def _csv(table: Table, rendering: Rendering) -> str:
 def _json(table: Table, rendering: Rendering) -> str:
     if rendering.shape == "array":
         return render_rows_array(table)
-    return render_json(table, rendering.generated_at, next_url=rendering.next_url)
+    note = rendering.note
+    return render_json(
+        table,
+        rendering.generated_at,
+        next_url=rendering.next_url,
+        snapshot=None if note is None else note.document,
+    )
 
 
 def _html(table: Table, rendering: Rendering) -> str:
@@ -93,6 +104,7 @@ def _html(table: Table, rendering: Rendering) -> str:
         page=rendering.page,
         ratios=rendering.ratios,
         chosen_columns=rendering.chosen_columns,
+        note=rendering.note,
     )
 
 

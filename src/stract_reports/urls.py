@@ -4,7 +4,9 @@ them back.
 - ``report_url``: a report's root-relative URL in a format, with a query.
 - ``report_links``, ``next_page_url``, ``page_links``: the links of the index, of a JSON page
   and of an HTML page, planned here and handed to the renderers as values (``render.links``).
-- ``ROUTES`` and ``CONVERTERS``: the report URLs as werkzeug rules. The Flask app registers
+- ``history_url``, ``snapshot_links``: the snapshot list's pages, and each snapshot's reports.
+- ``ROUTES`` and ``CONVERTERS``: the report URLs as werkzeug rules (``HISTORY_ROUTES``: the
+  snapshot list's). The Flask app registers
   them, and the CLI matches a report name against the same rules (``parse_report``), so both
   accept the same names and formats and refuse the rest with the same words.
 
@@ -45,6 +47,25 @@ def report_url(spec: ReportSpec, fmt: str, query: str = "") -> str:
         path += "/" + SUMMARY
     path += f".{fmt}"
     return f"{path}?{query}" if query else path
+
+
+def history_url(fmt: str = "", query: str = "") -> str:
+    """Root-relative URL of the snapshot list, in ``fmt`` ("": as the client prefers)."""
+    path = f"/{HISTORY}.{fmt}" if fmt else f"/{HISTORY}"
+    return f"{path}?{query}" if query else path
+
+
+def snapshot_links(exact: str) -> dict[str, str]:
+    """The reports as of a snapshot taken at ``exact`` (``history_query.exact_time``), and
+    the general summary's change since: the links each snapshot of the list carries."""
+    as_of = urlencode({"as_of": exact})
+    return {
+        "geral": report_url(ReportSpec(None), "html", as_of),
+        "geral/resumo": report_url(ReportSpec(None, summary=True), "html", as_of),
+        "change since": report_url(
+            ReportSpec(None, summary=True), "html", urlencode({"since": exact})
+        ),
+    }
 
 
 def query_with(pairs: Iterable[tuple[str, str]], changes: Mapping[str, str | None]) -> str:
@@ -205,6 +226,9 @@ class _Suffix(BaseConverter):
 
 
 CONVERTERS: dict[str, type[BaseConverter]] = {"segment": _Segment, "suffix": _Suffix}
+HISTORY = "history"
+# The snapshot list (``history_page``): HTML or JSON by suffix, or bare by the Accept header.
+HISTORY_ROUTES = (f"/{HISTORY}", f"/{HISTORY}.<fmt>")
 # (rule, endpoint, whether the report is a summary)
 ROUTES: tuple[tuple[str, str, bool], ...] = (
     ("/<segment:platform><suffix:fmt>", "report", False),

@@ -14,13 +14,23 @@ from flask import Flask, Response, jsonify, request
 from .config import FALSE_WORDS, TRUE_WORDS, parse_bool
 from .error_pages import error_response
 from .errors import InvalidRequest, ReportError
-from .extensions import current_client, current_gate, current_settings
+from .extensions import (
+    current_client,
+    current_gate,
+    current_settings,
+    current_sources,
+    current_store,
+)
 from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
 from .gate import request_arrival
-from .pipeline import build_source, slice_source
+from .history import Past, history_report
+from .history_query import HistoryQuery, parse_history
+from .pipeline import Source, build_source, slice_source
+from .records import Read
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
+from .render.notes import HistoryNote
 from .renderers import plan_rendering, render
 from .reports.options import JSON_SHAPES, RATIO_MODES, RatioMode
 from .reports.slicing import BadOption, Page, Slice, parse_slice
@@ -37,6 +47,8 @@ T = TypeVar("T")
 READY_BUDGET = 2.0
 # Rows per slice of a weak ETag's digest: a few hundred KB of repr at a time.
 ETAG_ROWS = 2000
+# The header that says which snapshots a report from the store used (their times, in UTC).
+SNAPSHOT_HEADER = "Stract-Snapshot"
 
 
 def index() -> Response:
@@ -87,8 +99,7 @@ def _summary_chart() -> str | None:
     still answers: it lists the reports, and each one says why it fails)."""
     spec = ReportSpec(None, summary=True)
     try:
-        source = shared_build(spec, lambda: build_source(current_client(), spec))
-        return render_chart_svg(slice_source(source)[0])
+        return render_chart_svg(slice_source(live_source(spec))[0])
     except ReportError:
         return None
 
@@ -102,8 +113,9 @@ def readyz() -> Response:
     """Readiness: the upstream answers its platform list in time; else 503, whatever failed
     (down, refusing, or our pool too busy to ask it), so an orchestrator routes elsewhere.
 
-    ``shared`` tells the state of the fleet's Redis (``connected``, ``down`` or ``off``). Redis
-    down is still ready: reports work, each process reading on its own.
+    ``shared`` tells the state of the fleet's Redis (``connected``, ``down`` or ``off``), and
+    ``store`` the store's (``ok``, ``down`` or ``off``). Either down is still ready: reports
+    work, each process reading on its own, their reads not recorded until the store is back.
     """
     try:
         limits = FetchLimits.from_settings(current_settings())
@@ -120,6 +132,13 @@ def readyz() -> Response:
             "the shared Redis (STRACT_SHARED_URL) is unreachable: reports still work, each "
             "server process reading the upstream on its own until it answers again"
         )
+    store = current_store().state
+    body["store"] = store.status
+    if store.status == "down":
+        body["store_detail"] = (
+            f"the store (STRACT_STORE_URL) cannot be written: {store.detail}; reports still "
+            "work, live, and their reads are recorded again once it can"
+        )
     return jsonify(body)
 
 
@@ -133,19 +152,21 @@ class ReportOptions:
     slice: Slice
     shape: str
     query: tuple[tuple[str, str], ...]
+    history: HistoryQuery = HistoryQuery()
+    now: datetime = datetime.min.replace(tzinfo=UTC)  # when the options were read
 
 
 def report(platform: str, fmt: str, summary: bool) -> Response:
     """A report in a format: ``/{platform|geral}[/resumo][.csv|.json|.html|...]``."""
     spec, fmt = resolve(platform, fmt, summary)
-    options = report_options(fmt)
-    table, page = build_report(spec, fmt, options)
-    return answer_report(table, page, spec, fmt, options)
+    options = report_options(fmt, spec)
+    table, page, note = build_report(spec, fmt, options)
+    return answer_report(table, page, spec, fmt, options, note)
 
 
-def report_options(fmt: str) -> ReportOptions:
-    """``?ratios=``, ``?excel=``, ``?download=``, ``?_shape=`` and the slicing options
-    checked; a bad value is a 400 naming the good ones."""
+def report_options(fmt: str, spec: ReportSpec) -> ReportOptions:
+    """``?ratios=``, ``?excel=``, ``?download=``, ``?_shape=``, the slicing options and the
+    history options checked; a bad value is a 400 naming the good ones."""
     args = request.args
     ratios = args.get("ratios", RATIO_MODES[0])
     if ratios not in RATIO_MODES:
@@ -161,7 +182,11 @@ def report_options(fmt: str) -> ReportOptions:
         sl = parse_slice(query)
     except BadOption as exc:
         raise InvalidRequest(str(exc)) from None
-    return ReportOptions(cast(RatioMode, ratios), excel, _switch("download"), sl, shape, query)
+    now = datetime.now(UTC)
+    history = parse_history(query, now=now, summary=spec.summary)
+    return ReportOptions(
+        cast(RatioMode, ratios), excel, _switch("download"), sl, shape, query, history, now
+    )
 
 
 def _switch(name: str) -> bool:
@@ -176,23 +201,61 @@ def _switch(name: str) -> bool:
     return switched
 
 
-def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
+def build_report(
+    spec: ReportSpec, fmt: str, options: ReportOptions
+) -> tuple[Table, Page, HistoryNote | None]:
     """The one place a report's table is built: the upstream read now and the ads laid out,
     shared by the requests that overlap it (``gate.py``: every format and slice of one report
-    shares one build), then the slice this request asked for."""
-    source = shared_build(spec, lambda: build_source(current_client(), spec))
+    shares one build), then the slice this request asked for; or, with history options, from
+    the store (``history.py``), with what it says of the snapshots it used."""
     shown = FORMATS[fmt]
-    return slice_source(
-        source,
+    totals = shown.totals and not spec.summary
+    if options.history.asked:
+        past = Past(
+            current_store().require(),
+            current_sources(),
+            shared_build,
+            lambda: live_source(spec, identify=True),
+        )
+        return history_report(
+            past,
+            spec,
+            options.history,
+            options.slice,
+            ratios=options.ratios,
+            page_size=shown.page_size,
+            totals=totals,
+            now=options.now,
+        )
+    table, page = slice_source(
+        live_source(spec),
         options.slice,
         ratios=options.ratios,
         page_size=shown.page_size,
-        totals=shown.totals and not spec.summary,
+        totals=totals,
     )
+    return table, page, None
+
+
+def live_source(spec: ReportSpec, *, identify: bool = False) -> Source:
+    """``spec`` read from the upstream now (shared with overlapping requests), and recorded."""
+    client, store = current_client(), current_store()
+
+    def record(read: Read) -> None:
+        store.record(read, "request")
+
+    # With identities the build is another one: every report over time needs them, others not.
+    key = ("identified", spec) if identify else spec
+    return shared_build(key, lambda: build_source(client, spec, on_read=record, identify=identify))
 
 
 def answer_report(
-    table: Table, page: Page, spec: ReportSpec, fmt: str, options: ReportOptions
+    table: Table,
+    page: Page,
+    spec: ReportSpec,
+    fmt: str,
+    options: ReportOptions,
+    note: HistoryNote | None = None,
 ) -> Response:
     """The one place a table becomes the answer: render, label, validate, compress."""
     answer = negotiate(
@@ -209,11 +272,15 @@ def answer_report(
         excel=options.excel,
         nonce=csp_nonce() if FORMATS[fmt].nonce else None,
         shape=options.shape,
+        note=note,
     )
     body = render(table, fmt, rendering)
     response = Response(body, mimetype=answer.mimetype)
+    if note is not None:
+        response.headers[SNAPSHOT_HEADER] = note.header
     if FORMATS[fmt].downloadable:
-        filename = download_name(spec, fmt, options.excel, generated_at)
+        when = note.file_part if note is not None else None
+        filename = download_name(spec, fmt, options.excel, generated_at, when)
         disposition = "attachment" if answer.download else "inline"
         response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     warnings = warnings_header(table)

@@ -7,7 +7,7 @@ prints them (``5.50``, never ``5.5`` through a float), and NaN or an infinity is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import repeat
@@ -30,15 +30,32 @@ def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
     }
 
 
-def render_json(table: Table, generated_at: datetime, *, next_url: str | None = None) -> str:
+def render_json(
+    table: Table,
+    generated_at: datetime,
+    *,
+    next_url: str | None = None,
+    snapshot: Mapping[str, Any] | None = None,
+) -> str:
     """``dumps(table_document(...))``, built column by column: several times faster.
-    ``next_url``: the next page of a paged table, as ``"next"`` after ``"rows"``."""
-    return "".join(_chunks(table, generated_at, next_url=next_url))
+    ``next_url``: the next page of a paged table, as ``"next"`` after ``"rows"``;
+    ``snapshot``: which snapshots a report from the store used, after ``"generated_at"``."""
+    return "".join(_chunks(table, generated_at, next_url=next_url, snapshot=snapshot))
 
 
-def _chunks(table: Table, generated_at: datetime, *, next_url: str | None = None) -> Iterator[str]:
+def _chunks(
+    table: Table,
+    generated_at: datetime,
+    *,
+    next_url: str | None = None,
+    snapshot: Mapping[str, Any] | None = None,
+) -> Iterator[str]:
     """``render_json`` a few thousand rows at a time: no list of every row's text at once."""
-    head = dumps(_head(table, generated_at))
+    document = _head(table, generated_at)
+    if snapshot is not None:  # after report, title, generated_at
+        leading = dict(list(document.items())[:3])
+        document = {**leading, "snapshot": dict(snapshot), **document}
+    head = dumps(document)
     yield head[:-1] + ',"rows":['
     for start in range(0, len(table.rows), _CHUNK_ROWS):
         rows = _rows_json(table, table.rows[start : start + _CHUNK_ROWS])

@@ -7,6 +7,7 @@ starts with ``_`` is an option, anything else names a column (a filter).
     _shape=objects|array       JSON: the document, or its bare rows
     key=KEY                    the access key (``access`` takes it out before the app sees it)
     _col _sort _sort_desc _size _next _by    slicing (``slicing``)
+    as_of since until compare _grain         history (``history_query``)
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ RATIO_MODES: tuple[str, ...] = get_args(RatioMode)
 JSON_SHAPES = ("", "objects", "array")
 # The slicing options; anything else with a leading underscore is unknown.
 SLICING_OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")
+# Reports over time: the store's snapshots picked by time.
+HISTORY_OPTIONS = ("as_of", "since", "until", "compare", "_grain")
 # Options the slicing leaves alone: they are neither slicing options nor columns.
-OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape"})
+OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape", *HISTORY_OPTIONS})
 # Options that change the output table (not the selected ads): links to another report drop
 # them, since its columns differ.
-TABLE_OPTIONS = frozenset(SLICING_OPTIONS)
+TABLE_OPTIONS = frozenset({*SLICING_OPTIONS, "_grain"})
 # Options that belong to one format's answer: links to other formats set their own.
 FORMAT_ONLY_OPTIONS = frozenset({"excel", "download", "_shape"})
 # Never written into a page: an access key must not appear in a response body.

@@ -14,7 +14,7 @@ from operator import is_not, itemgetter
 from ..errors import UpstreamBadPayload
 from ..records import insights_call
 from .collector import gc_paused
-from .metrics import RATIOS, label_key
+from .metrics import label_key, ratio_of
 from .numbers import ARITHMETIC, Number, ratio
 from .options import RatioMode
 from .spec import ReportSpec
@@ -86,7 +86,7 @@ def _aggregator(
     """How a summary fills column ``index`` from a group of ad rows."""
     if not ads.numeric[index]:
         return lambda rows: None  # text: summaries leave it empty
-    definition = RATIOS.get(label_key(ads.columns[index])) if ratios == "recompute" else None
+    definition = ratio_of(ads.columns[index]) if ratios == "recompute" else None
     if definition is None:
         return partial(_sum, itemgetter(index))
     numerator = column_of.get(definition.numerator or "")

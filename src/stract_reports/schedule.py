@@ -1,0 +1,109 @@
+"""``serve --record-every``: every platform read and recorded once per interval, by one process
+of the whole fleet.
+
+Each process runs one thread. Intervals are counted from the epoch (``store.interval_start``),
+so every process and host names them alike; at the start of each (and once at start-up, for
+the interval already begun) a process claims it in the store (``claim_interval``), and only the
+one whose claim is first reads every platform and hands the read to its recorder. A read that
+fails is logged and waits for the next interval; a store that cannot take the claim is logged
+once, and once when it takes claims again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from datetime import datetime, timedelta
+
+from .errors import ReportError
+from .store import StoreUnavailable, interval_start
+from .store.times import now_utc
+from .store_link import StoreLink
+from .upstream import FetchLimits, StractClient, fetch_report_data
+
+log = logging.getLogger("stract_reports.schedule")
+
+# At most this long after an interval starts, a process claims it: the fleet's processes do not
+# all reach the store in the same millisecond.
+MAX_JITTER = 1.0
+
+
+class Schedule:
+    """One process's recording schedule (see the module)."""
+
+    def __init__(self, client: StractClient, store: StoreLink, every: timedelta) -> None:
+        self.client = client
+        self.store = store
+        self.every = every
+        self.recorded = 0  # intervals this process recorded
+        self._stopping = threading.Event()
+        self._claims_fail = False
+        self._thread = threading.Thread(target=self._run, name="record-schedule", daemon=True)
+
+    def start(self) -> Schedule:
+        """Start the thread."""
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread (a read in progress is abandoned when the client closes)."""
+        self._stopping.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        jitter = min(MAX_JITTER, self.every.total_seconds() / 20)
+        start = interval_start(now_utc(), self.every)
+        while not self._stopping.is_set():
+            try:
+                self._interval(start)
+            except Exception:  # the schedule must outlive anything it meets
+                log.exception("recording schedule: unexpected error")
+            start += self.every
+            wait = (start - now_utc()).total_seconds() + random.uniform(0, jitter)
+            if self._stopping.wait(max(0.0, wait)):
+                return
+
+    def _interval(self, start: datetime) -> None:
+        """Claim the interval starting at ``start``; record it if this process won."""
+        store = self.store.store
+        if store is None:  # not open (yet): nothing to claim with
+            return
+        try:
+            won = store.snapshots.claim_interval(start)
+        except StoreUnavailable as exc:
+            if not self._claims_fail:
+                log.warning("recording schedule: the store takes no claim: %s", exc.detail)
+            self._claims_fail = True
+            return
+        if self._claims_fail:
+            log.warning("recording schedule: the store takes claims again")
+            self._claims_fail = False
+        if not won:
+            return
+        settings = self.client.settings
+        began = time.monotonic()
+        try:
+            read = fetch_report_data(
+                self.client,
+                None,
+                FetchLimits.from_settings(settings),
+                speculate=settings.speculate,
+            )
+        except ReportError as exc:
+            log.warning(
+                "recording schedule: the read of %s failed: %s: %s",
+                start.isoformat(timespec="seconds"),
+                exc.title,
+                exc.detail,
+            )
+            return
+        self.store.record(read, "schedule")
+        self.recorded += 1
+        log.info(
+            "recording schedule: read %d platform(s) in %.2f s for the interval of %s",
+            len(read.data),
+            time.monotonic() - began,
+            start.isoformat(timespec="seconds"),
+        )

@@ -1,12 +1,14 @@
-"""The ``stract-reports`` command: serve, demo, export, simulator."""
+"""The ``stract-reports`` command: serve, demo, export, record, simulator."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import importlib.util
 import logging
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .config import DEMO, EXPORT, SERVE, Settings, SettingsError, declared, flag_name
+from .config import DEMO, EXPORT, RECORD, SERVE, Settings, SettingsError, declared, flag_name
 from .formats import DEFAULT_FORMAT, FORMATS
 from .redaction import install_log_redaction
 from .reports.options import RATIO_MODES, RatioMode
@@ -22,6 +24,7 @@ from .reports.spec import all_reports
 from .serving import GRACE, REQUEST_READ_TIMEOUT
 
 DEMO_PORT = 5000
+DEMO_RECORD_EVERY = "1m"
 
 _CLICK_TYPES: dict[Any, Any] = {int: int, "int": int, float: float, "float": float}
 
@@ -90,6 +93,28 @@ def _settings(**flags: Any) -> Settings:
     return settings
 
 
+def _prepare_store(settings: Settings) -> None:
+    """Open the store once before any worker starts, so its schema is migrated once; a store
+    newer than this program stops the command with one line, an unreachable one is said and
+    left to the workers to retry (reports do not need it)."""
+    from .store import StoreTooNew, StoreUnavailable, open_store
+
+    try:
+        store = open_store(settings.store)
+    except StoreTooNew as exc:
+        click.echo(f"stract-reports: {exc.detail}", err=True)
+        sys.exit(2)
+    except StoreUnavailable as exc:
+        click.echo(
+            f"stract-reports: {exc.detail}; serving live reports without recording them "
+            "until it can be reached",
+            err=True,
+        )
+        return
+    if store is not None:
+        store.close()
+
+
 @click.group()
 def main() -> None:
     """Stract ads reports as CSV, HTML and JSON, read from the Stract API at request time."""
@@ -133,6 +158,7 @@ def serve(
     from .serving import ListenError, run_server
 
     settings = _settings(**flags)
+    _prepare_store(settings)
     if not is_loopback(host) and not settings.access_keys and not settings.public:
         click.echo(
             f"stract-reports: refusing to serve {host} without access keys: set "
@@ -189,23 +215,36 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
             click.echo(f"Port {DEMO_PORT} is in use; serving on port {port} (choose with --port).")
     growth = Growth(grow / 100) if grow else None
     simulator = Simulator(latency=latency_ms / 1000, growth=growth).start()
-    settings = _settings(api_url=simulator.url, api_token=DEFAULT_TOKEN, **flags)
-    base = f"http://{host}:{port}"
-    click.echo(f"Simulated Stract API: {simulator.url}")
-    click.echo(f"Reports:  {base}/   (index)")
-    for name in (s.name for s in all_reports(p.value for p in simulator.dataset.platforms)):
-        click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
-    click.echo("Press Ctrl+C to stop.")
-    run_server(
-        lambda: create_app(settings=settings),
-        close=close_app,
-        host=host,
-        port=port,
-        workers=1,
-        threads=16,
-        forwarded_headers=settings.trust_proxy,
-        log_level="warning",
-    )
+    # A store of its own, new each run and removed at the end: the demo's history is the
+    # demo's, recorded by every report and once a minute.
+    with tempfile.TemporaryDirectory(prefix="stract-demo-") as folder:
+        settings = _settings(
+            api_url=simulator.url,
+            api_token=DEFAULT_TOKEN,
+            store_url=f"sqlite:///{Path(folder) / 'history.sqlite3'}",
+            record_every=DEMO_RECORD_EVERY,
+            **flags,
+        )
+        base = f"http://{host}:{port}"
+        click.echo(f"Simulated Stract API: {simulator.url}")
+        click.echo(f"Reports:  {base}/   (index)")
+        for name in (s.name for s in all_reports(p.value for p in simulator.dataset.platforms)):
+            click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
+        click.echo(
+            f"History:  {base}/history   (every read is recorded, and one a minute; numbers "
+            f"grow {grow:g} % a minute: try {base}/geral/resumo.html?since=5m)"
+        )
+        click.echo("Press Ctrl+C to stop.")
+        run_server(
+            lambda: create_app(settings=settings),
+            close=close_app,
+            host=host,
+            port=port,
+            workers=1,
+            threads=16,
+            forwarded_headers=settings.trust_proxy,
+            log_level="warning",
+        )
 
 
 def _synthetic(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -323,9 +362,8 @@ def simulator(
 @click.option(
     "--ratios",
     type=click.Choice(RATIO_MODES),
-    default="recompute",
-    show_default=True,
-    help="Summaries: recompute ratios, or sum every numeric column.",
+    default=None,
+    help="Summaries: recompute ratios, or sum every numeric column [default: recompute].",
 )
 @click.option(
     "--simulator",
@@ -339,11 +377,12 @@ def export(
     output: Path | None,
     fmt: str | None,
     excel_br: bool,
-    ratios: RatioMode,
+    ratios: RatioMode | None,
     use_simulator: bool,
     **flags: Any,
 ) -> None:
-    """Write one report (geral, geral/resumo, meta_ads, meta_ads/resumo.json, ...)."""
+    """Write one report (geral, geral/resumo, meta_ads, meta_ads/resumo.json, ...), with
+    the server's query options after a ? (geral/resumo.csv?since=7d&_by=Country)."""
     from .exporting import check_output, describe, export_report, plan_export, write_output
 
     # The one line below is the whole story: no retry warnings before it.
@@ -356,6 +395,10 @@ def export(
             check_output(output)
         with _upstream(use_simulator) as upstream:
             settings = _settings(**{**flags, **upstream})
+            if use_simulator and not settings.store_url:
+                # The embedded simulator's numbers are no upstream's history: kept out of the
+                # default store (a store named by STRACT_STORE_URL or --store-url records them).
+                settings = dataclasses.replace(settings, store_url="off")
             data = export_report(settings, plan, show_progress=sys.stderr.isatty())
         if output is None:
             sys.stdout.buffer.write(data)
@@ -365,6 +408,25 @@ def export(
         raise
     except Exception as exc:  # one line, never a traceback: see exporting.describe
         fail(describe(exc))
+
+
+@main.command()
+@setting_options(RECORD)
+def record(**flags: Any) -> None:
+    """Read every platform once and record it in the store (for cron); prune by --keep."""
+    from .exporting import describe
+    from .schedule import record_once
+
+    logging.getLogger().setLevel(logging.ERROR)
+    settings = _settings(**flags)
+    try:
+        info = record_once(settings)
+    except Exception as exc:  # one line, never a traceback
+        fail(describe(exc))
+    click.echo(
+        f"recorded {info.taken_at:%Y-%m-%dT%H:%M:%SZ}: {info.platforms} platform(s), "
+        f"{info.accounts:,} accounts, {info.ads:,} ads, {info.changed:,} changed"
+    )
 
 
 @contextmanager

@@ -24,11 +24,11 @@ PUBLIC_API_URL = "https://sidebar.stract.to/api"
 # The token the Stract challenge published for everyone; a real one comes from the environment.
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
-SERVE, DEMO, EXPORT = "serve", "demo", "export"
+SERVE, DEMO, EXPORT, RECORD = "serve", "demo", "export", "record"
 # An access key shorter than this is refused at start: guessable, and masking it in a log line
 # would cut words.
 MIN_KEY_CHARS = 16
-_UPSTREAM = (SERVE, EXPORT)
+_UPSTREAM = (SERVE, EXPORT, RECORD)
 _SERVER = (SERVE, DEMO)
 
 

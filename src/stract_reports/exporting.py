@@ -1,7 +1,9 @@
 """The CLI's ``export``: one report to bytes, with a progress line on a terminal.
 
-Everything that can be checked without the upstream (the report name, its format, the options,
-the output file) is checked first: a mistake costs no fetch.
+Everything that can be checked without the upstream (the report name, its format, the options
+of its query, the output file) is checked first: a mistake costs no fetch. The report's query
+takes the server's options, history ones included (``geral/resumo.csv?since=7d&_by=Country``).
+A live read is recorded in the store (trigger ``export``) before the command exits.
 """
 
 from __future__ import annotations
@@ -11,17 +13,26 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from .config import Settings
 from .errors import InvalidRequest, ReportError
-from .formats import check_excel
-from .pipeline import build_table
+from .history import Past, SourceCache, history_report
+from .pipeline import Source, build_source, slice_source
 from .redaction import printable, redact
+from .render.notes import HistoryNote
 from .renderers import plan_rendering, render
-from .reports.options import RatioMode
+from .report_query import ReportOptions, read_options
+from .reports.options import SECRET_OPTIONS, RatioMode
 from .reports.spec import ReportSpec
+from .reports.table import Table
+from .store_link import StoreLink
 from .upstream import StractClient
+from .upstream.fetch import Progress
 from .urls import parse_report
+
+# Options of a server's answer that a file has no use for.
+_NOT_FOR_FILES = frozenset({"download", *SECRET_OPTIONS})
 
 
 class ExportError(Exception):
@@ -34,23 +45,50 @@ class Export:
 
     spec: ReportSpec
     fmt: str
-    excel: str = ""
-    ratios: RatioMode = "recompute"
+    options: ReportOptions
+
+    @property
+    def excel(self) -> str:
+        """The CSV's Excel preset ("": none)."""
+        return self.options.excel
+
+    @property
+    def ratios(self) -> RatioMode:
+        """How summaries treat ratios."""
+        return self.options.ratios
 
 
 def plan_export(
-    report: str, *, fmt: str | None = None, excel: str = "", ratios: RatioMode = "recompute"
+    report: str,
+    *,
+    fmt: str | None = None,
+    excel: str = "",
+    ratios: RatioMode | None = None,
 ) -> Export:
-    """Check a report name ("geral/resumo", "meta_ads.json") and options, before any fetch.
-
-    A suffix in the name sets the format, as in a URL; ``fmt`` (``--format``) must agree.
-    """
-    spec, named_fmt = parse_report(report)
-    suffixed = report.strip("/") != spec.name
+    """Check a report name ("geral/resumo", "meta_ads.json", "geral.csv?as_of=7d") and its
+    options, before any fetch. A suffix in the name sets the format, as in a URL; ``fmt``
+    (``--format``) must agree; ``excel`` and ``ratios`` (flags) must not say again what the
+    query says."""
+    name, _, query = report.partition("?")
+    spec, named_fmt = parse_report(name)
+    suffixed = name.strip("/") != spec.name
     if fmt is not None and suffixed and fmt != named_fmt:
-        raise InvalidRequest(f"{report!r} names .{named_fmt} but --format is {fmt}")
+        raise InvalidRequest(f"{name!r} names .{named_fmt} but --format is {fmt}")
     chosen = named_fmt if suffixed or fmt is None else fmt
-    return Export(spec, chosen, check_excel(excel, chosen), ratios)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    given = {option for option, _ in pairs}
+    for option in sorted(given & _NOT_FOR_FILES):
+        raise InvalidRequest(f"{option} is for the server's answers, not for an export")
+    flags: tuple[tuple[str, str, str | None], ...] = (
+        ("--excel-br", "excel", excel),
+        ("--ratios", "ratios", ratios),
+    )
+    for flag, option, value in flags:
+        if value:
+            if option in given:
+                raise InvalidRequest(f"give {flag} or ?{option}= in the report, not both")
+            pairs.append((option, value))
+    return Export(spec, chosen, read_options(chosen, spec, pairs))
 
 
 def check_output(path: Path) -> None:
@@ -68,31 +106,70 @@ def export_report(
     *,
     fmt: str | None = None,
     excel_br: bool = False,
-    ratios: RatioMode = "recompute",
+    ratios: RatioMode | None = None,
     show_progress: bool = False,
 ) -> bytes:
-    """Fetch and render one report exactly as the server's ``/{report}.{fmt}`` would."""
+    """Fetch (or read back) and render one report exactly as the server's
+    ``/{report}.{fmt}?{query}`` would, the live read recorded in the store."""
     plan = (
         report
         if isinstance(report, Export)
         else plan_export(report, fmt=fmt, excel="br" if excel_br else "", ratios=ratios)
     )
     client = StractClient(settings)
+    store = StoreLink(settings).open()
     try:
-        table = build_table(
-            client,
-            plan.spec,
-            ratios=plan.ratios,
-            progress=_progress_line if show_progress else None,
-        )
+        table, note = _table(client, store, plan, _progress_line if show_progress else None)
     finally:
         client.close()
+        store.close()  # what its recorder holds is written first
         if show_progress:
             sys.stderr.write("\n")
+    options = plan.options
     rendering = plan_rendering(
-        table, plan.fmt, datetime.now(UTC), ratios=plan.ratios, excel=plan.excel
+        table,
+        plan.fmt,
+        datetime.now(UTC),
+        query=options.query,
+        ratios=options.ratios,
+        excel=options.excel,
+        shape=options.shape,
+        note=note,
     )
     return render(table, plan.fmt, rendering)
+
+
+def _table(
+    client: StractClient, store: StoreLink, plan: Export, progress: Progress | None
+) -> tuple[Table, HistoryNote | None]:
+    """The whole report the plan asks for (its slice, not cut into pages), and what a report
+    from the store says of itself."""
+    options = plan.options
+
+    def live(identify: bool = False) -> Source:
+        return build_source(
+            client,
+            plan.spec,
+            progress=progress,
+            on_read=lambda read: store.record(read, "export"),
+            identify=identify,
+        )
+
+    if options.history.asked:
+        past = Past(store.require(), SourceCache(), lambda key, build: build(), lambda: live(True))
+        table, _, note = history_report(
+            past,
+            plan.spec,
+            options.history,
+            options.slice,
+            ratios=options.ratios,
+            page_size=None,
+            totals=False,
+            now=options.now,
+        )
+        return table, note
+    table, _ = slice_source(live(), options.slice, ratios=options.ratios)
+    return table, None
 
 
 def write_output(path: Path, data: bytes) -> None:

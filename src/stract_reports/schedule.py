@@ -1,5 +1,5 @@
-"""``serve --record-every``: every platform read and recorded once per interval, by one process
-of the whole fleet.
+"""Recording on a schedule: ``serve --record-every`` reads and records every platform once per
+interval, by one process of the whole fleet; ``stract-reports record`` once, for cron.
 
 Each process runs one thread. Intervals are counted from the epoch (``store.interval_start``),
 so every process and host names them alike; at the start of each (and once at start-up, for
@@ -17,10 +17,12 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from .errors import ReportError
-from .store import StoreUnavailable, interval_start
+from .config import Settings
+from .errors import InvalidRequest, ReportError
+from .records import Read
+from .store import SnapshotInfo, StoreUnavailable, interval_start, open_store, upstream_identity
 from .store.times import now_utc
-from .store_link import StoreLink
+from .store_link import STORE_IS_OFF, StoreLink
 from .upstream import FetchLimits, StractClient, fetch_report_data
 
 log = logging.getLogger("stract_reports.schedule")
@@ -82,15 +84,9 @@ class Schedule:
             self._claims_fail = False
         if not won:
             return
-        settings = self.client.settings
         began = time.monotonic()
         try:
-            read = fetch_report_data(
-                self.client,
-                None,
-                FetchLimits.from_settings(settings),
-                speculate=settings.speculate,
-            )
+            read = read_every_platform(self.client)
         except ReportError as exc:
             log.warning(
                 "recording schedule: the read of %s failed: %s: %s",
@@ -107,3 +103,28 @@ class Schedule:
             time.monotonic() - began,
             start.isoformat(timespec="seconds"),
         )
+
+
+def read_every_platform(client: StractClient) -> Read:
+    """One complete read of every platform, within the settings' limits."""
+    settings = client.settings
+    return fetch_report_data(
+        client, None, FetchLimits.from_settings(settings), speculate=settings.speculate
+    )
+
+
+def record_once(settings: Settings) -> SnapshotInfo:
+    """``stract-reports record``: read every platform, record the read at once, and prune
+    what ``STRACT_KEEP`` no longer keeps. ``InvalidRequest`` when the store is off."""
+    store = open_store(settings.store, upstream=upstream_identity(settings.api_url))
+    if store is None:
+        raise InvalidRequest(STORE_IS_OFF)
+    try:
+        with StractClient(settings) as client:
+            read = read_every_platform(client)
+        info = store.snapshots.record(read.platforms, read.data, at=read.at, trigger="record")
+        if settings.keep_for is not None:
+            store.snapshots.prune(now_utc(), settings.keep_for)
+        return info
+    finally:
+        store.close()

@@ -29,8 +29,8 @@ log = logging.getLogger("stract_reports.store")
 
 STORE_IS_OFF = (
     "history needs the store, and STRACT_STORE_URL is off: set it to a SQLite file "
-    "(sqlite:///PATH) or a PostgreSQL URL, or leave it empty for the per-user default, and "
-    "restart; reports then record what they read"
+    "(sqlite:///PATH) or a PostgreSQL URL, or leave it empty for the per-user default; "
+    "reports then record what they read"
 )
 
 

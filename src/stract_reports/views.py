@@ -4,16 +4,15 @@ one that answers it. Which formats exist is ``formats``' business, the report UR
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify, request
 
-from .config import FALSE_WORDS, TRUE_WORDS, parse_bool
 from .error_pages import error_response
-from .errors import InvalidRequest, ReportError
+from .errors import ReportError
 from .extensions import (
     current_client,
     current_gate,
@@ -21,10 +20,9 @@ from .extensions import (
     current_sources,
     current_store,
 )
-from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
+from .formats import FORMATS, download_name, negotiate, prefers_html
 from .gate import request_arrival
 from .history import Past, history_report
-from .history_query import HistoryQuery, parse_history
 from .pipeline import Source, build_source, slice_source
 from .records import Read
 from .render.chart import render_chart_svg
@@ -32,8 +30,8 @@ from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
 from .render.notes import HistoryNote
 from .renderers import plan_rendering, render
-from .reports.options import JSON_SHAPES, RATIO_MODES, RatioMode
-from .reports.slicing import BadOption, Page, Slice, parse_slice
+from .report_query import ReportOptions, read_options
+from .reports.slicing import Page
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .security import csp_nonce
@@ -142,20 +140,6 @@ def readyz() -> Response:
     return jsonify(body)
 
 
-@dataclass(frozen=True)
-class ReportOptions:
-    """The query options a report takes, all read and checked before any upstream call."""
-
-    ratios: RatioMode
-    excel: str
-    download: bool
-    slice: Slice
-    shape: str
-    query: tuple[tuple[str, str], ...]
-    history: HistoryQuery = HistoryQuery()
-    now: datetime = datetime.min.replace(tzinfo=UTC)  # when the options were read
-
-
 def report(platform: str, fmt: str, summary: bool) -> Response:
     """A report in a format: ``/{platform|geral}[/resumo][.csv|.json|.html|...]``."""
     spec, fmt = resolve(platform, fmt, summary)
@@ -165,40 +149,8 @@ def report(platform: str, fmt: str, summary: bool) -> Response:
 
 
 def report_options(fmt: str, spec: ReportSpec) -> ReportOptions:
-    """``?ratios=``, ``?excel=``, ``?download=``, ``?_shape=``, the slicing options and the
-    history options checked; a bad value is a 400 naming the good ones."""
-    args = request.args
-    ratios = args.get("ratios", RATIO_MODES[0])
-    if ratios not in RATIO_MODES:
-        raise InvalidRequest(f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
-    excel = check_excel(args.get("excel", ""), fmt)
-    shape = args.get("_shape", "")
-    if shape not in JSON_SHAPES:
-        raise InvalidRequest(f"_shape must be 'objects' or 'array', not {shape!r}")
-    if shape and fmt != "json":
-        raise InvalidRequest(f"_shape applies to .json only, not .{fmt}")
-    query = tuple(args.items(multi=True))
-    try:
-        sl = parse_slice(query)
-    except BadOption as exc:
-        raise InvalidRequest(str(exc)) from None
-    now = datetime.now(UTC)
-    history = parse_history(query, now=now, summary=spec.summary)
-    return ReportOptions(
-        cast(RatioMode, ratios), excel, _switch("download"), sl, shape, query, history, now
-    )
-
-
-def _switch(name: str) -> bool:
-    """A query switch: absent is no, a bare ``?name`` is yes, else the settings' words."""
-    value = request.args.get(name)
-    if value is None:
-        return False
-    switched = True if value == "" else parse_bool(value)
-    if switched is None:
-        words = ", ".join(TRUE_WORDS + FALSE_WORDS)
-        raise InvalidRequest(f"{name} must be one of {words} (or bare ?{name}), not {value!r}")
-    return switched
+    """The request's options for ``spec`` in ``fmt``, checked (``report_query``)."""
+    return read_options(fmt, spec, request.args.items(multi=True))
 
 
 def build_report(

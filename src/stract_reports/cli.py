@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import importlib.util
 import logging
+import shutil
 import socket
 import sys
 import tempfile
@@ -217,7 +218,14 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
     simulator = Simulator(latency=latency_ms / 1000, growth=growth).start()
     # A store of its own, new each run and removed at the end: the demo's history is the
     # demo's, recorded by every report and once a minute.
-    with tempfile.TemporaryDirectory(prefix="stract-demo-") as folder:
+    folder = tempfile.mkdtemp(prefix="stract-demo-")
+
+    def close(app: Any) -> None:
+        close_app(app)
+        # Here, not after run_server: a host with threads left (the simulator's) exits at once.
+        shutil.rmtree(folder, ignore_errors=True)
+
+    try:
         settings = _settings(
             api_url=simulator.url,
             api_token=DEFAULT_TOKEN,
@@ -237,7 +245,7 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
         click.echo("Press Ctrl+C to stop.")
         run_server(
             lambda: create_app(settings=settings),
-            close=close_app,
+            close=close,
             host=host,
             port=port,
             workers=1,
@@ -245,6 +253,8 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
             forwarded_headers=settings.trust_proxy,
             log_level="warning",
         )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _synthetic(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:

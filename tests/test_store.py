@@ -32,6 +32,7 @@ from stract_reports.store import (
     open_store,
     upstream_identity,
 )
+from stract_reports.store.changes import Superseded
 from stract_reports.store.db import Database, PostgresDatabase, SQLiteDatabase
 from stract_reports.store.schema import LEGACY_UPSTREAM, MIGRATIONS, migrate
 from stract_reports.store.times import to_us
@@ -789,3 +790,44 @@ def test_a_version_1_store_is_migrated_with_its_history_kept_apart(store_url: st
     finally:
         store.close()
         legacy.close()
+
+
+def test_a_read_handed_over_lets_go_of_the_rows_the_store_holds_already(
+    store: Store, store_url: str, upstream: tuple[list[Platform], list[PlatformData]]
+) -> None:
+    platforms, data = upstream
+    assert store.snapshots.slim(data) == (data, {})  # nothing known yet: nothing let go
+    store.snapshots.record(platforms, data, at=T0, trigger="request")
+    slim, omitted = store.snapshots.slim(data)
+    assert len(omitted) == 19 and sum(omitted.values()) == 66
+    assert all(a.rows == [] and a.ad_keys is None for p in slim for a in p.accounts)
+    info = store.snapshots.record(
+        platforms, slim, at=T0 + timedelta(1), trigger="request", omitted=omitted
+    )
+    assert (info.platforms, info.accounts, info.ads, info.changed) == (3, 19, 66, 0)
+    assert recorded_form(store.snapshots.as_of(T0 + timedelta(1)).data) == recorded_form(data)
+    # One account changed (its digest says so): only its rows are kept.
+    first = data[0].accounts[0]
+    row = first.rows[0]
+    changed = AccountData(
+        first.account, [(*row[:-1], Decimal("0.123")), *first.rows[1:]], None, b"\x01" * 32
+    )
+    moved = [PlatformData(data[0].platform, data[0].fields, [changed, *data[0].accounts[1:]])]
+    slim, omitted = store.snapshots.slim([*moved, *data[1:]])
+    assert len(omitted) == 18 and slim[0].accounts[0].rows == changed.rows
+    # Another process records that change first: the read that let its rows go is refused.
+    stale, stale_omitted = store.snapshots.slim(data)
+    other = open_store(store_url)
+    assert other is not None
+    try:
+        other.snapshots.record(
+            platforms, [*moved, *data[1:]], at=T0 + timedelta(2), trigger="schedule"
+        )
+    finally:
+        other.close()
+    before = count(store, "snapshot")
+    with pytest.raises(Superseded, match="recorded changed by another process"):
+        store.snapshots.record(
+            platforms, stale, at=T0 + timedelta(3), trigger="request", omitted=stale_omitted
+        )
+    assert count(store, "snapshot") == before  # nothing written

@@ -14,6 +14,7 @@ platform's newest read in the database is the one this process knows (``load_sta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -35,12 +36,24 @@ class PlatformState:
     digests: dict[str, bytes]
 
 
+# Accounts whose rows a read let go of, known unchanged (``Snapshots.slim``): (platform
+# value, account id) -> how many ads it had.
+Omitted = Mapping[tuple[str, str], int]
+
+
+class Superseded(ValueError):
+    """A read that let go of its unchanged accounts' rows finds them changed in the store (by
+    another process, meanwhile): it cannot be recorded whole, so it is not recorded."""
+
+
 @dataclass
 class _AccountInput:
     id: str
     keys: list[str]
     digest: bytes
     rows: list[Row] = field(repr=False)
+    count: int = 0  # its ads
+    omitted: bool = False  # its rows were let go of: unchanged when the read was handed over
 
 
 @dataclass
@@ -55,22 +68,31 @@ class PlatformInput:
     @property
     def ads(self) -> int:
         """The ads read."""
-        return sum(len(a.rows) for a in self.accounts)
+        return sum(a.count for a in self.accounts)
 
 
-def prepare(data: PlatformData) -> PlatformInput:
-    """What recording needs of one platform, computed before the transaction begins."""
+def prepare(data: PlatformData, omitted: Omitted | None = None) -> PlatformInput:
+    """What recording needs of one platform, computed before the transaction begins
+    (``omitted``: the accounts whose rows were let go of, with their counts)."""
     field_keys = [f.key for f in data.fields]
     accounts = []
     seen: set[str] = set()
+    value = data.platform.value
     for item in data.accounts:
         ident = item.account.id
         if ident in seen:
-            raise ValueError(f"account id {ident!r} appears twice in {data.platform.value}")
+            raise ValueError(f"account id {ident!r} appears twice in {value}")
         seen.add(ident)
+        count = None if omitted is None else omitted.get((value, ident))
+        if count is not None:
+            if item.digest is None:
+                raise ValueError(f"account {ident!r} let go of its rows without a digest")
+            digest = account_digest(field_keys, None, item.digest, ())
+            accounts.append(_AccountInput(ident, [], digest, [], count, omitted=True))
+            continue
         keys = _unique(item.ad_keys, len(item.rows), ident)
         digest = account_digest(field_keys, keys, item.digest, item.rows)
-        accounts.append(_AccountInput(ident, keys, digest, item.rows))
+        accounts.append(_AccountInput(ident, keys, digest, item.rows, len(item.rows)))
     return PlatformInput(
         data.platform.value,
         dumps([[f.key, f.label] for f in data.fields]),
@@ -123,6 +145,11 @@ def record_platform(
     for account in item.accounts:
         if digests.get(account.id) == account.digest:
             continue
+        if account.omitted:
+            raise Superseded(
+                f"account {account.id!r} of {item.value} was recorded changed by another "
+                "process since this read was handed over, and this read let go of its rows"
+            )
         changed += _record_account(tx, platform, snapshot, account, account.id in digests, inserts)
         digests[account.id] = account.digest
         updated.append((platform, account.id, account.digest))

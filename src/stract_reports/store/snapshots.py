@@ -24,8 +24,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from ..records import Platform, PlatformData
-from .changes import PlatformState, load_state, platform_id, prepare, record_platform
+from ..records import AccountData, Platform, PlatformData
+from .changes import (
+    Omitted,
+    PlatformState,
+    Superseded,
+    load_state,
+    platform_id,
+    prepare,
+    record_platform,
+)
 from .db import Database, Tx
 from .readback import first_taken, locate, read_located, read_page
 from .retention import claim, interval_start, prune
@@ -41,6 +49,7 @@ from .snapshot_info import (
     upstream_id,
 )
 from .times import from_us, to_us
+from .values import account_digest
 
 
 class Snapshots:
@@ -67,10 +76,13 @@ class Snapshots:
         *,
         at: datetime,
         trigger: str,
+        omitted: Omitted | None = None,
     ) -> SnapshotInfo:
         """Record one complete read: the upstream's whole platform list, the platforms read in
-        full, the time of the read (aware) and why (``TRIGGERS``). ``ValueError`` for input
-        that cannot be recorded exactly (nothing is written then); ``StoreUnavailable``."""
+        full, the time of the read (aware) and why (``TRIGGERS``); ``omitted``: the accounts
+        whose rows ``slim`` let go of. ``ValueError`` for input that cannot be recorded exactly
+        (nothing is written then; ``Superseded`` for a slimmed read the store has moved past);
+        ``StoreUnavailable``."""
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
         taken = to_us(at)
@@ -80,7 +92,7 @@ class Snapshots:
         read = [d.platform.value for d in data]
         if len(set(read)) != len(read) or not set(read) <= set(listed):
             raise ValueError("each platform read must be in the platform list, once")
-        inputs = [prepare(d) for d in data]
+        inputs = [prepare(d, omitted) for d in data]
         list_body = dumps([[p.value, p.label] for p in platforms])
         counts = (len(data), sum(len(p.accounts) for p in inputs))
         ads = sum(p.ads for p in inputs)
@@ -109,6 +121,32 @@ class Snapshots:
             self._platform_ids.update(ids)
             self._states.update(states)
         return SnapshotInfo(int(snapshot), from_us(taken), trigger, *counts, ads, changed)
+
+    def slim(self, data: Sequence[PlatformData]) -> tuple[list[PlatformData], Omitted]:
+        """``data`` without the rows (and ad keys) of the accounts whose digest equals the one
+        this process last recorded, and what they had: a read handed to the recorder keeps no
+        copy of what did not change. In memory only: no statement runs. ``record`` refuses
+        (``Superseded``) a slimmed read whose accounts another process has changed since."""
+        out: list[PlatformData] = []
+        omitted: dict[tuple[str, str], int] = {}
+        for platform in data:
+            value = platform.platform.value
+            state = self._states.get(self._platform_ids.get(value, 0))
+            if state is None:
+                out.append(platform)
+                continue
+            keys = [f.key for f in platform.fields]
+            accounts = []
+            for account in platform.accounts:
+                known = state.digests.get(account.account.id)
+                given = account.digest
+                if given is None or known != account_digest(keys, None, given, ()):
+                    accounts.append(account)
+                    continue
+                omitted[(value, account.account.id)] = len(account.rows)
+                accounts.append(AccountData(account.account, [], None, given))
+            out.append(PlatformData(platform.platform, platform.fields, accounts))
+        return out, omitted
 
     def as_of(self, at: datetime, platforms: Sequence[str] | None = None) -> Recorded:
         """The recorded data as of ``at`` (see ``Recorded``), of the platforms named (values),
@@ -189,6 +227,7 @@ __all__ = [
     "SnapshotInfo",
     "SnapshotPage",
     "Snapshots",
+    "Superseded",
     "interval_start",
     "upstream_identity",
 ]

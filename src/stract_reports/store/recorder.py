@@ -4,11 +4,13 @@ the batched key uses and audit entries, in its own thread.
 ``submit`` never blocks and never raises: a read waits in a bounded queue (``queue_size``);
 when the queue is full the read is dropped with one log line. A read lets go at once of the
 rows of the accounts this process knows unchanged (their digests say so: ``Snapshots.slim``),
-so an unchanged 300,000-row read waits as a few hundred small records, not a second copy. When the store cannot be written
-(down, full, locked) the recorder logs one line, its ``state`` becomes ``down`` with the
-reason (for ``/readyz``), and while it stays down only the latest read is kept, retried every
-``retry_every`` seconds; the first write that works again logs one line and the state is
-``ok``. Failures in between log nothing: one line per change of state, never per failure.
+so an unchanged 300,000-row read waits as a few hundred small records, not a second copy.
+
+When the store cannot be written (down, full, locked) the recorder logs one line, its
+``state`` becomes ``down`` with the reason (for ``/readyz``), and while it stays down only the
+latest read is kept, retried every ``retry_every`` seconds; the first write that works again
+logs one line and the state is ``ok``. Failures in between log nothing: one line per change
+of state, never per failure.
 
 Key uses are written at most once a minute per key (``touch_every``), audit entries at most
 once a second (``flush_every``), and everything left at ``flush()`` and ``close()``. After a

@@ -449,6 +449,9 @@ def test_history_lists_snapshots_newest_first_a_page_at_a_time(
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert page.data.count(b"<tr>") == 1 + 5 and b"<script" not in page.data
     assert client.get("/history").mimetype == "application/json"
+    index = client.get("/", headers={"Accept": "application/json"}).get_json()
+    assert index["history"] == "/history.json"
+    assert b'href="/history.html" id="history"' in client.get("/", headers=browser).data
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from .reports.table import Table
 from .security import csp_nonce
 from .transfer import deliver, entity_tag, entity_tag_of
 from .upstream import FetchLimits, fetch_platforms
-from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
+from .urls import CONVERTERS, ROUTES, history_url, report_links, report_url, resolve
 
 T = TypeVar("T")
 
@@ -50,7 +50,8 @@ SNAPSHOT_HEADER = "Stract-Snapshot"
 
 
 def index() -> Response:
-    """The report owner and a link to every report in every format: JSON, or HTML for browsers.
+    """The report owner, a link to every report in every format and one to the snapshot list:
+    JSON, or HTML for browsers.
 
     JSON: one upstream call (the platform list). HTML also draws the ``/geral/resumo`` chart,
     through the same shared build as that report. Links are root-relative and escaped, built
@@ -78,6 +79,7 @@ def index() -> Response:
             nonce=csp_nonce(),
             chart=None if platforms_error else _summary_chart(),
             chart_url=report_url(ReportSpec(None, summary=True), "html"),
+            history_url=history_url("html"),
         )
         response = Response(page, mimetype="text/html")
     else:
@@ -85,6 +87,7 @@ def index() -> Response:
         if platforms_error is not None:
             body["platforms_error"] = platforms_error
         body["reports"] = [{"report": link.name, **link.urls} for link in links]
+        body["history"] = history_url("json")
         response = jsonify(body)
     # The same URL answers two representations: caches must key on Accept.
     response.vary.add("Accept")

@@ -97,10 +97,11 @@ def render_index_html(
     platforms_error: str | None = None,
     nonce: str | None = None,
     chart: str | None = None,
+    history_url: str = "",
 ) -> str:
     """The index page: the report owner, every report in every format, and ``chart`` (the
     SVG that ``render_chart_svg`` draws of the ``/geral/resumo`` table, linking to
-    ``chart_url``) when given."""
+    ``chart_url``) when given, and a link to the snapshot list (``history_url``)."""
     return _render(
         "index.html",
         nonce=nonce,
@@ -114,6 +115,7 @@ def render_index_html(
         platforms_error=platforms_error,
         chart=Markup(chart) if chart else None,
         chart_url=chart_url,
+        history_url=history_url,
     )
 
 

@@ -322,7 +322,7 @@ def _change_note(query: HistoryQuery, start: State, end: State, now: datetime) -
             "since": exact_time(query.since),
             "until": "now" if query.until_now else exact_time(query.until or now),
             "from": _described(start.snapshots),
-            "to": _described(end.snapshots) if end.snapshots else "a fresh read",
+            "to": _described(end.snapshots),  # none: a fresh read (until=now)
         },
         file_part=f"change-{_file_time(begun_at)}-{_file_time(ended_at)}",
     )
@@ -342,7 +342,7 @@ def _compare_note(query: HistoryQuery, current: State, then: State, now: datetim
         document={
             "compare": exact_time(query.compare),
             "then": _described(then.snapshots),
-            "now": _described(current.snapshots) if current.snapshots else "a fresh read",
+            "now": _described(current.snapshots),  # none: a fresh read
         },
         file_part=f"{_file_time(now_at)}-vs-{_file_time(then_at)}",
     )

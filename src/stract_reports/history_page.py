@@ -51,8 +51,12 @@ def history(fmt: str = "") -> Response:
     if chosen == "json":
         response = Response(data, mimetype=FORMATS["json"])
     else:
+        shown = [
+            {**item, "shown_at": shown_time(s.taken_at)}
+            for item, s in zip(snapshots, page.snapshots, strict=True)
+        ]
         body = render_history_html(
-            snapshots,
+            shown,
             next_url=following,
             first_url=history_url("html", urlencode(shown_size)) if cursor else None,
             json_url=history_url("json", urlencode({**shown_size, "_next": cursor or ""}))
@@ -89,7 +93,6 @@ def _item(snapshot: Any) -> dict[str, Any]:
     return {
         "id": snapshot.id,
         "taken_at": exact,
-        "shown_at": shown_time(snapshot.taken_at),
         "trigger": snapshot.trigger,
         "platforms": snapshot.platforms,
         "accounts": snapshot.accounts,

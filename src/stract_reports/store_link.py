@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from .config import Settings
 from .errors import InvalidRequest
 from .records import Read
-from .store import Recorder, Store, StoreUnavailable, open_store, upstream_identity
+from .store import (
+    Recorder,
+    Store,
+    StoreTooNew,
+    StoreUnavailable,
+    open_store,
+    upstream_identity,
+)
 from .store_location import STORE_OFF, parse_store_url
 
 log = logging.getLogger("stract_reports.store")
@@ -69,6 +76,12 @@ class StoreLink:
     def _try_open(self) -> bool:
         try:
             store = open_store(self.url, upstream=self.upstream)
+        except StoreTooNew as exc:
+            if self._retrying is None:  # at start: this program must not run on it
+                raise
+            log.error("store not opened: %s", exc.detail)  # upgraded while it was unreachable
+            self._failure = exc.detail
+            return True  # no use trying again
         except StoreUnavailable as exc:
             if not self._failure:
                 log.warning(

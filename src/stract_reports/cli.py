@@ -94,28 +94,6 @@ def _settings(**flags: Any) -> Settings:
     return settings
 
 
-def _prepare_store(settings: Settings) -> None:
-    """Open the store once before any worker starts, so its schema is migrated once; a store
-    newer than this program stops the command with one line, an unreachable one is said and
-    left to the workers to retry (reports do not need it)."""
-    from .store import StoreTooNew, StoreUnavailable, open_store
-
-    try:
-        store = open_store(settings.store)
-    except StoreTooNew as exc:
-        click.echo(f"stract-reports: {exc.detail}", err=True)
-        sys.exit(2)
-    except StoreUnavailable as exc:
-        click.echo(
-            f"stract-reports: {exc.detail}; serving live reports without recording them "
-            "until it can be reached",
-            err=True,
-        )
-        return
-    if store is not None:
-        store.close()
-
-
 @click.group()
 def main() -> None:
     """Stract ads reports as CSV, HTML and JSON, read from the Stract API at request time."""
@@ -157,9 +135,17 @@ def serve(
     from . import close_app, create_app
     from .access import is_loopback
     from .serving import ListenError, run_server
+    from .store import StoreTooNew
+    from .store_link import prepare_store
 
     settings = _settings(**flags)
-    _prepare_store(settings)
+    try:
+        unreachable = prepare_store(settings)
+    except StoreTooNew as exc:
+        click.echo(f"stract-reports: {exc.detail}", err=True)
+        sys.exit(2)
+    if unreachable:
+        click.echo(f"stract-reports: {unreachable}", err=True)
     if not is_loopback(host) and not settings.access_keys and not settings.public:
         click.echo(
             f"stract-reports: refusing to serve {host} without access keys: set "

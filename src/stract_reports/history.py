@@ -243,10 +243,18 @@ def _series(
         else:
             states.append(past.state_at(spec, bound, identify=True))
     periods: list[tuple[str, Table]] = []
+    # A period with no snapshot in it is the same zero change of the same state: made once.
+    unchanged: dict[tuple[int, ...], Table] = {}
     for begin, start, end in zip(bounds, states, states[1:], strict=False):
-        source = _changed(end, start)
         label = shown_time(_period_start(begin, query))
-        periods.append((label, select(source.ads, sl, summary=source.summary, ratios=ratios).table))
+        if end.key and end.key == start.key and end.key in unchanged:
+            periods.append((label, unchanged[end.key]))
+            continue
+        source = _changed(end, start)
+        table = select(source.ads, sl, summary=source.summary, ratios=ratios).table
+        if end.key and end.key == start.key:
+            unchanged[end.key] = table
+        periods.append((label, table))
     empty = select(states[-1].source.ads, sl, summary=states[-1].source.summary, ratios=ratios)
     stacked = stack_periods(periods, empty.table)
     note = _series_note(query, states, until, stacked, sl)

@@ -152,3 +152,16 @@ class StoreLink:
             recorder.close()
         if store is not None:
             store.close()
+
+
+def prepare_store(settings: Settings) -> str | None:
+    """Open the store once before any worker starts, so its schema is migrated once; what to
+    say when it cannot be reached (the workers try again: reports do not need it), or None.
+    ``StoreTooNew`` for a store newer than this program: it must not start on it."""
+    try:
+        store = open_store(settings.store)
+    except StoreUnavailable as exc:
+        return f"{exc.detail}; serving live reports without recording them until it can be reached"
+    if store is not None:
+        store.close()
+    return None

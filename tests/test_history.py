@@ -346,6 +346,14 @@ def test_compare_adds_each_numbers_change_and_relative_change(
     assert list(ads[0]) == ["Ad Name", "Spend Δ"]
     deltas = [Decimal(row["Spend Δ"]) for row in ads]
     assert deltas == sorted(deltas, reverse=True) and len(deltas) == 3
+    # Groups of _by are matched by their value.
+    by = rows_of(get(client, f"/geral/resumo.csv?compare={at(then)}&_by=Country").data)
+    live = rows_of(get(client, "/geral/resumo.csv?_by=Country").data)
+    past = rows_of(get(client, f"/geral/resumo.csv?_by=Country&as_of={at(then)}").data)
+    old = {row["Country"]: Decimal(row["Clicks"]) for row in past}
+    assert [row["Country"] for row in by] == [row["Country"] for row in live]
+    for row in by:
+        assert Decimal(row["Clicks Δ"]) == Decimal(row["Clicks"]) - old[row["Country"]]
     page = get(client, f"/geral.html?compare={at(then)}").data.decode()
     # The totals row sums the changes, and leaves relative changes empty (no meaning summed).
     totals = re.search(r"<tfoot>.*?</tfoot>", page, re.S).group(0)  # type: ignore[union-attr]
@@ -506,6 +514,12 @@ def test_a_bad_history_option_is_a_400_in_words(
     answer = client.get(f"/geral.csv?{query}")
     assert answer.status_code == 400, answer.data[:300]
     assert words in answer.get_json()["detail"]
+
+
+def test_a_value_longer_than_a_url_may_be_is_a_414_never_a_500(client: FlaskClient) -> None:
+    answer = client.get("/geral.csv?as_of=" + "9" * 10_000)
+    assert answer.status_code == 414
+    assert "the limit is 4000" in answer.get_json()["detail"]
 
 
 def test_too_many_periods_is_a_400(app: Flask, client: FlaskClient) -> None:

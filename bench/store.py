@@ -69,7 +69,8 @@ GENERAL = ReportSpec(None)
 
 def live_build(data: list[PlatformData]) -> str:
     """``/geral`` as CSV from an already-fetched read, by the product's code."""
-    return render_csv(slice_source(source_of(data, GENERAL, identify=False))[0])
+    values = [p.platform.value for p in data]
+    return render_csv(slice_source(source_of(data, GENERAL, values))[0])
 
 
 def recording_overhead(out: Out, quick: bool) -> None:

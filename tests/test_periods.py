@@ -124,6 +124,11 @@ def expected_change(before: State, after: State) -> list[dict[str, Any]]:
     return rows
 
 
+def identities(ads: Any, data: list[PlatformData]) -> Any:
+    """The ad identities of ``ads``, laid out from ``data``."""
+    return Identities.of(ads, [p.platform.value for p in data]).ads
+
+
 def by_label(table: Table) -> list[dict[str, Any]]:
     return [dict(zip(table.columns, row, strict=True)) for row in table.rows]
 
@@ -132,7 +137,7 @@ def change_of(before: State, after: State, spec: ReportSpec = GENERAL) -> Any:
     now, then = data_of(after), data_of(before)
     now_ads, summary = report_source(now, spec)
     then_ads, _ = report_source(then, spec)
-    changed = changes(now_ads, Identities.of(now).ads, then_ads, Identities.of(then).ads)
+    changed = changes(now_ads, identities(now_ads, now), then_ads, identities(then_ads, then))
     return changed, summary
 
 
@@ -215,7 +220,7 @@ def test_text_where_a_number_was_is_left_empty_and_said() -> None:
     now, then = one(10), one("n/a")
     now_ads, _ = report_source(now, ReportSpec("meta_ads"))
     then_ads, _ = report_source(then, ReportSpec("meta_ads"))
-    changed = changes(now_ads, Identities.of(now).ads, then_ads, Identities.of(then).ads)
+    changed = changes(now_ads, identities(now_ads, now), then_ads, identities(then_ads, then))
     assert [row[2] for row in changed.table.rows] == [None, 0]
     assert changed.table.warnings == [
         "column 'Clicks' held text at the start of the period in 1 ad: their change is left empty"
@@ -224,14 +229,14 @@ def test_text_where_a_number_was_is_left_empty_and_said() -> None:
 
 def test_compare_adds_the_change_and_the_relative_change_after_each_number() -> None:
     spec = ReportSpec(None, summary=True)
-    now = Table(
+    now = Table.of_rows(
         spec,
         "t",
         ["Platform", "Clicks", "Spend"],
         [False, True, True],
         [["A", 12, Decimal("5.50")], ["B", 3, None], ["C", 1, Decimal("1.00")]],
     )
-    then = Table(
+    then = Table.of_rows(
         spec,
         "t",
         ["Platform", "Spend", "Clicks"],  # another order: matched by label
@@ -301,9 +306,9 @@ def test_aligned_starts() -> None:
 
 def test_periods_stack_under_a_period_column() -> None:
     spec = ReportSpec(None, summary=True)
-    empty = Table(spec, "t", ["Platform", "Clicks"], [False, True], [], ["w"])
-    a = Table(spec, "t", ["Platform", "Clicks"], [False, True], [["A", 1], ["B", 2]], ["w"])
-    b = Table(spec, "t", ["Platform", "Clicks"], [False, True], [["A", 3]], ["w", "v"])
+    empty = Table.of_rows(spec, "t", ["Platform", "Clicks"], [False, True], [], ["w"])
+    a = Table.of_rows(spec, "t", ["Platform", "Clicks"], [False, True], [["A", 1], ["B", 2]], ["w"])
+    b = Table.of_rows(spec, "t", ["Platform", "Clicks"], [False, True], [["A", 3]], ["w", "v"])
     stacked = stack_periods([("p1", a), ("p2", b)], empty)
     assert stacked.columns == ["Period", "Platform", "Clicks"]
     assert stacked.numeric == [False, False, True]
@@ -317,7 +322,8 @@ def test_identities_follow_the_report_order(ads_keys: list[str] | None) -> None:
     account = AccountData(Account("9", "Conta", ""), [(1,), (2,)], ads_keys)
     other = AccountData(Account("3", "Outra", ""), [], [])
     data = [PlatformData(META, [Field("clicks", "Clicks")], [account, other])]
-    ids = Identities.of(data)
+    ads, _ = report_source(data, ReportSpec("meta_ads"))
+    ids = Identities.of(ads, ["meta_ads"])
     keys = ads_keys or ["1", "2"]
     assert ids.ads == [("meta_ads", "9", keys[0]), ("meta_ads", "9", keys[1])]
     assert ids.accounts == [("meta_ads", "9"), ("meta_ads", "3")]

@@ -6,7 +6,6 @@ anything: the reports stay live and byte for byte what a server without a store 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 import time
@@ -14,13 +13,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from flask import Flask
 
 import pgserver
 from pgserver import PostgresServer
 from stract_reports.config import Settings
 from stract_reports.extensions import app_store
+from stract_reports.pipeline import read_assembled, slice_source, source_of
+from stract_reports.recording import record_now
+from stract_reports.render.csv import render_csv
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.simulator import (
     FaultRule,
     Growth,
@@ -28,7 +30,7 @@ from stract_reports.simulator import (
     real_dataset,
     synthetic_dataset,
 )
-from stract_reports.store import SnapshotInfo
+from stract_reports.store import SnapshotInfo, open_store
 from stract_reports.store.db import SQLiteDatabase
 from stract_reports.upstream import FetchLimits, StractClient, fetch_report_data
 from support import REPORTS, golden, in_ci, recorded_form
@@ -71,48 +73,46 @@ def caplog_store(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 # What the fetch hands over.
 
 
-def test_a_read_holds_the_whole_platform_list_the_ad_ids_and_a_digest_of_the_bodies(
-    make_simulator: Callable[..., Simulator],
+def test_a_live_read_is_recorded_from_its_columns_as_the_report_shows_it(
+    make_simulator: Callable[..., Simulator], tmp_path: Path
 ) -> None:
     dataset = synthetic_dataset(2, 5, seed=3, insights_page_size=2)  # 3 pages an account
     meta = dataset.platforms[0]
-    rows = meta.insight_rows(meta.accounts[0])
-    meta.accounts[0].insights = [*rows[:4], {**rows[4], "id": rows[0]["id"]}]  # an id twice
+    for account in meta.accounts:
+        account.insights = meta.insight_rows(account)
     meta.row_source = None
-    for account in meta.accounts[1:]:
-        account.insights = (
-            meta.insight_rows(account) if account.insights is None else account.insights
-        )
+    first = meta.accounts[0].insights
+    assert first is not None
+    first[4] = {**first[4], "id": first[0]["id"]}  # an id twice
     sim = make_simulator(dataset)
     settings = Settings(api_url=sim.url, store_url="off")
-    with StractClient(settings) as client:
-        read = fetch_report_data(client, meta.value, FetchLimits.from_settings(settings))
-    assert [p.value for p in read.platforms] == [p.value for p in dataset.platforms]
-    (data,) = read.data
-    first = data.accounts[0]
-    ids = [str(row["id"]) for row in meta.accounts[0].insights]
-    assert first.ad_keys == [*ids[:4], f"{ids[0]}#2"]
-    # The digest: SHA-256 over each page's body's SHA-256, in page order, read here by plain HTTP.
-    pages = []
-    for page in (1, 2, 3):
-        body = requests.get(
-            f"{sim.url}/insights",
-            params={
-                "platform": meta.value,
-                "account": meta.accounts[0].id,
-                "token": meta.accounts[0].token,
-                "fields": ",".join(f.key for f in data.fields),
-                "page": str(page),
-            },
-            headers={
-                "Authorization": f"Bearer {settings.api_token}",
-                "Accept-Encoding": "identity",
-            },
-            timeout=10,
-        ).content
-        pages.append(hashlib.sha256(body).digest())
-    assert first.digest == hashlib.sha256(b"".join(pages)).digest()
-    assert data.accounts[1].digest != first.digest
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}", upstream="x")
+    assert store is not None
+    try:
+        with StractClient(settings) as client:
+            read, assembled = read_assembled(client, None)
+            again, reassembled = read_assembled(client, None)
+        assert [p.value for p in read.platforms] == [p.value for p in dataset.platforms]
+        # The digests of its accounts: the same data, the same digests.
+        assert [s.digest for s in assembled.spans] == [s.digest for s in reassembled.spans]
+        assert len({s.digest for s in assembled.spans}) == len(assembled.spans)
+        info = record_now(store, read, assembled, "record")
+        assert (info.ads, info.changed) == (len(assembled), len(assembled))
+        back = store.snapshots.as_of(info.taken_at)
+        # Laid out again, the recorded rows give the live report's bytes.
+        values = [p.value for p in read.platforms]
+        for spec in (ReportSpec(None), ReportSpec(None, summary=True)):
+            live = render_csv(slice_source(source_of(assembled, spec, values))[0])
+            past = render_csv(slice_source(source_of(back.data, spec, values))[0])
+            assert past == live
+        keys = back.data[0].accounts[0].ad_keys
+        ids = [str(row["id"]) for row in first]
+        assert keys == [*ids[:4], f"{ids[0]}#2"]
+        # Recorded again unchanged: no row is read from the columns, none written.
+        info = record_now(store, again, reassembled, "record")
+        assert info.changed == 0
+    finally:
+        store.close()
 
 
 def test_a_report_is_recorded_with_what_it_read(

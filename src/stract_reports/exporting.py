@@ -151,7 +151,7 @@ def _table(
             client,
             plan.spec,
             progress=progress,
-            on_read=lambda read: store.record(read, "export"),
+            on_read=lambda read, assembled: store.record(read, assembled, "export"),
             identify=identify,
         )
 

@@ -104,7 +104,9 @@ class Past:
         key = ("history", spec, located.key, identify)
 
         def build() -> Source:
-            return source_of(snapshots.read(located).data, spec, identify=identify)
+            data = snapshots.read(located).data
+            values = [p.platform.value for p in data]
+            return source_of(data, spec, values, identify=identify)
 
         source = self.shared(key, lambda: self.cache.get(key, build))
         return State(source, tuple(located.snapshots), located.key)

@@ -3,7 +3,12 @@
 A report is built in two steps. ``build_source`` reads the upstream now and lays out the ads
 (the expensive part, which concurrent requests share); ``slice_source`` cuts the table a request
 asked for out of it: a summary, filters, sort, columns, one page. A read of the past takes the
-same second step: ``source_of`` lays out data read back from the store exactly as a live read's.
+same second step: ``source_of`` lays out data read back from the store as a live read's is.
+
+The ads are assembled column-wise as the insight pages arrive (``reports.ingest``), each page
+let go at once, with the garbage collector paused for the whole read: nothing the read holds
+is in a reference cycle, so memory is given back as it goes, and the collector does not walk
+the young objects of every page.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 from .errors import InvalidRequest
 from .records import PlatformData, Read
 from .reports.ads import Ads
+from .reports.collector import gc_paused
+from .reports.ingest import AdAssembly, AdColumns
 from .reports.options import RatioMode
 from .reports.periods import Identities
 from .reports.slicing import (
@@ -31,8 +38,8 @@ from .upstream import FetchLimits, StractClient, fetch_report_data
 from .upstream.fetch import Progress
 
 WHOLE = parse_slice(())  # no options: the whole report
-# What is done with a complete read once it is in (the history store records it).
-OnRead = Callable[[Read], None]
+# What is done with a complete read once its ads are assembled (the store records it).
+OnRead = Callable[[Read, AdColumns], None]
 
 
 @dataclass(frozen=True)
@@ -53,22 +60,48 @@ def build_source(
     on_read: OnRead | None = None,
     identify: bool = False,
 ) -> Source:
-    """Fetch what ``spec`` needs from the upstream now, hand the complete read to ``on_read``
-    (it must not block), and lay out its ads (and groups; ``identify``: and who they are)."""
+    """Fetch what ``spec`` needs from the upstream now, hand the complete read and its
+    assembled ads to ``on_read`` (it must not block), and lay out its ads (and groups;
+    ``identify``: and who they are)."""
+    read, assembled = read_assembled(client, spec.platform, progress=progress)
+    if on_read is not None:
+        on_read(read, assembled)
+    values = [p.platform.value for p in read.data]
+    return source_of(assembled, spec, values, identify=identify)
+
+
+def read_assembled(
+    client: StractClient, platform: str | None, *, progress: Progress | None = None
+) -> tuple[Read, AdColumns]:
+    """Read one platform (by value), or every one (None), from the upstream now: the read's
+    records and its ads assembled as the pages arrived."""
     settings = client.settings
     limits = FetchLimits.from_settings(settings)
-    read = fetch_report_data(
-        client, spec.platform, limits, speculate=settings.speculate, progress=progress
-    )
-    if on_read is not None:
-        on_read(read)
-    return source_of(read.data, spec, identify=identify)
+    assembly = AdAssembly()
+    with gc_paused():
+        read = fetch_report_data(
+            client,
+            platform,
+            limits,
+            speculate=settings.speculate,
+            progress=progress,
+            sink=assembly,
+        )
+        assembled = assembly.finish()
+    return read, assembled
 
 
-def source_of(data: Sequence[PlatformData], spec: ReportSpec, *, identify: bool) -> Source:
-    """The source of ``spec`` from fetched (or recorded) data."""
+def source_of(
+    data: Sequence[PlatformData] | AdColumns,
+    spec: ReportSpec,
+    values: Sequence[str],
+    *,
+    identify: bool = False,
+) -> Source:
+    """The source of ``spec`` from a read's assembled ads, or from records holding their rows
+    (read back from the store); ``values``: its platforms' values, in report order."""
     ads, summary = report_source(data, spec)
-    return Source(ads, summary, Identities.of(data) if identify else None)
+    return Source(ads, summary, Identities.of(ads, values) if identify else None)
 
 
 def slice_source(

@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 
 from .config import Settings
 from .errors import InvalidRequest, ReportError
-from .records import Read
+from .pipeline import read_assembled
+from .recording import record_now
 from .store import SnapshotInfo, StoreUnavailable, interval_start, open_store, upstream_identity
 from .store.times import now_utc
 from .store_link import STORE_IS_OFF, StoreLink
-from .upstream import FetchLimits, StractClient, fetch_report_data
+from .upstream import StractClient
 
 log = logging.getLogger("stract_reports.schedule")
 
@@ -86,7 +87,7 @@ class Schedule:
             return
         began = time.monotonic()
         try:
-            read = read_every_platform(self.client)
+            read, assembled = read_assembled(self.client, None)
         except ReportError as exc:
             log.warning(
                 "recording schedule: the read of %s failed: %s: %s",
@@ -95,7 +96,7 @@ class Schedule:
                 exc.detail,
             )
             return
-        self.store.record(read, "schedule")
+        self.store.record(read, assembled, "schedule")
         self.recorded += 1
         log.info(
             "recording schedule: read %d platform(s) in %.2f s for the interval of %s",
@@ -103,14 +104,6 @@ class Schedule:
             time.monotonic() - began,
             start.isoformat(timespec="seconds"),
         )
-
-
-def read_every_platform(client: StractClient) -> Read:
-    """One complete read of every platform, within the settings' limits."""
-    settings = client.settings
-    return fetch_report_data(
-        client, None, FetchLimits.from_settings(settings), speculate=settings.speculate
-    )
 
 
 def record_once(settings: Settings) -> SnapshotInfo:
@@ -121,8 +114,8 @@ def record_once(settings: Settings) -> SnapshotInfo:
         raise InvalidRequest(STORE_IS_OFF)
     try:
         with StractClient(settings) as client:
-            read = read_every_platform(client)
-        info = store.snapshots.record(read.platforms, read.data, at=read.at, trigger="record")
+            read, assembled = read_assembled(client, None)
+        info = record_now(store, read, assembled, "record")
         if settings.keep_for is not None:
             store.snapshots.prune(now_utc(), settings.keep_for)
         return info

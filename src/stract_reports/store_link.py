@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .errors import InvalidRequest
+from .recording import hand_over
 from .records import Read
+from .reports.ingest import AdColumns
 from .store import (
     Recorder,
     Store,
@@ -120,12 +122,12 @@ class StoreLink:
         state = recorder.state
         return StoreState(state.status, state.reason)
 
-    def record(self, read: Read, trigger: str) -> None:
-        """Hand ``read`` to the recorder (never blocks, never raises); nothing while the store
-        is off or not open."""
+    def record(self, read: Read, assembled: AdColumns, trigger: str) -> None:
+        """Hand ``read`` (its ads assembled) to the recorder (never blocks, never raises);
+        nothing while the store is off or not open."""
         recorder = self.recorder
         if recorder is not None:
-            recorder.submit(read.platforms, read.data, at=read.at, trigger=trigger)
+            hand_over(recorder, read, assembled, trigger)
 
     def require(self) -> Store:
         """The store, for a request that reads history; ``InvalidRequest`` when it is off,

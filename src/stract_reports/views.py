@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import chain
 from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify, request
@@ -29,13 +28,14 @@ from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
 from .render.notes import HistoryNote
-from .renderers import plan_rendering, render
+from .renderers import RENDERING, plan_rendering, render_chunks
 from .report_query import ReportOptions, read_options
+from .reports.ingest import AdColumns
 from .reports.slicing import Page
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .security import csp_nonce
-from .transfer import deliver, entity_tag, entity_tag_of
+from .transfer import deliver, entity_tag
 from .upstream import FetchLimits, fetch_platforms
 from .urls import CONVERTERS, ROUTES, history_url, report_links, report_url, resolve
 
@@ -43,8 +43,6 @@ T = TypeVar("T")
 
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
-# Rows per slice of a weak ETag's digest: a few hundred KB of repr at a time.
-ETAG_ROWS = 2000
 # The header that says which snapshots a report from the store used (their times, in UTC).
 SNAPSHOT_HEADER = "Stract-Snapshot"
 
@@ -196,8 +194,8 @@ def live_source(spec: ReportSpec, *, identify: bool = False) -> Source:
     """``spec`` read from the upstream now (shared with overlapping requests), and recorded."""
     client, store = current_client(), current_store()
 
-    def record(read: Read) -> None:
-        store.record(read, "request")
+    def record(read: Read, assembled: AdColumns) -> None:
+        store.record(read, assembled, "request")
 
     # With identities the build is another one: every report over time needs them, others not.
     key = ("identified", spec) if identify else spec
@@ -229,8 +227,8 @@ def answer_report(
         shape=options.shape,
         note=note,
     )
-    body = render(table, fmt, rendering)
-    response = Response(body, mimetype=answer.mimetype)
+    # Every byte of the upstream read is in by now: the body goes out as it is rendered.
+    response = Response(render_chunks(table, fmt, rendering), mimetype=answer.mimetype)
     if note is not None:
         response.headers[SNAPSHOT_HEADER] = note.header
     if FORMATS[fmt].downloadable:
@@ -243,19 +241,18 @@ def answer_report(
         response.headers[WARNINGS_HEADER] = warnings
     if answer.varies_on_accept:
         response.vary.add("Accept")
-    return deliver(request, response, _etag(table, body, answer.mimetype, fmt))
+    return deliver(request, response, _etag(table, answer.mimetype, fmt))
 
 
-def _etag(table: Table, body: bytes, mimetype: str, fmt: str) -> str:
-    """Strong over the bytes where the format is deterministic; else weak over what the body
-    shows (the table and the options), leaving out the generation time (see transfer.py)."""
-    if FORMATS[fmt].deterministic:
-        return entity_tag(mimetype, body, weak=False)
-    # The query too: a page's links carry it. The rows are digested a slice at a time: a repr
-    # of the whole table would be a second copy of it (hundreds of MB at 900,000 rows).
-    head = repr((table.spec.name, table.title, table.columns, table.numeric, len(table.rows)))
-    rows = (repr(table.rows[i : i + ETAG_ROWS]) for i in range(0, len(table.rows), ETAG_ROWS))
-    return entity_tag_of(chain((mimetype, fmt, request.query_string, head), rows), weak=True)
+def _etag(table: Table, mimetype: str, fmt: str) -> str:
+    """Over what the body is made of, known before its first byte: the content digest of the
+    upstream read (``table.digest``; a report from the store: of the snapshots it used), the
+    report, the format and media type, and the options (the query). Strong where the format
+    is deterministic (the same of all these, the same bytes); weak where the body carries its
+    generation time (see transfer.py)."""
+    head = repr((table.spec.name, fmt, mimetype, RENDERING))
+    weak = not FORMATS[fmt].deterministic
+    return entity_tag(head, table.digest, request.query_string, weak=weak)
 
 
 def shared_build(key: Hashable, build: Callable[[], T]) -> T:

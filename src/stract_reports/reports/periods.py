@@ -21,14 +21,15 @@ Pure functions over ``Ads`` and ``Table``: the states come from the store or a l
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import DecimalException, localcontext
 from typing import Literal, get_args
 
 from ..errors import UpstreamBadPayload
-from ..records import PlatformData
+from ..records import unique_keys
 from .ads import Ads
 from .metrics import RATIOS, Ratio, label_key
 from .numbers import ARITHMETIC, Number, NumberOutOfRange, parse_number, ratio
@@ -54,19 +55,23 @@ class Identities:
     platforms: list[str]
 
     @classmethod
-    def of(cls, data: Sequence[PlatformData]) -> Identities:
-        """The identities of ``ads_table(data)``'s rows and groups (ads without ``ad_keys``
-        are named by position, "1".."n", as the store names them)."""
-        ads: list[AdId] = []
+    def of(cls, ads: Ads, values: Sequence[str]) -> Identities:
+        """The identities of ``ads``' rows and groups, its platforms' ``values`` given in
+        report order: each ad by its upstream id made unique in its account
+        (``records.unique_keys``), or by position ("1".."n") in an account where an ad has
+        none, as the store names them."""
+        keys: list[AdId] = []
         accounts: list[tuple[str, str]] = []
-        for p in data:
-            value = p.platform.value
-            for a in p.accounts:
-                ident = a.account.id
-                accounts.append((value, ident))
-                keys = a.ad_keys or [str(n) for n in range(1, len(a.rows) + 1)]
-                ads.extend((value, ident, key) for key in keys)
-        return cls(ads, accounts, [p.platform.value for p in data])
+        for span in ads.spans:
+            value = values[span.platform]
+            accounts.append((value, span.account_id))
+            ids = ads.ad_ids.cells(range(span.start, span.stop))
+            if None in ids:
+                mine = [str(n) for n in range(1, len(ids) + 1)]
+            else:
+                mine = unique_keys(map(str, ids))
+            keys.extend((value, span.account_id, key) for key in mine)
+        return cls(keys, accounts, list(values))
 
     def of_groups(self, ads: Ads, summary: Summary) -> Sequence[Hashable]:
         """The identity of each of ``summary``'s default groups (an account or a platform)."""
@@ -81,9 +86,8 @@ def changes(now: Ads, now_ids: Sequence[AdId], then: Ads, then_ids: Sequence[AdI
     position = {ident: row for row, ident in enumerate(then_ids)}
     matched = [position.get(ident) for ident in now_ids]
     then_column = {label_key(label): c for c, label in enumerate(then.table.columns)}
-    columns = [list(column) for column in zip(*table.rows, strict=True)] or [
-        [] for _ in table.columns
-    ]
+    every = range(len(table))
+    columns: list[list[Cell]] = [list(column.cells(every)) for column in table.data]
     warnings = list(table.warnings)
     ratio_columns = []
     for c, label in enumerate(table.columns):
@@ -111,16 +115,17 @@ def changes(now: Ads, now_ids: Sequence[AdId], then: Ads, then_ids: Sequence[AdI
             columns[c], numeric[c] = recomputed, True
         else:
             columns[c] = [None] * len(table.rows)
-    rows = [list(row) for row in zip(*columns, strict=True)] if table.rows else []
-    changed = Table(table.spec, table.title, table.columns, numeric, rows, warnings)
-    return Ads(changed, now.by_account, now.by_platform)
+    rows = [list(row) for row in zip(*columns, strict=True)] if len(table) else []
+    digest = hashlib.sha256(b"change" + now.table.digest + then.table.digest).digest()
+    changed = Table.of_rows(table.spec, table.title, table.columns, numeric, rows, warnings, digest)
+    return Ads(changed, now.by_account, now.by_platform, now.spans, now.ad_ids)
 
 
 def _then_cells(then: Ads, column: int, matched: Sequence[int | None]) -> list[Cell]:
     """The cells of ``then``'s ``column`` for the matched rows (None where unmatched); a text
     column's numeric strings read as numbers, its other text kept (and refused later)."""
-    rows = then.table.rows
-    cells = [None if row is None else rows[row][column] for row in matched]
+    values = then.table.data[column].cells(range(len(then.table)))
+    cells = [None if row is None else values[row] for row in matched]
     if then.table.numeric[column]:
         return cells
     return [_as_number(cell) for cell in cells]
@@ -202,7 +207,8 @@ def compare(
                     old = None if before is None or source is None else before[source]
                     out += _delta(value, old)  # type: ignore[arg-type]
             rows.append(out)
-    return Table(now.spec, now.title, columns, numeric, rows, list(now.warnings))
+    digest = hashlib.sha256(b"compare" + now.digest + then.digest).digest()
+    return Table.of_rows(now.spec, now.title, columns, numeric, rows, list(now.warnings), digest)
 
 
 def _delta(now: Number | None, then: Number | None) -> list[Cell]:
@@ -248,12 +254,16 @@ def stack_periods(periods: Sequence[tuple[str, Table]], empty: Table) -> Table:
     first = periods[0][1] if periods else empty
     rows = [[label, *row] for label, table in periods for row in table.rows]
     warnings: list[str] = []
-    for _, table in periods:
+    digest = hashlib.sha256(b"periods")
+    for label, table in periods:
         warnings += [w for w in table.warnings if w not in warnings]
-    return replace(
-        first,
-        columns=[PERIOD, *first.columns],
-        numeric=[False, *first.numeric],
-        rows=rows,
-        warnings=warnings,
+        digest.update(label.encode() + table.digest)
+    return Table.of_rows(
+        first.spec,
+        first.title,
+        [PERIOD, *first.columns],
+        [False, *first.numeric],
+        rows,
+        warnings,
+        digest.digest(),
     )

@@ -56,6 +56,11 @@ class RecorderState:
 OK = RecorderState("ok")
 
 
+# Fills in, in the writer thread, the rows of the accounts of a read that are not omitted
+# (a read whose rows are held elsewhere until then: its report's column table).
+Fill = Callable[[Sequence[PlatformData], Omitted], None]
+
+
 @dataclass
 class _Read:
     platforms: Sequence[Platform]
@@ -63,6 +68,7 @@ class _Read:
     at: datetime
     trigger: str
     omitted: Omitted | None = None
+    fill: Fill | None = None
     handed: float = field(default_factory=time.monotonic)  # when it was handed over
 
 
@@ -123,15 +129,21 @@ class Recorder:
         *,
         at: datetime,
         trigger: str,
+        counts: Omitted | None = None,
+        fill: Fill | None = None,
     ) -> bool:
         """Hand over one complete read to be recorded; whether it was queued. While the store
         is down it replaces the read kept for the retry instead. The rows of the accounts this
-        process knows unchanged are let go of at once (``Snapshots.slim``)."""
+        process knows unchanged are let go of at once (``Snapshots.slim``). A read whose rows
+        are elsewhere gives each account's ad count (``counts``) and ``fill``, which fills in
+        the rows of the accounts that changed, later, in the writer thread."""
         try:
-            slim, omitted = self.store.snapshots.slim(data)
+            slim, omitted = self.store.snapshots.slim(data, counts)
         except Exception:  # never raises: the read is kept whole instead
             slim, omitted = list(data), {}
-        read = _Read(platforms, slim, at, trigger, omitted)
+            if fill is not None:
+                return False  # its rows are not in it: nothing to record without its counts
+        read = _Read(platforms, slim, at, trigger, omitted, fill)
         if self._stopping.is_set():
             return False
         with self._lock:
@@ -220,6 +232,9 @@ class Recorder:
 
     def _write_read(self, read: _Read) -> None:
         def record() -> None:
+            if read.fill is not None:
+                read.fill(read.data, read.omitted or {})
+                read.fill = None  # once: a retry has the rows
             self.store.snapshots.record(
                 read.platforms, read.data, at=read.at, trigger=read.trigger, omitted=read.omitted
             )

@@ -122,10 +122,13 @@ class Snapshots:
             self._states.update(states)
         return SnapshotInfo(int(snapshot), from_us(taken), trigger, *counts, ads, changed)
 
-    def slim(self, data: Sequence[PlatformData]) -> tuple[list[PlatformData], Omitted]:
+    def slim(
+        self, data: Sequence[PlatformData], counts: Omitted | None = None
+    ) -> tuple[list[PlatformData], Omitted]:
         """``data`` without the rows (and ad keys) of the accounts whose digest equals the one
-        this process last recorded, and what they had: a read handed to the recorder keeps no
-        copy of what did not change. In memory only: no statement runs. ``record`` refuses
+        this process last recorded, and what they had (``counts``: how many ads the accounts
+        whose rows are not in the records have): a read handed to the recorder keeps no copy
+        of what did not change. In memory only: no statement runs. ``record`` refuses
         (``Superseded``) a slimmed read whose accounts another process has changed since."""
         out: list[PlatformData] = []
         omitted: dict[tuple[str, str], int] = {}
@@ -143,7 +146,8 @@ class Snapshots:
                 if given is None or known != account_digest(keys, None, given, ()):
                     accounts.append(account)
                     continue
-                omitted[(value, account.account.id)] = len(account.rows)
+                key = (value, account.account.id)
+                omitted[key] = len(account.rows) if counts is None else counts[key]
                 accounts.append(AccountData(account.account, [], None, given))
             out.append(PlatformData(platform.platform, platform.fields, accounts))
         return out, omitted

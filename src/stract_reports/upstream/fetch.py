@@ -5,11 +5,16 @@ finishes, its continuation runs here and starts the calls that were waiting for 
 threads only do HTTP, so a bounded pool cannot deadlock on itself, and no call waits for one
 it does not depend on: a platform's insights start as soon as its own accounts and fields
 are complete.
+
+Insight pages go to an ``InsightsSink`` the moment each is decoded (a report's ad table being
+assembled column-wise: ``reports.ingest``), in whatever order they arrive, so no page outlives
+its own turn of the loop; their decimals come as the bytes of their literals, converted a
+column at a time. Without a sink, each account's rows are kept in its record, as values in the
+order of its platform's fields.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from queue import Empty, SimpleQueue
-from typing import Any
+from typing import Any, Protocol
 
 from ..config import Settings
 from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
@@ -29,8 +34,8 @@ from ..records import (
     PlatformData,
     Read,
     Row,
+    exact,
     insights_call,
-    unique_keys,
 )
 from ..redaction import redact, register
 from .client import StractClient
@@ -38,6 +43,28 @@ from .flights import Handle
 from .shape import Planned
 
 Progress = Callable[[int, int], None]
+# Insight bodies are decoded with their decimals as literal bytes (``decode_json``).
+INSIGHTS = "insights"
+# The key of an insight item that holds the ad's own id (never a field, kept as its identity).
+AD_ID = "id"
+
+
+class InsightsSink(Protocol):
+    """Where insight pages go as they arrive (``reports.ingest.AdAssembly``)."""
+
+    def platform(
+        self,
+        position: int,
+        platform: Platform,
+        fields: list[Field],
+        accounts: list[tuple[str, str]],
+    ) -> None:
+        """A platform's fields and accounts (id, name), once both are known; ``position`` is
+        its place in the report."""
+
+    def add(self, platform: int, account: int, page: int, items: list[dict[str, Any]]) -> None:
+        """One page (``page`` from 1) of the insights of account ``account`` (its position)
+        of the platform at ``platform``: objects, their decimals as literal bytes."""
 
 
 @dataclass(frozen=True)
@@ -72,18 +99,20 @@ def fetch_report_data(
     *,
     speculate: bool = False,
     progress: Progress | None = None,
+    sink: InsightsSink | None = None,
 ) -> Read:
     """Fields, accounts and ad rows of one platform (by value), or of all when None, within
     ``limits``, with the whole platform list and the time the read began. ``speculate``: issue
-    the calls of the last good report at once, then check them (``shape``);
-    ``progress(done, known)`` is told of every finished call. Each account carries its ads'
-    ids (``ad_keys``) and a digest of its insight bodies, for the history store.
+    the calls of the last good report at once, then check them (``shape``); ``progress(done,
+    known)`` is told of every finished call; ``sink``: where the insight pages go (then no
+    record keeps rows).
 
     Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
     ``UpstreamError`` when any call fails after retries: never a partial result.
     """
     began = datetime.now(UTC)
     run = _Run(client, limits, progress)
+    run.sink = sink
     if speculate:
         run.speculate(client.shapes.recall(platform))
     results: list[PlatformData] = []
@@ -98,7 +127,7 @@ def fetch_report_data(
                 raise UnknownPlatform(platform, [p.value for p in platforms])
         for p in chosen:
             results.append(PlatformData(p, [], []))
-            _fetch_platform(run, results[-1])
+            _fetch_platform(run, results[-1], len(results) - 1)
 
     _read_platforms(run, platforms_known)
     run.wait()
@@ -109,10 +138,10 @@ def fetch_report_data(
 
 def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
     call = "platform list"
-    run.paged("platforms", {}, call, lambda items, _: then([_platform(i, call) for i in items]))
+    run.paged("platforms", {}, call, lambda items: then([_platform(i, call) for i in items]))
 
 
-def _fetch_platform(run: _Run, data: PlatformData) -> None:
+def _fetch_platform(run: _Run, data: PlatformData, position: int) -> None:
     label = data.platform.label
     params = {"platform": data.platform.value}
     pending = {"fields", "accounts"}
@@ -120,14 +149,17 @@ def _fetch_platform(run: _Run, data: PlatformData) -> None:
     def part_done(part: str) -> None:
         pending.discard(part)
         if not pending:
-            for account_data in data.accounts:
-                _fetch_insights(run, data, account_data)
+            if run.sink is not None:
+                accounts = [(a.account.id, a.account.name) for a in data.accounts]
+                run.sink.platform(position, data.platform, data.fields, accounts)
+            for index, account_data in enumerate(data.accounts):
+                _fetch_insights(run, data, account_data, (position, index))
 
-    def fields_known(items: list[Any], digest: bytes) -> None:
+    def fields_known(items: list[Any]) -> None:
         data.fields = [_field(item, f"fields of {label}") for item in items]
         part_done("fields")
 
-    def accounts_known(items: list[Any], digest: bytes) -> None:
+    def accounts_known(items: list[Any]) -> None:
         data.accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
         # From now on no message of this process may show them, whichever call it is about.
         register(a.account.token for a in data.accounts)
@@ -137,7 +169,9 @@ def _fetch_platform(run: _Run, data: PlatformData) -> None:
     run.paged("accounts", params, f"accounts of {label}", accounts_known)
 
 
-def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) -> None:
+def _fetch_insights(
+    run: _Run, data: PlatformData, account_data: AccountData, where: tuple[int, int]
+) -> None:
     account = account_data.account
     call = insights_call(data.platform.label, account.name)
     keys = [f.key for f in data.fields]
@@ -148,19 +182,28 @@ def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) ->
         "fields": ",".join(keys),
     }
 
-    def rows_known(items: list[Any], digest: bytes) -> None:
+    sink = run.sink
+    if sink is not None:
+
+        def page_known(number: int, items: list[Any]) -> None:
+            if not set(map(type, items)) <= {dict}:
+                raise UpstreamBadPayload(call, "an item is not an object")
+            sink.add(where[0], where[1], number, items)
+
+        run.paged("insights", params, call, None, each_page=page_known)
+        return
+
+    def rows_known(items: list[Any]) -> None:
         # Each row is read by key (insight keys come back sorted, not in field order) and kept
         # as a tuple in field order: a third of the memory of the decoded dict.
-        rows: list[Row] = [tuple(map(_require_object(item, call).get, keys)) for item in items]
+        objects = [_require_object(item, call) for item in items]
+        rows: list[Row] = [tuple(map(exact, map(item.get, keys))) for item in objects]
         account_data.rows = rows
-        account_data.ad_keys = _ad_keys(items)
-        account_data.digest = digest
+        ids = [item.get(AD_ID) for item in objects]
+        if None not in ids:
+            account_data.ad_keys = [str(exact(i)) for i in ids]
 
     run.paged("insights", params, call, rows_known)
-
-
-# A call's continuation: its decoded body, and the SHA-256 of the body's bytes.
-_Then = Callable[[Any, bytes], None]
 
 
 class _Run:
@@ -179,18 +222,21 @@ class _Run:
         self.window = limits.window
         self.max_pages = limits.max_pages
         # Calls not yet handed to the client: (endpoint, params, call, then), in order.
-        self.backlog: deque[tuple[str, dict[str, str], str, _Then]] = deque()
+        self.backlog: deque[tuple[str, dict[str, str], str, Callable[[Any], None]]] = deque()
         # Handles handed out, in the order started -> (the call, in words; its continuation)
-        self.pending: dict[Handle, tuple[str, _Then]] = {}
+        self.pending: dict[Handle, tuple[str, Callable[[Any], None]]] = {}
         self.finished_calls: SimpleQueue[Handle] = SimpleQueue()
         # Calls issued ahead of the lists that justify them, until adopted or dropped.
         self.speculative: dict[tuple[str, tuple[tuple[str, str], ...]], Handle] = {}
         self.made: list[Planned] = []  # every call this report confirmed, in order
         self.started = 0
         self.finished = 0
+        self.sink: InsightsSink | None = None
 
-    def call(self, endpoint: str, params: dict[str, str], call: str, then: _Then) -> None:
-        """Queue one call; ``then(body, digest)`` runs in this thread when it succeeds."""
+    def call(
+        self, endpoint: str, params: dict[str, str], call: str, then: Callable[[Any], None]
+    ) -> None:
+        """Queue one call; ``then(body)`` runs in this thread when it succeeds."""
         if time.monotonic() >= self.deadline:  # scheduling is work too: stop on time
             raise DeadlineExceeded(call, "the report deadline passed before this call")
         self.backlog.append((endpoint, params, call, then))
@@ -205,6 +251,7 @@ class _Run:
                     dict(planned.params),
                     call=planned.call,
                     deadline=self.deadline,
+                    float_literals=planned.endpoint == INSIGHTS,
                 )
                 self.speculative[planned.key] = handle
 
@@ -213,10 +260,13 @@ class _Run:
         endpoint: str,
         params: dict[str, str],
         call: str,
-        then: Callable[[list[Any], bytes], None],
+        then: Callable[[list[Any]], None] | None,
+        *,
+        each_page: Callable[[int, list[Any]], None] | None = None,
     ) -> None:
-        """Read every page of a list resource, then call ``then`` with all items in order and
-        a digest of the pages' bodies (SHA-256 over each page's, in page order).
+        """Read every page of a list resource, then call ``then`` with all items in order; or,
+        with ``each_page``, hand it each page's items (and its number) as the page arrives,
+        keeping none.
 
         The items are the body's list named like the endpoint (``/accounts`` -> ``accounts``).
 
@@ -225,18 +275,20 @@ class _Run:
         bad payload: the count comes from the upstream and is not trusted.
         """
         pages: dict[int, list[Any]] = {}
-        digests: dict[int, bytes] = {}
         url = self.client.where(endpoint)
 
-        def finish(total: int) -> None:
-            digest = hashlib.sha256(b"".join(digests[n] for n in range(1, total + 1)))
-            then([item for n in range(1, total + 1) for item in pages[n]], digest.digest())
+        def arrived(number: int, items: list[Any]) -> None:
+            if each_page is not None:
+                each_page(number, items)
+                items = []
+            pages[number] = items
 
-        def first_page(body: Any, digest: bytes) -> None:
+        def first_page(body: Any) -> None:
             items, total = _page(body, endpoint, 1, call, url)
-            pages[1], digests[1] = items, digest
+            arrived(1, items)
             if total <= 1:
-                finish(1)
+                if then is not None:
+                    then(pages[1])
                 return
             limit = self.max_pages
             if total > limit:
@@ -254,13 +306,13 @@ class _Run:
                     partial(later_page, number=number, total=total),
                 )
 
-        def later_page(body: Any, digest: bytes, *, number: int, total: int) -> None:
+        def later_page(body: Any, *, number: int, total: int) -> None:
             items, page_total = _page(body, endpoint, number, f"{call} (page {number})", url)
             if page_total != total:
                 raise UpstreamBadPayload(call, "the number of pages changed while reading", url=url)
-            pages[number], digests[number] = items, digest
-            if len(pages) == total:
-                finish(total)
+            arrived(number, items)
+            if len(pages) == total and then is not None:
+                then([item for n in range(1, total + 1) for item in pages[n]])
 
         self.call(endpoint, params, call, first_page)
 
@@ -277,7 +329,7 @@ class _Run:
                 entry = self.pending.pop(handle, None)
                 if entry is None:
                     continue  # cancelled by this run already
-                entry[1](handle.result(), handle.digest)
+                entry[1](handle.result())
                 self.finished += 1
                 if self.progress:
                     self.progress(self.finished, self.started)
@@ -304,7 +356,11 @@ class _Run:
             self.made.append(planned)
             # The same request issued ahead is adopted: same page, token and fields.
             handle = self.speculative.pop(planned.key, None) or self.client.submit(
-                endpoint, params, call=call, deadline=self.deadline
+                endpoint,
+                params,
+                call=call,
+                deadline=self.deadline,
+                float_literals=endpoint == INSIGHTS,
             )
             self.pending[handle] = (call, then)
             handle.add_done_callback(self.finished_calls.put)
@@ -356,15 +412,6 @@ def _text(item: dict[str, Any], name: str, call: str) -> str:
     return str(value)
 
 
-def _ad_keys(items: list[Any]) -> list[str] | None:
-    """The ads' upstream ids in row order, made unique; None when a row has none (the store
-    then keys ads by position)."""
-    ids = [item.get("id") for item in items]
-    if not all(type(ident) is str or type(ident) is int for ident in ids):
-        return None
-    return unique_keys(map(str, ids))
-
-
 def _require_object(item: Any, call: str) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise UpstreamBadPayload(call, "an item is not an object")
@@ -388,4 +435,11 @@ def _account(item: Any, call: str) -> Account:
     )
 
 
-__all__ = ["FetchLimits", "Progress", "fetch_platforms", "fetch_report_data"]
+__all__ = [
+    "AD_ID",
+    "FetchLimits",
+    "InsightsSink",
+    "Progress",
+    "fetch_platforms",
+    "fetch_report_data",
+]

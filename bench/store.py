@@ -6,8 +6,9 @@ SQLite file) and one not (``STRACT_STORE_URL=off``), both reading one simulator 
 ``/geral`` alternated between them, medians; recording must cost at most 5 % of the request.
 
 Then in one process, against a ``stract-reports simulator --synthetic`` process at 0 ms: the
-product's own fetch reads every platform (the floor the recording goals are ratios of; its
-accounts carry their ad ids and a digest of their bodies, as every read does). Then, on a
+product's own read of every platform, its ads assembled as the pages arrive (the floor the
+recording goals are ratios of), recorded as the server records it (``recording.record_now``:
+each account's span digest, its rows filled in from the columns when it changed). Then, on a
 SQLite file and on a PostgreSQL cluster of its own (tests/pgserver.py; fsync off, as a test
 cluster is):
 
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
@@ -36,13 +38,15 @@ from typing import Any
 from harness import BenchError, Out, get, serve, session, simulator
 from stract_reports.config import Settings
 from stract_reports.history import Past, SourceCache
-from stract_reports.pipeline import Source, slice_source, source_of
-from stract_reports.records import PlatformData
+from stract_reports.pipeline import Source, read_assembled, slice_source, source_of
+from stract_reports.recording import record_now
+from stract_reports.records import Read
 from stract_reports.render.csv import render_csv
+from stract_reports.reports.ingest import AdColumns
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.simulator import DEFAULT_TOKEN
-from stract_reports.store import Store, open_store
-from stract_reports.upstream import FetchLimits, StractClient, fetch_report_data
+from stract_reports.store import SnapshotInfo, Store, open_store
+from stract_reports.upstream import StractClient
 
 sys.path.append(str(Path(__file__).parents[1] / "tests"))
 import pgserver  # noqa: E402  (the tests' PostgreSQL cluster, reused)
@@ -67,10 +71,10 @@ def timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
 GENERAL = ReportSpec(None)
 
 
-def live_build(data: list[PlatformData]) -> str:
-    """``/geral`` as CSV from an already-fetched read, by the product's code."""
-    values = [p.platform.value for p in data]
-    return render_csv(slice_source(source_of(data, GENERAL, values))[0])
+def live_build(assembled: AdColumns, values: list[str]) -> str:
+    """``/geral`` as CSV from an already-fetched read (its assembled ads), by the product's
+    code."""
+    return render_csv(slice_source(source_of(assembled, GENERAL, values))[0])
 
 
 def recording_overhead(out: Out, quick: bool) -> None:
@@ -139,12 +143,11 @@ def run(out: Out, quick: bool) -> None:
             timeout=120,
             max_pages=100_000,
         )
-        limits = FetchLimits.from_settings(settings)
         with StractClient(settings) as client:
-            read, fetch, _ = timed(lambda: fetch_report_data(client, None, limits))
-    platforms, data = read.platforms, read.data
-    rows = sum(len(a.rows) for p in data for a in p.accounts)
-    csv_text, _, build_cpu = timed(lambda: live_build(data))
+            (read, assembled), fetch, _ = timed(lambda: read_assembled(client, None))
+    rows = len(assembled)
+    values = [p.platform.value for p in read.data]
+    csv_text, _, build_cpu = timed(lambda: live_build(assembled, values))
     csv_bytes = len(csv_text.encode("utf-8"))
     out(
         f"{rows:,} ad rows; the product's fetch at 0 ms: {fetch:.2f} s; the live /geral build "
@@ -152,7 +155,7 @@ def run(out: Out, quick: bool) -> None:
         f"{csv_bytes / 1e6:.1f} MB of CSV.",
         "",
     )
-    args = (platforms, data, rows, fetch, csv_bytes, build_cpu, csv_text)
+    args = (read, assembled, rows, fetch, csv_bytes, build_cpu, csv_text)
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = open_store(f"sqlite:///{Path(tmp) / 'store.sqlite3'}")
         assert sqlite is not None
@@ -180,8 +183,8 @@ def measure(
     out: Out,
     name: str,
     store: Store,
-    platforms: list[Any],
-    data: list[PlatformData],
+    read: Read,
+    assembled: AdColumns,
     rows: int,
     fetch: float,
     csv_bytes: int,
@@ -189,24 +192,23 @@ def measure(
     live_csv: str,
 ) -> None:
     """One database's measures and goals."""
-    record = store.snapshots.record
+
+    def record(at: datetime) -> SnapshotInfo:
+        return record_now(store, replace(read, at=at), assembled, "record")
+
     empty = size(store)
-    first, first_wall, first_cpu = timed(lambda: record(platforms, data, at=T0, trigger="record"))
+    first, first_wall, first_cpu = timed(lambda: record(T0))
     stored = size(store) - empty
     before = ad_rows(store)
-    again, again_wall, _ = timed(
-        lambda: record(platforms, data, at=T0 + timedelta(minutes=1), trigger="record")
-    )
+    again, again_wall, _ = timed(lambda: record(T0 + timedelta(minutes=1)))
     written = ad_rows(store)[0] - before[0] + ad_rows(store)[1] - before[1]
     grown = size(store)
     for n in range(UNCHANGED):
-        record(platforms, data, at=T0 + timedelta(minutes=2 + n), trigger="record")
+        record(T0 + timedelta(minutes=2 + n))
     growth = (size(store) - grown) / UNCHANGED
     back, back_wall, back_cpu = timed(lambda: store.snapshots.as_of(T0))
-    if [a.rows for p in back.data for a in p.accounts] != [
-        a.rows for p in data for a in p.accounts
-    ]:
-        raise BenchError(f"{name}: the rows read back differ from the rows recorded")
+    if sum(len(a.rows) for p in back.data for a in p.accounts) != rows:
+        raise BenchError(f"{name}: not every row read back")
     if (first.changed, again.changed) != (rows, 0):
         raise BenchError(f"{name}: changed ads {first.changed} then {again.changed}")
     out(

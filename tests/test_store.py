@@ -29,6 +29,7 @@ from stract_reports.store import (
     Store,
     StoreTooNew,
     StoreUnavailable,
+    changes,
     interval_start,
     open_store,
     upstream_identity,
@@ -834,3 +835,15 @@ def test_a_read_handed_over_lets_go_of_the_rows_the_store_holds_already(
             platforms, stale, at=T0 + timedelta(3), trigger="request", omitted=stale_omitted
         )
     assert count(store, "snapshot") == before  # nothing written
+
+
+def test_versions_are_written_a_batch_at_a_time(
+    store: Store,
+    upstream: tuple[list[Platform], list[PlatformData]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(changes, "INSERT_BATCH", 5)  # the real batch is 20,000 versions
+    platforms, data = upstream
+    info = store.snapshots.record(platforms, data, at=T0, trigger="record")
+    assert (info.ads, info.changed) == (66, 66) and count(store, "ad_version") == 66
+    assert recorded_form(store.snapshots.as_of(T0).data) == recorded_form(data)

@@ -12,9 +12,11 @@ in every format (the as_of tests hold it to that).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import overload
 
-from .records import AccountData, PlatformData, Read
+from .records import AccountData, PlatformData, Read, Row
+from .reports.columnar import Column
 from .reports.ingest import AdColumns
 from .reports.layout import layout
 from .store import Recorder, SnapshotInfo, Store
@@ -52,10 +54,39 @@ def fill_rows(assembled: AdColumns, data: Sequence[PlatformData], omitted: Omitt
             if (value, account.account.id) in omitted:
                 continue
             rows = range(span.start, span.stop)
-            cells = [assembled.data[column_of[f]].cells(rows) for f in range(len(platform.fields))]
-            account.rows = list(zip(*cells, strict=True)) if cells else [() for _ in rows]
+            columns = [assembled.data[column_of[f]] for f in range(len(platform.fields))]
+            account.rows = ColumnRows(columns, rows)
             ids = assembled.ad_ids.cells(rows)
             account.ad_keys = None if None in ids else [str(i) for i in ids]
+
+
+class ColumnRows(Sequence[Row]):
+    """An account's rows as a sequence made from the table's columns when read: the store
+    encodes one account at a time, so a large changed read is never held as rows whole."""
+
+    def __init__(self, columns: Sequence[Column], rows: range) -> None:
+        self._columns = columns
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        if not self._columns:
+            return iter([()] * len(self._rows))
+        return zip(*(column.cells(self._rows) for column in self._columns), strict=True)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | Sequence[Row]:
+        if isinstance(index, slice):
+            return ColumnRows(self._columns, self._rows[index])
+        row = self._rows[index]
+        return tuple(column.cell(row) for column in self._columns)
 
 
 def hand_over(recorder: Recorder, read: Read, assembled: AdColumns, trigger: str) -> None:

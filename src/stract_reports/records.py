@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -48,7 +48,7 @@ class AccountData:
     """
 
     account: Account
-    rows: list[Row]
+    rows: Sequence[Row]
     ad_keys: list[str] | None = None
     digest: bytes | None = field(default=None, repr=False)
 

@@ -14,7 +14,7 @@ platform's newest read in the database is the one this process knows (``load_sta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -25,6 +25,8 @@ from .snapshot_info import dumps, store_blob
 from .values import account_digest, encode_rows
 
 _VERSION_COLUMNS = ("platform", "account", "ad", "opened", "position", "vals")
+# Versions written at once at most: the texts of a large changed read are not all held.
+INSERT_BATCH = 20_000
 _version_key = itemgetter(1, 2)  # (account, ad): the primary key's order within a platform
 
 
@@ -51,7 +53,7 @@ class _AccountInput:
     id: str
     keys: list[str]
     digest: bytes
-    rows: list[Row] = field(repr=False)
+    rows: Sequence[Row] = field(repr=False)
     count: int = 0  # its ads
     omitted: bool = False  # its rows were let go of: unchanged when the read was handed over
 
@@ -153,10 +155,9 @@ def record_platform(
         changed += _record_account(tx, platform, snapshot, account, account.id in digests, inserts)
         digests[account.id] = account.digest
         updated.append((platform, account.id, account.digest))
-    if inserts:
-        # In key order: the primary key's pages fill up in sequence (smaller, faster).
-        inserts.sort(key=_version_key)
-        tx.insert_rows("ad_version", _VERSION_COLUMNS, inserts)
+        if len(inserts) >= INSERT_BATCH:
+            _insert(tx, inserts)
+    _insert(tx, inserts)
     present = {account.id for account in item.accounts}
     gone = [(platform, ident) for ident in digests if ident not in present]
     for _, ident in gone:
@@ -181,6 +182,15 @@ def record_platform(
     )
     state.last = snapshot
     return changed
+
+
+def _insert(tx: Tx, inserts: list[tuple[Any, ...]]) -> None:
+    """Write the versions collected so far, and forget them."""
+    if inserts:
+        # In key order: the primary key's pages fill up in sequence (smaller, faster).
+        inserts.sort(key=_version_key)
+        tx.insert_rows("ad_version", _VERSION_COLUMNS, inserts)
+        inserts.clear()
 
 
 def _record_account(

@@ -4,9 +4,7 @@ the batched key uses and audit entries, in its own thread.
 ``submit`` never blocks and never raises: a read waits in a bounded queue (``queue_size``);
 when the queue is full the read is dropped with one log line. A read lets go at once of the
 rows of the accounts this process knows unchanged (their digests say so: ``Snapshots.slim``),
-so an unchanged 300,000-row read waits as a few hundred small records, not a second copy. A
-read is written ``settle`` seconds after it was handed over (0.1 s): the request that read it
-has sent its answer by then, and does not share the interpreter with the writer.
+so an unchanged 300,000-row read waits as a few hundred small records, not a second copy.
 
 When the store cannot be written (down, full, locked) the recorder logs one line, its
 ``state`` becomes ``down`` with the reason (for ``/readyz``), and while it stays down only the
@@ -26,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +67,6 @@ class _Read:
     trigger: str
     omitted: Omitted | None = None
     fill: Fill | None = None
-    handed: float = field(default_factory=time.monotonic)  # when it was handed over
 
 
 @dataclass
@@ -91,11 +88,9 @@ class Recorder:
         flush_every: float = 1.0,
         touch_every: float = 60.0,
         prune_every: float = 3600.0,
-        settle: float = 0.1,
     ) -> None:
         self.store = store
         self.keep = keep
-        self.settle = settle
         self.retry_every = retry_every
         self.flush_every = flush_every
         self.touch_every = touch_every
@@ -209,9 +204,6 @@ class Recorder:
                     item.ok = self._write_pending(everything=True)
                     item.done.set()
                 elif item is not None:
-                    # The request that handed it over is answering now: written once it has,
-                    # the two never compete for the interpreter.
-                    self._stopping.wait(max(0.0, item.handed + self.settle - time.monotonic()))
                     self._write_read(item)
                 if self._state.status == "ok":
                     self._write_pending(everything=False)

@@ -129,17 +129,13 @@ def read_upstream(api_url: str) -> tuple[list[Any], list[Any]]:
     """One complete read of every platform, as a report makes it: the platform list and the
     platforms' data (``records.Platform`` and ``records.PlatformData``, tokens included)."""
     from stract_reports.config import Settings
-    from stract_reports.upstream import (
-        FetchLimits,
-        StractClient,
-        fetch_platforms,
-        fetch_report_data,
-    )
+    from stract_reports.upstream import FetchLimits, StractClient, fetch_report_data
 
     settings = Settings(api_url=api_url, store_url="off")
     limits = FetchLimits.from_settings(settings)
     with StractClient(settings) as client:
-        return fetch_platforms(client, limits), fetch_report_data(client, None, limits)
+        read = fetch_report_data(client, None, limits)
+        return read.platforms, read.data
 
 
 def recorded_form(data: Any) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from stract_reports.pipeline import slice_source
+from stract_reports.pipeline import Source, slice_source
 from stract_reports.records import PlatformData
 from stract_reports.reports.ads import Ads
 from stract_reports.reports.options import RatioMode
@@ -47,4 +47,4 @@ def platform(value: str) -> tuple[Ads, Summary]:
 
 def whole(data: Sequence[PlatformData], spec: ReportSpec, ratios: RatioMode = "recompute") -> Table:
     """The report ``spec`` of ``data`` without options, laid out and cut as the server does."""
-    return slice_source(report_source(data, spec), ratios=ratios)[0]
+    return slice_source(Source(*report_source(data, spec)), ratios=ratios)[0]

@@ -621,7 +621,7 @@ def test_readyz_is_200_when_the_upstream_answers(client: Any) -> None:
 
     assert (response.status_code, response.get_json()) == (
         200,
-        {"status": "ready", "platforms": 3, "shared": "off"},
+        {"status": "ready", "platforms": 3, "shared": "off", "store": "off"},
     )
 
 

@@ -39,6 +39,7 @@ def test_worker_processes_serve_the_golden_reports(simulator: Simulator) -> None
                 "status": "ready",
                 "platforms": 3,
                 "shared": "off",
+                "store": "off",
             }
         assert served.stop(timeout=30) == 0
         log = served.log()

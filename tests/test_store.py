@@ -4,6 +4,7 @@ listing, claiming intervals, retention, and no token anywhere in it."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -28,15 +29,23 @@ from stract_reports.store import (
     Store,
     StoreTooNew,
     StoreUnavailable,
+    changes,
     interval_start,
     open_store,
+    upstream_identity,
 )
-from stract_reports.store.db import SQLiteDatabase
-from stract_reports.store.schema import MIGRATIONS, migrate
+from stract_reports.store.changes import Superseded
+from stract_reports.store.db import Database, PostgresDatabase, SQLiteDatabase
+from stract_reports.store.schema import LEGACY_UPSTREAM, MIGRATIONS, migrate
+from stract_reports.store.times import to_us
+from stract_reports.store.values import blob_digest
+from stract_reports.store_location import parse_store_url
 from support import free_port, read_upstream, recorded_form
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+VERSIONS = [(n,) for n in range(1, len(MIGRATIONS) + 1)]  # each applied once
 TABLES = {
+    "upstream",
     "platform",
     "blob",
     "snapshot",
@@ -131,7 +140,7 @@ def test_off_opens_nothing() -> None:
 def test_a_new_store_is_migrated_to_the_newest_version(store: Store) -> None:
     assert tables(store) == TABLES
     with store.db.read() as tx:
-        assert tx.rows("SELECT version FROM schema_version") == [(len(MIGRATIONS),)]
+        assert tx.rows("SELECT version FROM schema_version ORDER BY version") == VERSIONS
 
 
 def test_reopening_migrates_nothing_and_keeps_the_data(
@@ -145,7 +154,7 @@ def test_reopening_migrates_nothing_and_keeps_the_data(
     assert again is not None
     try:
         with again.db.read() as tx:
-            assert tx.rows("SELECT version FROM schema_version") == [(1,)]
+            assert tx.rows("SELECT version FROM schema_version ORDER BY version") == VERSIONS
         assert count(again, "snapshot") == 1 and count(again, "ad_version") == 66
         assert recorded_form(again.snapshots.as_of(T0).data) == recorded_form(upstream[1])
     finally:
@@ -158,23 +167,25 @@ def test_a_store_newer_than_the_code_refuses_to_open(store: Store, store_url: st
     with pytest.raises(StoreTooNew) as raised:
         open_store(store_url)
     message = str(raised.value)
-    assert "schema version 7" in message and "knows (up to 1)" in message
+    assert "schema version 7" in message and f"knows (up to {len(MIGRATIONS)})" in message
     assert "\n" not in message
 
 
 def test_a_store_of_the_previous_version_is_migrated_in_a_transaction(store: Store) -> None:
-    # The store is at version 1; a version 2 (here a test's own) is applied on top of it, and
-    # one that fails halfway leaves the store as it was.
+    # The store is at the newest version; one more (here a test's own) is applied on top of
+    # it, and one that fails halfway leaves the store as it was.
     broken = "CREATE TABLE half (a INTEGER);\nCREATE TABLE snapshot (a INTEGER);\n"
     with pytest.raises(Exception, match="(?i)already exists"):
         migrate(store.db, 1, (*MIGRATIONS, broken))
     assert "half" not in tables(store)
     extra = "CREATE TABLE extra (a INTEGER NOT NULL);\nCREATE INDEX extra_a ON extra (a);\n"
-    assert migrate(store.db, 1, (*MIGRATIONS, extra)) == 2
+    newer = len(MIGRATIONS) + 1
+    assert migrate(store.db, 1, (*MIGRATIONS, extra)) == newer
     assert tables(store) == TABLES | {"extra"}
     with store.db.read() as tx:
-        assert tx.rows("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
-    assert migrate(store.db, 1, (*MIGRATIONS, extra)) == 2  # idempotent
+        versions = tx.rows("SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(n,) for n in range(1, newer + 1)]
+    assert migrate(store.db, 1, (*MIGRATIONS, extra)) == newer  # idempotent
     with pytest.raises(StoreTooNew):
         migrate(store.db, 1, MIGRATIONS)
 
@@ -198,7 +209,7 @@ def test_two_processes_opening_a_new_store_at_once_migrate_it_once(store_url: st
     for store in opened:
         assert store is not None
         with store.db.read() as tx:
-            assert tx.rows("SELECT version FROM schema_version") == [(1,)]
+            assert tx.rows("SELECT version FROM schema_version ORDER BY version") == VERSIONS
         store.close()
 
 
@@ -649,3 +660,190 @@ def test_no_token_reaches_the_store(
         assert "Anúncio 9" in dump and len(dump) > 5_000
         found = [t for t in tokens if t in dump]
     assert found == []
+
+
+# History by upstream (schema version 2).
+
+
+def test_an_upstream_is_named_by_its_place_only() -> None:
+    named = upstream_identity
+    assert named("HTTPS://Sidebar.Stract.TO:443/api/") == "https://sidebar.stract.to/api"
+    assert named("http://127.0.0.1:8765/api") == "http://127.0.0.1:8765/api"
+    assert named("http://127.0.0.1:80/api") == "http://127.0.0.1/api"
+    assert named("https://user:secret-token-1234@host/api?token=abc#x") == "https://host/api"
+    assert named("http://[::1]:8765/api") == "http://[::1]:8765/api"
+    assert named("http://host:notaport/api") == "http://host:notaport/api"
+    assert named("https://a.example/api") != named("https://b.example/api")
+
+
+def test_upstreams_sharing_a_store_never_see_each_others_history(
+    store_url: str, upstream: tuple[list[Platform], list[PlatformData]]
+) -> None:
+    platforms, data = upstream
+    real = open_store(store_url, upstream="https://sidebar.stract.to/api")
+    staging = open_store(store_url, upstream="https://staging.example/api")
+    assert real is not None and staging is not None
+    try:
+        mine = real.snapshots.record(platforms, data, at=T0, trigger="request")
+        assert staging.snapshots.first() is None and staging.snapshots.latest() is None
+        assert staging.snapshots.page().snapshots == []
+        with pytest.raises(NothingRecorded, match="no snapshot was ever recorded"):
+            staging.snapshots.as_of(T0 + timedelta(1))
+        # The same platform values, other numbers: each upstream keeps its own.
+        theirs = staging.snapshots.record(
+            platforms, read_changed(data), at=T0 + timedelta(1), trigger="schedule"
+        )
+        assert theirs.changed == 66  # all new to this upstream
+        assert recorded_form(real.snapshots.as_of(T0 + timedelta(2)).data) == recorded_form(data)
+        assert recorded_form(staging.snapshots.as_of(T0 + timedelta(2)).data) == recorded_form(
+            read_changed(data)
+        )
+        assert [s.id for s in real.snapshots.page().snapshots] == [mine.id]
+        assert real.snapshots.first() == T0 and staging.snapshots.first() == T0 + timedelta(1)
+        # A scheduled interval is claimed once per upstream.
+        assert real.snapshots.claim_interval(T0) and staging.snapshots.claim_interval(T0)
+        assert not real.snapshots.claim_interval(T0)
+        # Retention thins each upstream's own history.
+        real.snapshots.record(platforms, data, at=T0 + timedelta(days=40), trigger="request")
+        pruned = real.snapshots.prune(T0 + timedelta(days=40), timedelta(days=30))
+        assert pruned.snapshots == 1
+        assert [s.id for s in staging.snapshots.page().snapshots] == [theirs.id]
+    finally:
+        real.close()
+        staging.close()
+
+
+def _database(url: str) -> Database:
+    """A database at ``url``, not migrated (``open_store`` migrates)."""
+    location = parse_store_url(url)
+    if location.dialect == "sqlite":
+        return SQLiteDatabase(location)
+    return PostgresDatabase(location)
+
+
+def test_a_version_1_store_is_migrated_with_its_history_kept_apart(store_url: str) -> None:
+    db = _database(store_url)
+    assert migrate(db, 1, MIGRATIONS[:1]) == 1
+    lists = {
+        "platforms": '[["meta_ads","Facebook Ads"]]',
+        "fields": '[["clicks","Clicks"],["spend","Spend"]]',
+        "accounts": '[["1","Conta 1"]]',
+    }
+    with db.write() as tx:
+        blobs = {
+            name: tx.value(
+                "INSERT INTO blob (digest, body) VALUES (?, ?) RETURNING id",
+                (blob_digest(body), body),
+            )
+            for name, body in lists.items()
+        }
+        platform = tx.value("INSERT INTO platform (value) VALUES ('meta_ads') RETURNING id")
+        snapshot = tx.value(
+            "INSERT INTO snapshot (taken_at, trigger, platforms_blob, platforms, accounts, ads, "
+            "changed) VALUES (?, 'request', ?, 1, 1, 1, 1) RETURNING id",
+            (to_us(T0), blobs["platforms"]),
+        )
+        tx.execute(
+            "INSERT INTO platform_read (platform, snapshot, fields_blob, accounts_blob) "
+            "VALUES (?, ?, ?, ?)",
+            (platform, snapshot, blobs["fields"], blobs["accounts"]),
+        )
+        tx.execute(
+            "INSERT INTO account_state (platform, account, digest) VALUES (?, '1', ?)",
+            (platform, b"\x00" * 16),
+        )
+        tx.execute(
+            "INSERT INTO ad_version (platform, position, opened, closed, account, ad, vals) "
+            "VALUES (?, 0, ?, NULL, '1', '7', '[12,\"5.50\"]')",
+            (platform, snapshot),
+        )
+        tx.execute("INSERT INTO record_claim (interval_start, claimed_at) VALUES (0, 0)")
+    db.close()
+
+    site = "https://sidebar.stract.to/api"
+    store = open_store(store_url, upstream=site)
+    legacy = open_store(store_url, upstream=LEGACY_UPSTREAM)
+    assert store is not None and legacy is not None
+    try:
+        with store.db.read() as tx:
+            assert tx.rows("SELECT version FROM schema_version ORDER BY version") == VERSIONS
+            assert tx.rows("SELECT id, url FROM upstream") == [(1, LEGACY_UPSTREAM)]
+            assert tx.rows("SELECT id, upstream, value FROM platform") == [
+                (platform, 1, "meta_ads")
+            ]
+        assert count(store, "record_claim") == 0  # claims are transient: made anew
+        # The old history is kept, under no upstream a server can name.
+        assert store.snapshots.first() is None
+        back = legacy.snapshots.as_of(T0)
+        assert [(a.account.id, a.rows, a.ad_keys) for a in back.data[0].accounts] == [
+            ("1", [(12, "5.50")], ["7"])
+        ]
+        # The same platform value under a new upstream is another platform.
+        meta = Platform("meta_ads", "Facebook Ads")
+        account = AccountData(Account("1", "Conta 1", "t" * 20), [(13, "6.00")], ["7"])
+        fields = [Field("clicks", "Clicks"), Field("spend", "Spend")]
+        info = store.snapshots.record(
+            [meta], [PlatformData(meta, fields, [account])], at=T0, trigger="record"
+        )
+        assert info.changed == 1
+        assert store.snapshots.as_of(T0).data[0].accounts[0].rows == [(13, "6.00")]
+        assert legacy.snapshots.as_of(T0).data[0].accounts[0].rows == [(12, "5.50")]
+        assert count(store, "platform") == 2
+    finally:
+        store.close()
+        legacy.close()
+
+
+def test_a_read_handed_over_lets_go_of_the_rows_the_store_holds_already(
+    store: Store, store_url: str, upstream: tuple[list[Platform], list[PlatformData]]
+) -> None:
+    platforms, data = upstream
+    for account in (a for p in data for a in p.accounts):  # as a live read's spans give them
+        account.digest = hashlib.sha256(repr(account.rows).encode()).digest()
+    assert store.snapshots.slim(data) == (data, {})  # nothing known yet: nothing let go
+    store.snapshots.record(platforms, data, at=T0, trigger="request")
+    slim, omitted = store.snapshots.slim(data)
+    assert len(omitted) == 19 and sum(omitted.values()) == 66
+    assert all(a.rows == [] and a.ad_keys is None for p in slim for a in p.accounts)
+    info = store.snapshots.record(
+        platforms, slim, at=T0 + timedelta(1), trigger="request", omitted=omitted
+    )
+    assert (info.platforms, info.accounts, info.ads, info.changed) == (3, 19, 66, 0)
+    assert recorded_form(store.snapshots.as_of(T0 + timedelta(1)).data) == recorded_form(data)
+    # One account changed (its digest says so): only its rows are kept.
+    first = data[0].accounts[0]
+    row = first.rows[0]
+    changed = AccountData(
+        first.account, [(*row[:-1], Decimal("0.123")), *first.rows[1:]], None, b"\x01" * 32
+    )
+    moved = [PlatformData(data[0].platform, data[0].fields, [changed, *data[0].accounts[1:]])]
+    slim, omitted = store.snapshots.slim([*moved, *data[1:]])
+    assert len(omitted) == 18 and slim[0].accounts[0].rows == changed.rows
+    # Another process records that change first: the read that let its rows go is refused.
+    stale, stale_omitted = store.snapshots.slim(data)
+    other = open_store(store_url)
+    assert other is not None
+    try:
+        other.snapshots.record(
+            platforms, [*moved, *data[1:]], at=T0 + timedelta(2), trigger="schedule"
+        )
+    finally:
+        other.close()
+    before = count(store, "snapshot")
+    with pytest.raises(Superseded, match="recorded changed by another process"):
+        store.snapshots.record(
+            platforms, stale, at=T0 + timedelta(3), trigger="request", omitted=stale_omitted
+        )
+    assert count(store, "snapshot") == before  # nothing written
+
+
+def test_versions_are_written_a_batch_at_a_time(
+    store: Store,
+    upstream: tuple[list[Platform], list[PlatformData]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(changes, "INSERT_BATCH", 5)  # the real batch is 20,000 versions
+    platforms, data = upstream
+    info = store.snapshots.record(platforms, data, at=T0, trigger="record")
+    assert (info.ads, info.changed) == (66, 66) and count(store, "ad_version") == 66
+    assert recorded_form(store.snapshots.as_of(T0).data) == recorded_form(data)

@@ -109,7 +109,7 @@ def test_each_ad_keeps_its_upstream_id_never_shown(
 ) -> None:
     sim = make_simulator(synthetic_dataset(2, 3))
     with StractClient(Settings(api_url=sim.url, store_url="off")) as client:
-        ads, _ = build_source(client, ReportSpec(None))
+        ads = build_source(client, ReportSpec(None)).ads
 
     table = ads.table
     keys = [str(ads.ad_ids.cell(row)) for row in table.selection]

@@ -15,7 +15,7 @@ from flask import Flask
 
 from hostile import Call, HostileUpstream, Reply, json_reply
 from stract_reports.errors import DeadlineExceeded
-from stract_reports.pipeline import slice_source
+from stract_reports.pipeline import Source, slice_source
 from stract_reports.records import AccountData, PlatformData
 from stract_reports.renderers import Rendering, plan_rendering, render
 from stract_reports.reports.slicing import report_source
@@ -37,7 +37,7 @@ def _times(data: Sequence[PlatformData], k: int) -> list[PlatformData]:
 
 
 def _table(k: int) -> Table:
-    return slice_source(report_source(_times(real_data(), k), ReportSpec(None)))[0]
+    return slice_source(Source(*report_source(_times(real_data(), k), ReportSpec(None))))[0]
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv", "json", "ndjson", "tsv", "html"])

@@ -1,12 +1,15 @@
-"""The ``stract-reports`` command: serve, demo, export, simulator."""
+"""The ``stract-reports`` command: serve, demo, export, record, simulator."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import importlib.util
 import logging
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +21,7 @@ from .config import (
     DEMO,
     EXPORT,
     PORTS,
+    RECORD,
     SERVE,
     Settings,
     SettingsError,
@@ -32,6 +36,7 @@ from .reports.spec import all_reports
 from .urls import PROBE_PATHS
 
 DEMO_PORT = 5000
+DEMO_RECORD_EVERY = "1m"
 
 _CLICK_TYPES: dict[Any, Any] = {int: int, "int": int, float: float, "float": float}
 
@@ -126,8 +131,17 @@ def serve(**flags: Any) -> None:
     from . import close_app, create_app
     from .access import is_loopback
     from .serving import ListenError, WorkerFailed, run_server
+    from .store import StoreTooNew
+    from .store_link import prepare_store
 
     settings = _settings(**flags)
+    try:
+        unreachable = prepare_store(settings)
+    except StoreTooNew as exc:
+        click.echo(f"stract-reports: {exc.detail}", err=True)
+        sys.exit(2)
+    if unreachable:
+        click.echo(f"stract-reports: {unreachable}", err=True)
     if not is_loopback(settings.host) and not settings.access_keys and not settings.public:
         click.echo(
             f"stract-reports: refusing to serve {settings.host} without access keys: set "
@@ -187,17 +201,36 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
             click.echo(f"Port {DEMO_PORT} is in use; serving on port {port} (choose with --port).")
     growth = Growth(grow / 100) if grow else None
     simulator = Simulator(latency=latency_ms / 1000, growth=growth).start()
-    settings = _settings(api_url=simulator.url, api_token=DEFAULT_TOKEN, **flags)
-    base = f"http://{host}:{port}"
-    click.echo(f"Simulated Stract API: {simulator.url}")
-    click.echo(f"Reports:  {base}/   (index)")
-    for name in (s.name for s in all_reports(p.value for p in simulator.dataset.platforms)):
-        click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
-    click.echo("Press Ctrl+C to stop.")
+    # A store of its own, new each run and removed at the end: the demo's history is the
+    # demo's, recorded by every report and once a minute.
+    folder = tempfile.mkdtemp(prefix="stract-demo-")
+
+    def close(app: Any) -> None:
+        close_app(app)
+        # Here, not after run_server: a host with threads left (the simulator's) exits at once.
+        shutil.rmtree(folder, ignore_errors=True)
+
     try:
+        settings = _settings(
+            api_url=simulator.url,
+            api_token=DEFAULT_TOKEN,
+            store_url=f"sqlite:///{Path(folder) / 'history.sqlite3'}",
+            record_every=DEMO_RECORD_EVERY,
+            **flags,
+        )
+        base = f"http://{host}:{port}"
+        click.echo(f"Simulated Stract API: {simulator.url}")
+        click.echo(f"Reports:  {base}/   (index)")
+        for name in (s.name for s in all_reports(p.value for p in simulator.dataset.platforms)):
+            click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
+        click.echo(
+            f"History:  {base}/history   (every read is recorded, and one a minute; numbers "
+            f"grow {grow:g} % a minute: try {base}/geral/resumo.html?since=5m)"
+        )
+        click.echo("Press Ctrl+C to stop.")
         run_server(
             lambda: create_app(settings=settings),
-            close=close_app,
+            close=close,
             host=host,
             port=port,
             workers=1,
@@ -208,6 +241,8 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
         )
     except WorkerFailed as exc:
         fail(str(exc))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _synthetic(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -350,7 +385,8 @@ def export(
     use_simulator: bool,
     **flags: Any,
 ) -> None:
-    """Write one report, named as its URL: geral, geral/resumo.json, 'geral?_col=Platform,Spend'."""
+    """Write one report, named as its URL with the server's query options after a ?: geral,
+    geral/resumo.json, 'geral?_col=Platform,Spend', 'geral/resumo.csv?since=7d&_by=Country'."""
     from .exporting import check_output, describe, export_report, plan_export, write_output
 
     # The one line below is the whole story: no retry warnings before it.
@@ -363,6 +399,10 @@ def export(
             check_output(output)
         with _upstream(use_simulator) as upstream:
             settings = _settings(**{**flags, **upstream})
+            if use_simulator and not settings.store_url:
+                # The embedded simulator's numbers are no upstream's history: kept out of the
+                # default store (a store named by STRACT_STORE_URL or --store-url records them).
+                settings = dataclasses.replace(settings, store_url="off")
             data = export_report(settings, plan, show_progress=sys.stderr.isatty())
         if output is None:
             sys.stdout.buffer.write(data)
@@ -372,6 +412,25 @@ def export(
         raise
     except Exception as exc:  # one line, never a traceback: see exporting.describe
         fail(describe(exc))
+
+
+@main.command()
+@setting_options(RECORD)
+def record(**flags: Any) -> None:
+    """Read every platform once and record it in the store (for cron); prune by --keep."""
+    from .exporting import describe
+    from .schedule import record_once
+
+    logging.getLogger().setLevel(logging.ERROR)
+    settings = _settings(**flags)
+    try:
+        info = record_once(settings)
+    except Exception as exc:  # one line, never a traceback
+        fail(describe(exc))
+    click.echo(
+        f"recorded {info.taken_at:%Y-%m-%dT%H:%M:%SZ}: {info.platforms} platform(s), "
+        f"{info.accounts:,} accounts, {info.ads:,} ads, {info.changed:,} changed"
+    )
 
 
 @contextmanager

@@ -25,7 +25,7 @@ PUBLIC_API_URL = "https://sidebar.stract.to/api"
 # The token the Stract challenge published for everyone; a real one comes from the environment.
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
-SERVE, DEMO, EXPORT = "serve", "demo", "export"
+SERVE, DEMO, EXPORT, RECORD = "serve", "demo", "export", "record"
 GRACE = 20.0  # seconds requests in flight may take to finish after SIGTERM
 REQUEST_TIMEOUT = 20.0  # seconds a client has to send one whole request
 PORTS = Range(1, 65535)
@@ -34,7 +34,7 @@ SECONDS = Range(0, HOUR, above=True)  # a time budget: more than nothing, at mos
 # An access key shorter than this is refused at start: guessable, and masking it in a log line
 # would cut words.
 MIN_KEY_CHARS = 16
-_UPSTREAM = (SERVE, EXPORT)
+_UPSTREAM = (SERVE, EXPORT, RECORD)
 _SERVER = (SERVE, DEMO)
 
 

@@ -1,7 +1,9 @@
 """The CLI's ``export``: one report to bytes, with a progress line on a terminal.
 
-Everything that can be checked without the upstream (the report name, its format, the options,
-the output file) is checked first: a mistake costs no fetch.
+Everything that can be checked without the upstream (the report name, its format, the options
+of its query, the output file) is checked first: a mistake costs no fetch. The report's query
+takes the server's options, history ones included (``geral/resumo.csv?since=7d&_by=Country``).
+A live read is recorded in the store (trigger ``export``) before the command exits.
 """
 
 from __future__ import annotations
@@ -15,14 +17,24 @@ from urllib.parse import parse_qsl
 
 from .config import Settings
 from .errors import InvalidRequest, ReportError
-from .pipeline import build_source, slice_for
+from .formats import FORMATS
+from .history import Past, SourceCache, history_report
+from .pipeline import Source, build_source, slice_for
 from .redaction import printable, redact
+from .render.notes import HistoryNote
 from .renderers import plan_rendering, render
 from .report_options import ReportOptions, read_options
-from .reports.options import RatioMode
+from .reports.options import SECRET_OPTIONS, RatioMode
+from .reports.slicing import Page
 from .reports.spec import ReportSpec
+from .reports.table import Table
+from .store_link import StoreLink
 from .upstream import StractClient
+from .upstream.fetch import Progress
 from .urls import parse_report
+
+# Options of a server's answer that a file has no use for.
+_NOT_FOR_FILES = frozenset({"download", *SECRET_OPTIONS})
 
 
 class ExportError(Exception):
@@ -37,6 +49,16 @@ class Export:
     fmt: str
     options: ReportOptions
 
+    @property
+    def excel(self) -> str:
+        """The CSV's Excel preset ("": none)."""
+        return self.options.excel
+
+    @property
+    def ratios(self) -> RatioMode:
+        """How summaries treat ratios."""
+        return self.options.ratios
+
 
 def plan_export(
     report: str,
@@ -46,11 +68,12 @@ def plan_export(
     ratios: RatioMode | None = None,
 ) -> Export:
     """Check a report name and its query as a URL has them ("geral/resumo.json?_by=Country",
-    "geral?_col=Platform,Spend") and the flags, before any fetch: the server's checks and words.
+    "geral?_col=Platform,Spend", "geral.csv?as_of=7d") and the flags, before any fetch: the
+    server's checks and words.
 
     A suffix in the name sets the format, as in a URL; ``fmt`` (``--format``) must agree. The
     flags ``--excel`` and ``--ratios`` are the query's ``excel=`` and ``ratios=``: given both
-    ways, they must agree.
+    ways, they must agree. ``download=`` and ``key=`` are the server's, refused here.
     """
     name, _, query = report.partition("?")
     spec, named_fmt = parse_report(name)
@@ -60,6 +83,8 @@ def plan_export(
     chosen = named_fmt if suffixed or fmt is None else fmt
     # As werkzeug reads a request's query: "+" is a space, a bare name has an empty value.
     pairs = parse_qsl(query, keep_blank_values=True)
+    for option in sorted({option for option, _ in pairs} & _NOT_FOR_FILES):
+        raise InvalidRequest(f"{option} is for the server's answers, not for an export")
     for option, flag in (("excel", excel), ("ratios", ratios)):
         if flag is None:
             continue
@@ -70,7 +95,7 @@ def plan_export(
             )
         if not given:
             pairs.append((option, flag))
-    return Export(spec, chosen, read_options(pairs, chosen))
+    return Export(spec, chosen, read_options(chosen, spec, pairs))
 
 
 def check_output(path: Path) -> None:
@@ -85,16 +110,18 @@ def check_output(path: Path) -> None:
 def export_report(
     settings: Settings, report: str | Export, *, show_progress: bool = False
 ) -> bytes:
-    """Fetch and render one report exactly as the server's ``/{report}.{fmt}?{query}`` would."""
+    """Fetch (or read back) and render one report exactly as the server's
+    ``/{report}.{fmt}?{query}`` would, the live read recorded in the store."""
     plan = report if isinstance(report, Export) else plan_export(report)
     client = StractClient(settings)
+    store = StoreLink(settings).open()
     try:
-        source = build_source(client, plan.spec, progress=ProgressBar() if show_progress else None)
+        table, page, note = _table(client, store, plan, ProgressBar() if show_progress else None)
     finally:
         client.close()
+        store.close()  # what its recorder holds is written first
         if show_progress:
             sys.stderr.write("\n")
-    table, page = slice_for(source, plan.fmt, plan.options)
     options = plan.options
     rendering = plan_rendering(
         table,
@@ -105,8 +132,42 @@ def export_report(
         ratios=options.ratios,
         excel=options.excel,
         shape=options.shape,
+        note=note,
     )
     return render(table, plan.fmt, rendering)
+
+
+def _table(
+    client: StractClient, store: StoreLink, plan: Export, progress: Progress | None
+) -> tuple[Table, Page, HistoryNote | None]:
+    """The table and page the plan asks for, as the server's answer in its format has them,
+    and what a report from the store says of itself."""
+    options = plan.options
+
+    def live(identify: bool = False) -> Source:
+        return build_source(
+            client,
+            plan.spec,
+            progress=progress,
+            on_read=lambda read, assembled: store.record(read, assembled, "export"),
+            identify=identify,
+        )
+
+    if not options.history.asked:
+        table, page = slice_for(live(), plan.fmt, options)
+        return table, page, None
+    shown = FORMATS[plan.fmt]
+    past = Past(store.require(), SourceCache(), lambda key, build: build(), lambda: live(True))
+    return history_report(
+        past,
+        plan.spec,
+        options.history,
+        options.slice,
+        ratios=options.ratios,
+        page_size=shown.page_size,
+        totals=shown.totals,
+        now=options.now,
+    )
 
 
 def write_output(path: Path, data: bytes) -> None:

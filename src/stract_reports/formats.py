@@ -67,6 +67,9 @@ EXCEL_PRESETS = {"br": "excel-br", "1": "excel"}
 # Options a download's name does not digest: the Excel preset is named in words, the others
 # leave the file's bytes alone (and a key never appears in an answer).
 _NAMED_OPTIONS = frozenset({"excel", "download"}) | SECRET_OPTIONS
+# Named by a report from the store as the snapshots' times they resolve to ("7d" and the
+# time it meant name one file alike).
+_TIME_OPTIONS = frozenset({"as_of", "since", "until", "compare"})
 
 
 def format_choices() -> str:
@@ -97,22 +100,26 @@ def download_name(
     excel: str,
     generated_at: datetime,
     query: Iterable[tuple[str, str]] = (),
+    when: str | None = None,
 ) -> str:
     """The file name of a download: "stract-geral-resumo-excel-br-20250201T1200Z.csv", with
     a short digest of the options that change the file when any is given (filters, columns,
     sort, page, grouping, ratio mode, shape): "stract-geral-1a2b3c4d-20250201T1200Z.csv", so
-    two slices never share a name."""
+    two slices never share a name. A report from the store names its snapshots' times instead
+    of the time it was made (``when``: "stract-geral-as-of-20261201T100005Z.csv")."""
     preset = f"-{EXCEL_PRESETS[excel]}" if excel else ""
     # Only safe characters: an upstream's platform value may hold quotes or line breaks.
     slug = re.sub(r"[^A-Za-z0-9_-]", "_", spec.slug)
+    named = _NAMED_OPTIONS | _TIME_OPTIONS if when else _NAMED_OPTIONS
     # An empty ``_option=`` is an option not given; an empty filter value is a filter.
     shown = [
         (name, value)
         for name, value in query
-        if name not in _NAMED_OPTIONS and (value or not name.startswith("_"))
+        if name not in named and (value or not name.startswith("_"))
     ]
     digest = f"-{hashlib.sha256(urlencode(shown).encode()).hexdigest()[:8]}" if shown else ""
-    return f"stract-{slug}{digest}{preset}-{generated_at:%Y%m%dT%H%MZ}.{fmt}"
+    moment = re.sub(r"[^A-Za-z0-9_-]", "_", when) if when else f"{generated_at:%Y%m%dT%H%MZ}"
+    return f"stract-{slug}{digest}{preset}-{moment}.{fmt}"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,13 +41,14 @@ class Account:
 class AccountData:
     """One account with its ad rows, in upstream order, each aligned with the platform's fields.
 
-    For the history store: ``ad_keys`` are the ads' upstream ``id`` values in row order (None:
-    the store keys ads by position, "1".."n"), and ``digest`` is a digest of the account's
-    insight bodies (None: the store digests the rows itself).
+    For the history store: ``ad_keys`` are the ads' upstream ``id`` values in row order, each
+    made unique (``unique_keys``; None: the store keys ads by position, "1".."n"), and
+    ``digest`` is a digest of the account's insight bodies (None: the store digests the rows
+    itself).
     """
 
     account: Account
-    rows: list[Row]
+    rows: Sequence[Row]
     ad_keys: list[str] | None = None
     digest: bytes | None = field(default=None, repr=False)
 
@@ -57,6 +60,34 @@ class PlatformData:
     platform: Platform
     fields: list[Field]
     accounts: list[AccountData]
+
+
+@dataclass
+class Read:
+    """One read of the upstream: when it began, the whole platform list it saw, and the
+    platforms it read in full (all of them, or the one a report asked for)."""
+
+    at: datetime
+    platforms: list[Platform]
+    data: list[PlatformData]
+
+
+def unique_keys(keys: Iterable[str]) -> list[str]:
+    """Each ad's identity within its account: its upstream id, and for a repeated one "#2",
+    "#3"... in order (``["7", "7", "8"]`` -> ``["7", "7#2", "8"]``)."""
+    given = list(keys)
+    if len(set(given)) == len(given):
+        return given
+    seen: set[str] = set()
+    unique = []
+    for key in given:
+        made, n = key, 1
+        while made in seen:
+            n += 1
+            made = f"{key}#{n}"
+        seen.add(made)
+        unique.append(made)
+    return unique
 
 
 def insights_call(platform: str, account: str) -> str:

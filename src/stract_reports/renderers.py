@@ -24,6 +24,7 @@ from .formats import FORMATS
 from .render.csv import ExcelPreset, csv_chunks, tsv_chunks
 from .render.json import array_chunks, json_chunks, ndjson_chunks
 from .render.links import FacetLinks, PageLinks
+from .render.notes import HistoryNote
 from .reports.options import RatioMode
 from .reports.slicing import Page
 from .reports.table import CHUNK_ROWS, Table
@@ -34,7 +35,8 @@ from .urls import facet_links, next_page_url, page_links
 @dataclass(frozen=True)
 class Rendering:
     """What a renderer may need besides the table: the time, the CSV preset, the CSP nonce,
-    the page, the summary mode, the JSON shape, and the links the page shows."""
+    the page, the summary mode, the JSON shape, the links the page shows, and what a report
+    from the store says of itself."""
 
     generated_at: datetime
     excel: str = ""  # a key of formats.EXCEL_PRESETS, or "" for the plain CSV
@@ -47,6 +49,7 @@ class Rendering:
     next_url: str | None = None  # a JSON page's next page
     deadline: float | None = None  # monotonic time the answer must be drawn by (None: none)
     facets: tuple[FacetLinks, ...] = ()  # the facets asked (``_facet``), with their links
+    note: HistoryNote | None = None  # a report from the store: which snapshots it used
 
 
 def plan_rendering(
@@ -61,6 +64,7 @@ def plan_rendering(
     nonce: str | None = None,
     shape: str = "",
     deadline: float | None = None,
+    note: HistoryNote | None = None,
 ) -> Rendering:
     """The ``Rendering`` of ``table`` in ``fmt`` for a request's options (``query``), with
     the links the format shows planned here: the server's answers and the CLI's exports alike.
@@ -82,6 +86,7 @@ def plan_rendering(
         next_url=next_page_url(table.spec, fmt, pairs, page),
         deadline=deadline,
         facets=facet_links(table.spec, fmt, pairs, asked),
+        note=note,
     )
 
 
@@ -92,12 +97,14 @@ def _csv(table: Table, rendering: Rendering) -> Iterable[str]:
 def _json(table: Table, rendering: Rendering) -> Iterable[str]:
     if rendering.shape == "array":
         return array_chunks(table)
+    note = rendering.note
     return json_chunks(
         table,
         rendering.generated_at,
         page=rendering.page,
         next_url=rendering.next_url,
         facets=rendering.facets,
+        snapshot=None if note is None else note.document,
     )
 
 
@@ -115,6 +122,7 @@ def _html(table: Table, rendering: Rendering) -> Iterable[str]:
         page=rendering.page,
         ratios=rendering.ratios,
         chosen_columns=rendering.chosen_columns,
+        note=rendering.note,
     )
     return [page]
 

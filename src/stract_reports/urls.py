@@ -5,9 +5,11 @@ them back.
 - ``report_links``, ``next_page_url``, ``page_links``, ``facet_links``: the links of the index,
   of a JSON page and of an HTML page, planned here and handed to the renderers as values
   (``render.links``); ``form_target``: where the page's filter form leads.
+- ``history_url``, ``snapshot_links``: the snapshot list's pages, and each snapshot's reports.
 - ``PROBE_PATHS``: the health probes' paths; ``unreachable_platform``: a platform value that
   cannot be the first segment of its reports' paths (``RESERVED_SEGMENTS`` are ours).
-- ``ROUTES`` and ``CONVERTERS``: the report URLs as werkzeug rules. The Flask app registers
+- ``ROUTES`` and ``CONVERTERS``: the report URLs as werkzeug rules (``HISTORY_ROUTES``: the
+  snapshot list's). The Flask app registers
   them, and the CLI matches a report name against the same rules (``parse_report``), so both
   accept the same names and formats and refuse the rest with the same words.
 
@@ -45,9 +47,14 @@ Pairs = list[tuple[str, str]]
 
 # The liveness and readiness probes (the host answers them on threads of their own).
 PROBE_PATHS = ("/healthz", "/readyz")
+# The snapshot list's path segment (``history_page``).
+HISTORY = "history"
 # First path segments a platform value must not take: /geral is the general report, /resumo reads
-# as a summary, the probes are ours (the app's rules are checked against this set in the tests).
-RESERVED_SEGMENTS = frozenset({GENERAL, SUMMARY, *(path.lstrip("/") for path in PROBE_PATHS)})
+# as a summary, the probes and the snapshot list are ours (the app's rules are checked against
+# this set in the tests).
+RESERVED_SEGMENTS = frozenset(
+    {GENERAL, SUMMARY, HISTORY, *(path.lstrip("/") for path in PROBE_PATHS)}
+)
 
 
 def unreachable_platform(values: Iterable[str]) -> str | None:
@@ -73,6 +80,25 @@ def report_url(spec: ReportSpec, fmt: str, query: str = "") -> str:
         path += "/" + SUMMARY
     path += f".{fmt}"
     return f"{path}?{query}" if query else path
+
+
+def history_url(fmt: str = "", query: str = "") -> str:
+    """Root-relative URL of the snapshot list, in ``fmt`` ("": as the client prefers)."""
+    path = f"/{HISTORY}.{fmt}" if fmt else f"/{HISTORY}"
+    return f"{path}?{query}" if query else path
+
+
+def snapshot_links(exact: str) -> dict[str, str]:
+    """The reports as of a snapshot taken at ``exact`` (``history_query.exact_time``), and
+    the general summary's change since: the links each snapshot of the list carries."""
+    as_of = urlencode({"as_of": exact})
+    return {
+        "geral": report_url(ReportSpec(None), "html", as_of),
+        "geral/resumo": report_url(ReportSpec(None, summary=True), "html", as_of),
+        "change since": report_url(
+            ReportSpec(None, summary=True), "html", urlencode({"since": exact})
+        ),
+    }
 
 
 def query_with(pairs: Iterable[tuple[str, str]], changes: Mapping[str, str | None]) -> str:
@@ -308,6 +334,8 @@ class _Suffix(BaseConverter):
 
 
 CONVERTERS: dict[str, type[BaseConverter]] = {"segment": _Segment, "suffix": _Suffix}
+# The snapshot list (``history_page``): HTML or JSON by suffix, or bare by the Accept header.
+HISTORY_ROUTES = (f"/{HISTORY}", f"/{HISTORY}.<fmt>")
 # (rule, endpoint, whether the report is a summary)
 ROUTES: tuple[tuple[str, str, bool], ...] = (
     ("/<segment:platform><suffix:fmt>", "report", False),

@@ -13,15 +13,25 @@ from flask import Flask, Response, jsonify, request
 
 from .error_pages import error_response
 from .errors import ReportError
-from .extensions import current_client, current_gate, current_settings
+from .extensions import (
+    current_client,
+    current_gate,
+    current_settings,
+    current_sources,
+    current_store,
+)
 from .formats import FORMATS, download_name, negotiate, prefers_html
 from .gate import request_arrival
-from .pipeline import build_source, check_paths, slice_for, slice_source
+from .history import Past, history_report
+from .pipeline import Source, build_source, check_paths, slice_for, slice_source
+from .records import Read
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
+from .render.notes import HistoryNote
 from .renderers import RENDERING, plan_rendering, render_chunks
 from .report_options import ReportOptions, read_options
+from .reports.ingest import AdColumns
 from .reports.slicing import Page
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
@@ -34,6 +44,7 @@ from .urls import (
     PROBE_PATHS,
     ROUTES,
     form_target,
+    history_url,
     report_links,
     report_url,
     resolve,
@@ -44,10 +55,13 @@ T = TypeVar("T")
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
 ROBOTS = "User-agent: *\nDisallow: /\n"
+# The header that says which snapshots a report from the store used (their times, in UTC).
+SNAPSHOT_HEADER = "Stract-Snapshot"
 
 
 def index() -> Response:
-    """The report owner and a link to every report in every format: JSON, or HTML for browsers.
+    """The report owner, a link to every report in every format and one to the snapshot list:
+    JSON, or HTML for browsers.
 
     JSON: one upstream call (the platform list). HTML also draws the ``/geral/resumo`` chart,
     through the same shared build as that report. Links are root-relative and escaped, built
@@ -77,6 +91,7 @@ def index() -> Response:
             nonce=csp_nonce(),
             chart=None if platforms_error else _summary_chart(),
             chart_url=report_url(ReportSpec(None, summary=True), "html"),
+            history_url=history_url("html"),
         )
         response = Response(page, mimetype="text/html")
     else:
@@ -84,6 +99,7 @@ def index() -> Response:
         if platforms_error is not None:
             body["platforms_error"] = platforms_error
         body["reports"] = [{"report": link.name, **link.urls} for link in links]
+        body["history"] = history_url("json")
         response = jsonify(body)
     # The same URL answers two representations: caches must key on Accept.
     response.vary.add("Accept")
@@ -96,8 +112,7 @@ def _summary_chart() -> str | None:
     still answers: it lists the reports, and each one says why it fails)."""
     spec = ReportSpec(None, summary=True)
     try:
-        source = shared_build(spec, lambda: build_source(current_client(), spec))
-        return render_chart_svg(slice_source(source)[0])
+        return render_chart_svg(slice_source(live_source(spec))[0])
     except ReportError:
         return None
 
@@ -131,8 +146,9 @@ def readyz() -> Response:
 
     ``shared`` tells the state of the fleet's Redis (``connected``, ``degraded`` when it answers
     slower than the breaker allows, ``down`` or ``off``), with its recent latency in
-    ``shared_latency_ms``. Redis degraded or down is still ready: reports work, each process
-    reading on its own.
+    ``shared_latency_ms``, and ``store`` the store's (``ok``, ``down`` or ``off``). Redis
+    degraded or down, or the store down, is still ready: reports work, each process reading on
+    its own, their reads not recorded until the store is back.
     """
     try:
         limits = FetchLimits.from_settings(current_settings())
@@ -149,6 +165,13 @@ def readyz() -> Response:
         body["shared_latency_ms"] = round(latency * 1000, 1)
     if state in SHARED_DETAILS:
         body["shared_detail"] = SHARED_DETAILS[state]
+    store = current_store().state
+    body["store"] = store.status
+    if store.status == "down":
+        body["store_detail"] = (
+            f"the store (STRACT_STORE_URL) cannot be written: {store.detail}; reports still "
+            "work, live, and their reads are recorded again once it can"
+        )
     return jsonify(body)
 
 
@@ -167,21 +190,59 @@ def report(platform: str, fmt: str, summary: bool) -> Response:
     target = form_target(spec, fmt, request.args.items(multi=True))
     if target is not None:  # the page's filter form: to the filter's own URL, as a link has it
         return Response(status=303, headers={"Location": target})
-    options = read_options(request.args.items(multi=True), fmt)
-    table, page = build_report(spec, fmt, options)
-    return answer_report(table, page, spec, fmt, options)
+    options = read_options(fmt, spec, request.args.items(multi=True))
+    table, page, note = build_report(spec, fmt, options)
+    return answer_report(table, page, spec, fmt, options, note)
 
 
-def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
+def build_report(
+    spec: ReportSpec, fmt: str, options: ReportOptions
+) -> tuple[Table, Page, HistoryNote | None]:
     """The one place a report's table is built: the upstream read now and the ads laid out,
     shared by the requests that overlap it (``gate.py``: every format and slice of one report
-    shares one build), then the slice this request asked for."""
-    source = shared_build(spec, lambda: build_source(current_client(), spec))
-    return slice_for(source, fmt, options)
+    shares one build), then the slice this request asked for; or, with history options, from
+    the store (``history.py``), with what it says of the snapshots it used."""
+    if not options.history.asked:
+        table, page = slice_for(live_source(spec), fmt, options)
+        return table, page, None
+    shown = FORMATS[fmt]
+    past = Past(
+        current_store().require(),
+        current_sources(),
+        shared_build,
+        lambda: live_source(spec, identify=True),
+    )
+    return history_report(
+        past,
+        spec,
+        options.history,
+        options.slice,
+        ratios=options.ratios,
+        page_size=shown.page_size,
+        totals=shown.totals,
+        now=options.now,
+    )
+
+
+def live_source(spec: ReportSpec, *, identify: bool = False) -> Source:
+    """``spec`` read from the upstream now (shared with overlapping requests), and recorded."""
+    client, store = current_client(), current_store()
+
+    def record(read: Read, assembled: AdColumns) -> None:
+        store.record(read, assembled, "request")
+
+    # With identities the build is another one: every report over time needs them, others not.
+    key = ("identified", spec) if identify else spec
+    return shared_build(key, lambda: build_source(client, spec, on_read=record, identify=identify))
 
 
 def answer_report(
-    table: Table, page: Page, spec: ReportSpec, fmt: str, options: ReportOptions
+    table: Table,
+    page: Page,
+    spec: ReportSpec,
+    fmt: str,
+    options: ReportOptions,
+    note: HistoryNote | None = None,
 ) -> Response:
     """The one place a table becomes the answer: render, label, validate, compress."""
     answer = negotiate(
@@ -200,11 +261,15 @@ def answer_report(
         shape=options.shape,
         # Drawing the answer counts against the report's deadline, from the request's arrival.
         deadline=request_arrival(request.environ) + current_settings().deadline,
+        note=note,
     )
     # Every byte of the upstream read is in by now: the body goes out as it is rendered.
     response = Response(render_chunks(table, fmt, rendering), mimetype=answer.mimetype)
+    if note is not None:
+        response.headers[SNAPSHOT_HEADER] = note.header
     if FORMATS[fmt].downloadable:
-        filename = download_name(spec, fmt, options.excel, generated_at, options.query)
+        when = note.file_part if note is not None else None
+        filename = download_name(spec, fmt, options.excel, generated_at, options.query, when)
         disposition = "attachment" if answer.download else "inline"
         response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     warnings = warnings_header(table)
@@ -217,9 +282,10 @@ def answer_report(
 
 def _etag(table: Table, mimetype: str, fmt: str) -> str:
     """Over what the body is made of, known before its first byte: the content digest of the
-    upstream read (``table.digest``), the report, the format and media type, and the options
-    (the query). Strong where the format is deterministic (the same of all these, the same
-    bytes); weak where the body carries its generation time (see transfer.py)."""
+    upstream read (``table.digest``; a report from the store: of the snapshots it used), the
+    report, the format and media type, and the options (the query). Strong where the format
+    is deterministic (the same of all these, the same bytes); weak where the body carries its
+    generation time (see transfer.py)."""
     head = repr((table.spec.name, fmt, mimetype, RENDERING))
     weak = not FORMATS[fmt].deterministic
     return entity_tag(head, table.digest, request.query_string, weak=weak)

@@ -8,7 +8,7 @@ script (sorting and paging are links, the chart is SVG with presentation attribu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from .chart import render_chart_svg
 from .json import iso_utc
 from .kinds import Kind, column_kind, display_number
 from .links import FacetLinks, PageLinks, ReportLink
+from .notes import HistoryNote
 
 # autoescape=True, not select_autoescape(): every template here is HTML, whatever its name.
 _ENV = Environment(
@@ -45,20 +46,26 @@ def render_html(
     page: Page | None = None,
     ratios: RatioMode = "recompute",
     chosen_columns: bool = False,
+    note: HistoryNote | None = None,
 ) -> str:
     """The table as a readable page with its ``links`` (planned by ``urls.page_links``);
     ``page``: where this page sits in the sliced table (None: it is the whole table);
     ``ratios``: the summary mode, shown; ``chosen_columns``: the request chose the columns, so
-    a summary shows them even when empty."""
+    a summary shows them even when empty; ``note``: a report from the store says so in a
+    banner (and a time series draws its line chart instead of the bars)."""
     summary = table.spec.summary
     page = page or Page(len(table), 0, None, None)
     kinds = [column_kind(label, n) for label, n in zip(table.columns, table.numeric, strict=True)]
     # Summaries leave text empty: columns empty in every row only widen the page.
     visible = _visible_columns(table, hide_empty=summary and not chosen_columns)
-    chart = render_chart_svg(table) if summary else None
+    if note is not None and note.chart is not None:
+        chart: str | None = note.chart
+    else:
+        chart = render_chart_svg(table) if summary else None
     return _render(
         "report.html",
         nonce=nonce,
+        note=note,
         warnings=table.warnings,
         title=table.title or table.spec.name,
         name=table.spec.name,
@@ -95,10 +102,11 @@ def render_index_html(
     platforms_error: str | None = None,
     nonce: str | None = None,
     chart: str | None = None,
+    history_url: str = "",
 ) -> str:
     """The index page: the report owner, every report in every format, and ``chart`` (the
     SVG that ``render_chart_svg`` draws of the ``/geral/resumo`` table, linking to
-    ``chart_url``) when given."""
+    ``chart_url``) when given, and a link to the snapshot list (``history_url``)."""
     return _render(
         "index.html",
         nonce=nonce,
@@ -112,6 +120,28 @@ def render_index_html(
         platforms_error=platforms_error,
         chart=Markup(chart) if chart else None,
         chart_url=chart_url,
+        history_url=history_url,
+    )
+
+
+def render_history_html(
+    snapshots: Sequence[Mapping[str, Any]],
+    *,
+    next_url: str | None,
+    first_url: str | None,
+    json_url: str,
+    nonce: str | None = None,
+) -> str:
+    """The snapshot list (``history_page``): each snapshot's time, trigger, counts and links
+    to the reports as of it, and the links to the older page and back to the newest."""
+    return _render(
+        "history.html",
+        nonce=nonce,
+        title="History: the snapshots recorded",
+        snapshots=snapshots,
+        next_url=next_url,
+        first_url=first_url,
+        json_url=json_url,
     )
 
 
@@ -209,4 +239,4 @@ def _render(template: str, **context: Any) -> str:
     return _ENV.get_template(template).render(**context)
 
 
-__all__ = ["render_error_html", "render_html", "render_index_html"]
+__all__ = ["render_error_html", "render_history_html", "render_html", "render_index_html"]

@@ -7,7 +7,7 @@ prints them (``5.50``, never ``5.5`` through a float), and NaN or an infinity is
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, repeat
@@ -42,12 +42,18 @@ def render_json(
     page: Page | None = None,
     next_url: str | None = None,
     facets: Sequence[FacetLinks] = (),
+    snapshot: Mapping[str, Any] | None = None,
 ) -> str:
     """``dumps(table_document(...))``, built column by column: several times faster.
     ``page``: where the table sits in the sliced report (its counts); ``next_url``: the next
     page of a paged table, as ``"next"`` after ``"rows"``; ``facets``: the facets asked, with
-    each value's link."""
-    return "".join(json_chunks(table, generated_at, page=page, next_url=next_url, facets=facets))
+    each value's link; ``snapshot``: which snapshots a report from the store used, after
+    ``"generated_at"``."""
+    return "".join(
+        json_chunks(
+            table, generated_at, page=page, next_url=next_url, facets=facets, snapshot=snapshot
+        )
+    )
 
 
 def json_chunks(
@@ -57,9 +63,13 @@ def json_chunks(
     page: Page | None = None,
     next_url: str | None = None,
     facets: Sequence[FacetLinks] = (),
+    snapshot: Mapping[str, Any] | None = None,
 ) -> Iterator[str]:
     """``render_json`` a few thousand rows at a time: no text of every row at once."""
-    yield dumps(_head(table, generated_at, page, facets))[:-1] + ',"rows":['
+    head = _head(table, generated_at, page, facets)
+    if snapshot is not None:  # after report, title, generated_at
+        head = {**dict(list(head.items())[:3]), "snapshot": dict(snapshot), **head}
+    yield dumps(head)[:-1] + ',"rows":['
     yield from _separated(_rows(table, ","))
     yield "]}" if next_url is None else f'],"next":{dumps(next_url)}}}'
 

@@ -29,6 +29,11 @@ def column_kind(label: str, numeric: bool) -> Kind:
     if not numeric:
         return "text"
     key = label_key(label)
+    # A comparison's columns (``reports.periods``): "X Δ%" a rate, "X Δ" what X is.
+    if key.endswith(" δ%"):
+        return "percent"
+    if key.endswith(" δ"):
+        return column_kind(key[: -len(" δ")], numeric)
     words = set(key.replace("-", " ").split())
     if words & _RATE_WORDS:
         return "percent"

@@ -37,6 +37,20 @@ RATIOS: dict[str, Ratio] = {
     "unique clickthrough rate": Ratio(None, None),
 }
 
+
+def ratio_of(label: str) -> Ratio | None:
+    """How a column labelled ``label`` is a ratio, or None when it is additive. A compared
+    column's relative change ("Spend Δ%") and a ratio's change ("Cost per Click Δ") are
+    ratios without components: a total of them means nothing, so totals leave them empty."""
+    key = label_key(label)
+    found = RATIOS.get(key)
+    if found is not None:
+        return found
+    if key.endswith(" δ%") or (key.endswith(" δ") and key[: -len(" δ")] in RATIOS):
+        return Ratio(None, None)
+    return None
+
+
 # Ratios that ad rows get computed from their own values when the platform does not serve them
 # (Google Analytics has no Cost per Click).
 DERIVED_PER_AD = {"cost per click": Ratio(SPEND, CLICKS)}

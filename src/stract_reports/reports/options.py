@@ -8,6 +8,7 @@ starts with ``_`` is an option, anything else names a column (a filter).
     key=KEY                    the access key (``access`` takes it out before the app sees it)
     _col _sort _sort_desc _size _next _by _search _facet _flags    slicing (``slicing``)
     Column__op=value           a filter with one of Datasette's operators (``filters``)
+    as_of since until compare _grain         history (``history_query``)
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ SLICING_OPTIONS = (
 # What a switch option (``_flags``) takes.
 SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True}
 SWITCH_WORDS |= {"0": False, "false": False, "no": False, "off": False}
+# Reports over time: the store's snapshots picked by time.
+HISTORY_OPTIONS = ("as_of", "since", "until", "compare", "_grain")
 # Options the slicing leaves alone: they are neither slicing options nor columns.
-OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape"})
+OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape", *HISTORY_OPTIONS})
 # Options that change the output table (not the selected ads): links to another report drop
 # them, since its columns differ. Filters, ``_search`` and ``_facet`` choose or describe the
-# ads, which every report of the family shares.
-TABLE_OPTIONS = frozenset(SLICING_OPTIONS) - {"_search", "_facet"}
+# ads, which every report of the family shares; ``_grain`` makes a time series of the table.
+TABLE_OPTIONS = (frozenset(SLICING_OPTIONS) - {"_search", "_facet"}) | {"_grain"}
 # Options that belong to one format's answer: links to other formats set their own.
 FORMAT_ONLY_OPTIONS = frozenset({"excel", "download", "_shape"})
 # The fields of an HTML page's filter form: the server turns them into ``Column__op=value``.

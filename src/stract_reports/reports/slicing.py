@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
 from operator import not_
@@ -239,6 +239,17 @@ def slice_report(
     return table, replace(page, counts=counts, facets=facets, filterable=tuple(source.columns))
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The rows ``select`` keeps, and where each came from (``origins``, one per row): its
+    row in the ad table's columns; for a summary, the index of its group in
+    ``Summary.groups``, or with ``_by`` the value it groups by. Comparisons match the rows of
+    two reads by them."""
+
+    table: Table
+    origins: Sequence[Hashable]
+
+
 def select_rows(
     ads: Ads,
     sl: Slice,
@@ -250,19 +261,36 @@ def select_rows(
     """Which rows: the ``selected`` ad rows (None: all), with their ``Flags`` if asked, or
     (``summary``) one row per group of them, by the summary's own groups or by ``sl.by``.
     Raises ``BadOption``."""
+    return select(ads, sl, selected, summary=summary, ratios=ratios).table
+
+
+def select(
+    ads: Ads,
+    sl: Slice,
+    selected: Rows | None,
+    *,
+    summary: Summary | None = None,
+    ratios: RatioMode = "recompute",
+) -> Selection:
+    """``select_rows``, with where each row came from."""
     source = ads.table
     if summary is None:
         if sl.by is not None:
             raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
         table = source if selected is None else source.select(selected)
-        return with_flags(table, source, ads.quality) if sl.flags else table
+        if sl.flags:
+            table = with_flags(table, source, ads.quality)
+        return Selection(table, table.selection)
     if sl.flags:
         raise BadOption(f"_flags marks ad rows: ask /{source.spec.name}?_flags=1")
     if sl.by is not None:
-        return _summary_by(source, sl.by, selected, summary, ratios)
-    return summarize(
-        source, _kept(summary.groups, selected), ratios, spec=summary.spec, title=summary.title()
+        table = _summary_by(source, sl.by, selected, summary, ratios)
+        return Selection(table, [row[0] for row in table.rows])
+    kept = _kept(list(enumerate(summary.groups)), selected)
+    table = summarize(
+        source, [group for _, group in kept], ratios, spec=summary.spec, title=summary.title()
     )
+    return Selection(table, [index for index, _ in kept])
 
 
 def _accounts(ads: Table) -> Callable[[Sequence[int]], list[Cell]]:
@@ -321,13 +349,16 @@ def arrange(
     return table.project(chosen), replace(page, totals=chosen_totals)
 
 
-def _kept(groups: Sequence[Group], selected: Rows | None) -> Sequence[Group]:
-    """The groups with only their selected rows, those left without any dropped (None: every
-    row is selected). ``selected`` is in ascending order, a group a range of rows."""
+def _kept(
+    groups: Sequence[tuple[int, Group]], selected: Rows | None
+) -> Sequence[tuple[int, Group]]:
+    """The (numbered) groups with only their selected rows, those left without any dropped
+    (None: every row is selected). ``selected`` is in ascending order, a group a range of
+    rows."""
     if selected is None:
         return groups
-    kept: list[Group] = []
-    for prefix, rows in groups:
+    kept: list[tuple[int, Group]] = []
+    for number, (prefix, rows) in groups:
         if isinstance(rows, range) and rows.step == 1:
             first, last = bisect_left(selected, rows.start), bisect_left(selected, rows.stop)
             mine: Rows = selected[first:last]
@@ -335,7 +366,7 @@ def _kept(groups: Sequence[Group], selected: Rows | None) -> Sequence[Group]:
             keep = set(selected)
             mine = [i for i in rows if i in keep]
         if mine:
-            kept.append((prefix, mine))
+            kept.append((number, (prefix, mine)))
     return kept
 
 
@@ -428,12 +459,14 @@ __all__ = [
     "Counts",
     "Page",
     "PastTheEnd",
+    "Selection",
     "Slice",
     "Summary",
     "arrange",
     "parse_slice",
     "query_pairs",
     "report_source",
+    "select",
     "select_rows",
     "slice_report",
 ]

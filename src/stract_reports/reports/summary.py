@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .columnar import NumberColumn
-from .metrics import RATIOS, label_key
+from .metrics import label_key, ratio_of
 from .numbers import ratio
 from .options import RatioMode
 from .spec import ReportSpec
@@ -64,7 +64,7 @@ def _aggregator(
     column = table.data[index]
     if not isinstance(column, NumberColumn):
         return lambda rows: None  # text: summaries leave it empty
-    definition = RATIOS.get(label_key(table.columns[index])) if ratios == "recompute" else None
+    definition = ratio_of(table.columns[index]) if ratios == "recompute" else None
     if definition is None:
         return column.total
     top = column_of.get(definition.numerator or "")

@@ -2,7 +2,7 @@
 it (scoped keys, saved views, audit). Below the web layer, beside ``upstream/``; the pure core
 (``reports/``, ``render/``) imports neither.
 
-    store = open_store(settings.store)        # None when STRACT_STORE_URL=off
+    store = open_store(settings.store, upstream=upstream_identity(settings.api_url))  # or None
     store.snapshots.record(platforms, data, at=..., trigger="request")
     store.snapshots.as_of(when)                # -> Recorded: list[PlatformData] as it was
     store.keys / store.views / store.audit
@@ -10,7 +10,8 @@ it (scoped keys, saved views, audit). Below the web layer, beside ``upstream/``;
 
 SQLite (standard library, the default: a per-user file) or PostgreSQL (psycopg 3, the
 ``postgres`` extra) behind one interface (``db.py``); versioned migrations (``schema.py``);
-exact values (``values.py``); snapshots (``snapshots.py``); keys and views (``keys.py``);
+exact values (``values.py``); snapshots (``snapshots.py``, over ``changes.py``, ``readback.py``
+and ``retention.py``); keys and views (``keys.py``);
 audit (``audit.py``); the background writer (``recorder.py``). Tokens never reach it: no table
 has a column for one.
 """
@@ -33,12 +34,14 @@ from .recorder import Recorder, RecorderState
 from .schema import migrate
 from .snapshots import (
     TRIGGERS,
+    Located,
     Pruned,
     Recorded,
     SnapshotInfo,
     SnapshotPage,
     Snapshots,
     interval_start,
+    upstream_identity,
 )
 from .times import now_utc, to_us
 
@@ -46,9 +49,9 @@ from .times import now_utc, to_us
 class Store:
     """One open store: its snapshots, keys, views and audit trail over one database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, upstream: str = "") -> None:
         self.db = db
-        self.snapshots = Snapshots(db)
+        self.snapshots = Snapshots(db, upstream)
         self.keys = Keys(db)
         self.views = Views(db)
         self.audit = Audit(db)
@@ -68,10 +71,12 @@ class Store:
         self.db.close()
 
 
-def open_store(url: str, *, busy_timeout: float = 5.0) -> Store | None:
+def open_store(url: str, *, upstream: str = "", busy_timeout: float = 5.0) -> Store | None:
     """Open the store at ``url`` (``store_location.parse_store_url``) and bring its schema up to
-    date; None for ``off``. ``ValueError`` for a URL of no known form, ``StoreTooNew``,
-    ``StoreUnavailable`` (cannot open or reach it), ``StoreError`` (psycopg missing)."""
+    date; None for ``off``. Its history is the one of ``upstream`` (``upstream_identity`` of
+    the API URL; "" for none named). ``ValueError`` for a URL of no known form,
+    ``StoreTooNew``, ``StoreUnavailable`` (cannot open or reach it), ``StoreError`` (psycopg
+    missing)."""
     location = parse_store_url(url)
     if location.dialect == STORE_OFF:
         return None
@@ -90,7 +95,7 @@ def open_store(url: str, *, busy_timeout: float = 5.0) -> Store | None:
     except BaseException:
         db.close()
         raise
-    return Store(db)
+    return Store(db, upstream)
 
 
 __all__ = [
@@ -99,6 +104,7 @@ __all__ = [
     "AuditEntry",
     "KeyRecord",
     "Keys",
+    "Located",
     "NameTaken",
     "NotFound",
     "NothingRecorded",
@@ -119,4 +125,5 @@ __all__ = [
     "Views",
     "interval_start",
     "open_store",
+    "upstream_identity",
 ]

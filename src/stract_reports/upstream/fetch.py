@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from queue import Empty, SimpleQueue
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from ..records import (
     Field,
     Platform,
     PlatformData,
+    Read,
     Row,
     exact,
     insights_call,
@@ -100,24 +102,27 @@ def fetch_report_data(
     progress: Progress | None = None,
     sink: InsightsSink | None = None,
     vet: Callable[[list[Platform]], None] | None = None,
-) -> list[PlatformData]:
+) -> Read:
     """Fields, accounts and ad rows of one platform (by value), or of all when None, within
-    ``limits``. ``speculate``: issue the calls of the last good report ahead, a window at a
-    time, then check them (``shape``); ``progress(done, known)`` is told of every finished
-    call; ``sink``: where the insight pages go (then no record keeps rows); ``vet(platforms)``
-    sees the report's platforms as soon as the list is read, and raises to refuse them before
-    anything is asked of them.
+    ``limits``, with the whole platform list and the time the read began. ``speculate``: issue
+    the calls of the last good report ahead, a window at a time, then check them (``shape``);
+    ``progress(done, known)`` is told of every finished call; ``sink``: where the insight pages
+    go (then no record keeps rows); ``vet(platforms)`` sees the report's platforms as soon as
+    the list is read, and raises to refuse them before anything is asked of them.
 
     Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
     ``UpstreamError`` when any call fails after retries: never a partial result.
     """
+    began = datetime.now(UTC)
     run = _Run(client, limits, progress)
     run.sink = sink
     if speculate:
         run.speculate(client.shapes.recall(platform))
     results: list[PlatformData] = []
+    listed: list[Platform] = []
 
     def platforms_known(platforms: list[Platform]) -> None:
+        listed.extend(platforms)
         chosen = platforms
         if platform is not None:
             chosen = [p for p in platforms if p.value == platform]
@@ -133,7 +138,7 @@ def fetch_report_data(
     run.wait()
     if speculate:
         client.shapes.remember(platform, run.made)
-    return results
+    return Read(began, listed, results)
 
 
 def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:

@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from served import Served, serve
-from stract_reports import cli
+from stract_reports import serving
+from stract_reports.config import Settings
 from stract_reports.simulator import Simulator
 from support import golden
 
@@ -89,8 +90,8 @@ def test_a_client_too_slow_to_send_its_request_is_disconnected(simulator: Simula
 
 
 def test_a_request_has_20_seconds_by_default() -> None:
-    (limit,) = [param.default for param in cli.serve.params if param.name == "request_timeout"]
-    assert limit == 20
+    assert Settings.from_env({}).request_timeout == 20
+    assert serving.run_server.__kwdefaults__["request_timeout"] == 20
 
 
 def test_oversized_headers_are_refused(served: Served) -> None:

@@ -19,7 +19,7 @@ What the tables hold (times are microseconds since the epoch, UTC; never a token
                    account id, ad key, opened
     record_claim   one row per scheduled interval: the process that inserts it records
     access_key     scoped keys: name, sha256 of the key, scope JSON, created, expires, revoked,
-                   last used, uses
+                   last used, uses; sha256 of the key's browser cookie (version 3)
     saved_view     saved views: name, sha256 of the view id, the key, report, format, query
     audit          which key or view read which report, when, with what status
 """
@@ -139,7 +139,16 @@ CREATE INDEX audit_by_time ON audit (at);
 CREATE INDEX audit_by_key ON audit (key_name, at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_VERSION_1,)
+# The browser cookie of a scoped key is HMAC(key, purpose) (``keys.cookie_value``); the store
+# keeps its SHA-256 so that a cookie can be checked, while neither the store nor the cookie
+# gives the key. Keys made before have none until their first use (``Keys.verify``).
+_VERSION_3 = """
+ALTER TABLE access_key ADD COLUMN cookie_hash $bytes;
+CREATE UNIQUE INDEX access_key_by_cookie ON access_key (cookie_hash)
+"""
+
+# Version 2 is the history's (another branch); this list is ordered when both are merged.
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_3)
 
 _VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_version "

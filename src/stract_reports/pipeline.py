@@ -3,13 +3,20 @@
 A report is built in two steps. ``build_source`` reads the upstream now and lays out the ads
 (the expensive part, which concurrent requests share); ``slice_source`` cuts the table a request
 asked for out of it: a summary, filters, sort, columns, one page.
+
+A scoped key's ``Scope`` is applied in ``source_of``, the one place a read becomes a source,
+live or not: before the ads are laid out, so every slice of the source is within it.
 """
 
 from __future__ import annotations
 
-from .errors import InvalidRequest
+from collections.abc import Sequence
+
+from .errors import InvalidRequest, UnknownPlatform
+from .records import PlatformData
 from .reports.ads import Ads
 from .reports.options import RatioMode
+from .reports.scoping import narrow
 from .reports.slicing import (
     BadOption,
     Page,
@@ -21,6 +28,7 @@ from .reports.slicing import (
 )
 from .reports.spec import ReportSpec
 from .reports.table import Table
+from .scope import Scope
 from .upstream import FetchLimits, StractClient, fetch_report_data
 from .upstream.fetch import Progress
 
@@ -29,15 +37,35 @@ WHOLE = parse_slice(())  # no options: the whole report
 
 
 def build_source(
-    client: StractClient, spec: ReportSpec, *, progress: Progress | None = None
+    client: StractClient,
+    spec: ReportSpec,
+    *,
+    scope: Scope | None = None,
+    progress: Progress | None = None,
 ) -> Source:
-    """Fetch what ``spec`` needs from the upstream now, and lay out its ads (and groups)."""
+    """Fetch what ``spec`` needs from the upstream now (within ``scope``: no other platform or
+    account is read), and lay out its ads (and groups)."""
     settings = client.settings
     limits = FetchLimits.from_settings(settings)
     data = fetch_report_data(
-        client, spec.platform, limits, speculate=settings.speculate, progress=progress
+        client,
+        spec.platform,
+        limits,
+        speculate=settings.speculate,
+        progress=progress,
+        scope=scope,
     )
-    return report_source(data, spec)
+    return source_of(data, spec, scope)
+
+
+def source_of(data: Sequence[PlatformData], spec: ReportSpec, scope: Scope | None) -> Source:
+    """What a read (live, or from the store) shows of ``spec`` within ``scope``: its records
+    narrowed (``reports.scoping``), then its ads laid out. A platform's report that the scope
+    leaves empty is an unknown platform."""
+    narrowed = narrow(data, scope)
+    if spec.platform is not None and [p.platform.value for p in narrowed] != [spec.platform]:
+        raise UnknownPlatform(spec.platform, [p.platform.value for p in narrowed])
+    return report_source(narrowed, spec)
 
 
 def slice_source(

@@ -21,6 +21,7 @@ from ..config import Settings
 from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
 from ..records import Account, AccountData, Field, Platform, PlatformData, Row, insights_call
 from ..redaction import redact, register
+from ..scope import Scope
 from .client import StractClient
 from .flights import Handle
 from .shape import Planned
@@ -60,20 +61,30 @@ def fetch_report_data(
     *,
     speculate: bool = False,
     progress: Progress | None = None,
+    scope: Scope | None = None,
 ) -> list[PlatformData]:
     """Fields, accounts and ad rows of one platform (by value), or of all when None, within
     ``limits``. ``speculate``: issue the calls of the last good report at once, then check them
-    (``shape``); ``progress(done, known)`` is told of every finished call.
+    (``shape``); ``progress(done, known)`` is told of every finished call. ``scope``: only the
+    platforms and accounts it sees are read (no call is made for the others, so no error can
+    name them); the list of accounts of a platform in scope is read whole.
 
-    Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
-    ``UpstreamError`` when any call fails after retries: never a partial result.
+    Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list (the list within
+    ``scope``), and an ``UpstreamError`` when any call fails after retries: never a partial
+    result.
     """
     run = _Run(client, limits, progress)
+    narrowed = scope is not None and not scope.reads_everything
     if speculate:
-        run.speculate(client.shapes.recall(platform))
+        recalled = client.shapes.recall(platform)
+        if scope is not None and narrowed:
+            recalled = tuple(c for c in recalled if _within(c.endpoint, dict(c.params), scope))
+        run.speculate(recalled)
     results: list[PlatformData] = []
 
     def platforms_known(platforms: list[Platform]) -> None:
+        if scope is not None:
+            platforms = [p for p in platforms if scope.sees_platform(p.value)]
         chosen = platforms
         if platform is not None:
             chosen = [p for p in platforms if p.value == platform]
@@ -81,13 +92,23 @@ def fetch_report_data(
                 raise UnknownPlatform(platform, [p.value for p in platforms])
         for p in chosen:
             results.append(PlatformData(p, [], []))
-            _fetch_platform(run, results[-1])
+            _fetch_platform(run, results[-1], scope)
 
     _read_platforms(run, platforms_known)
     run.wait()
-    if speculate:
+    if speculate and not narrowed:  # a narrowed read's calls are no report's whole shape
         client.shapes.remember(platform, run.made)
     return results
+
+
+def _within(endpoint: str, params: dict[str, str], scope: Scope) -> bool:
+    """Whether a remembered call reads only what ``scope`` sees."""
+    platform = params.get("platform")
+    if platform is None:
+        return endpoint == "platforms"
+    if endpoint == "insights":
+        return scope.sees_account(platform, params.get("account", ""))
+    return scope.sees_platform(platform)
 
 
 def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
@@ -95,7 +116,7 @@ def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
     run.paged("platforms", {}, call, lambda items: then([_platform(i, call) for i in items]))
 
 
-def _fetch_platform(run: _Run, data: PlatformData) -> None:
+def _fetch_platform(run: _Run, data: PlatformData, scope: Scope | None = None) -> None:
     label = data.platform.label
     params = {"platform": data.platform.value}
     pending = {"fields", "accounts"}
@@ -111,9 +132,13 @@ def _fetch_platform(run: _Run, data: PlatformData) -> None:
         part_done("fields")
 
     def accounts_known(items: list[Any]) -> None:
-        data.accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
+        accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
         # From now on no message of this process may show them, whichever call it is about.
-        register(a.account.token for a in data.accounts)
+        register(a.account.token for a in accounts)
+        if scope is not None:
+            value = data.platform.value
+            accounts = [a for a in accounts if scope.sees_account(value, a.account.id)]
+        data.accounts = accounts
         part_done("accounts")
 
     run.paged("fields", params, f"fields of {label}", fields_known)

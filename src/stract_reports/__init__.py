@@ -17,13 +17,15 @@ if TYPE_CHECKING:
 def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
-    """Build the report server: settings, one upstream client per process, views, errors."""
+    """Build the report server: settings, one upstream client and one store (with its
+    recorder) per process, views, errors, access."""
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import access, error_pages, extensions, security, views
     from .gate import BuildGate
     from .redaction import install_log_redaction
+    from .store import Recorder, open_store
     from .upstream import StractClient
 
     # No static folder: /static/... would answer Flask's own 404, outside our error shape.
@@ -32,8 +34,18 @@ def create_app(
     app.config.from_mapping(test_config or {})
     settings = settings or Settings.from_env()
     install_log_redaction(settings.secrets)
+    # Opened here, in each process (after serve forks its workers): connections are not shared.
+    store = open_store(settings.store)
+    recorder = None if store is None else Recorder(store, keep=settings.keep_for)
     client = StractClient(settings)
-    extensions.install(app, settings=settings, client=client, gate=BuildGate(settings.max_builds))
+    extensions.install(
+        app,
+        settings=settings,
+        client=client,
+        gate=BuildGate(settings.max_builds),
+        store=store,
+        recorder=recorder,
+    )
     if settings.trust_proxy:
         # One proxy in front terminates TLS: its headers say how (Secure cookies) and for whom
         # (the throttle's client address). Without the setting a client could forge them.
@@ -46,10 +58,16 @@ def create_app(
 
 
 def close_app(app: Flask) -> None:
-    """Release what ``create_app`` opened: the upstream client's threads and connections."""
-    from .extensions import app_client
+    """Release what ``create_app`` opened: the upstream client's threads and connections, the
+    store's recorder (what it holds is written first) and the store."""
+    from .extensions import app_client, app_recorder, app_store
 
     app_client(app).close()
+    recorder, store = app_recorder(app), app_store(app)
+    if recorder is not None:
+        recorder.close()
+    if store is not None:
+        store.close()
 
 
 __all__ = ["Settings", "close_app", "create_app"]

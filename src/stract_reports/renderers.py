@@ -15,17 +15,18 @@ from .errors import InvalidRequest
 from .formats import FORMATS
 from .render.csv import ExcelPreset, render_csv, render_tsv
 from .render.json import render_json, render_ndjson, render_rows_array
-from .render.links import PageLinks
+from .render.links import PageLinks, Share
 from .reports.options import RatioMode
 from .reports.slicing import Page
 from .reports.table import Table
-from .urls import next_page_url, page_links
+from .urls import next_page_url, page_links, view_next_url, view_page_links
 
 
 @dataclass(frozen=True)
 class Rendering:
     """What a renderer may need besides the table: the time, the CSV preset, the CSP nonce,
-    the page, the summary mode, the JSON shape, and the links the page shows."""
+    the page, the summary mode, the JSON shape, the links the page shows and what it offers to
+    copy (``share``)."""
 
     generated_at: datetime
     excel: str = ""  # a key of formats.EXCEL_PRESETS, or "" for the plain CSV
@@ -36,6 +37,16 @@ class Rendering:
     chosen_columns: bool = False  # the request chose the columns (``_col``)
     links: PageLinks | None = None  # an HTML page's links
     next_url: str | None = None  # a JSON page's next page
+    share: Share | None = None  # an HTML page's spreadsheet formulas, or the view to save
+
+
+@dataclass(frozen=True)
+class ViewPage:
+    """The page is a saved view's: at ``path`` (root-relative), with the options its URL
+    ``asked`` (``urls.view_query``)."""
+
+    path: str
+    asked: tuple[tuple[str, str], ...]
 
 
 def plan_rendering(
@@ -49,13 +60,23 @@ def plan_rendering(
     excel: str = "",
     nonce: str | None = None,
     shape: str = "",
+    view: ViewPage | None = None,
+    share: Share | None = None,
 ) -> Rendering:
     """The ``Rendering`` of ``table`` in ``fmt`` for a request's options (``query``), with
-    the links the format shows planned here: the server's answers and the CLI's exports alike."""
+    the links the format shows planned here: the server's answers and the CLI's exports alike;
+    ``view``: the page is a saved view's, whose links stay on it."""
     pairs = list(query)
     links = None
-    if FORMATS[fmt].links:
-        links = page_links(table.spec, table.columns, pairs, page, ratios)
+    if view is not None:
+        asked = list(view.asked)
+        if FORMATS[fmt].links:
+            links = view_page_links(view.path, table.columns, pairs, asked, page)
+        next_url = view_next_url(asked, page)
+    else:
+        if FORMATS[fmt].links:
+            links = page_links(table.spec, table.columns, pairs, page, ratios)
+        next_url = next_page_url(table.spec, fmt, pairs, page)
     return Rendering(
         generated_at,
         excel=excel,
@@ -65,7 +86,8 @@ def plan_rendering(
         shape=shape,
         chosen_columns=any(name == "_col" for name, _ in pairs),
         links=links,
-        next_url=next_page_url(table.spec, fmt, pairs, page),
+        next_url=next_url,
+        share=share if FORMATS[fmt].links else None,
     )
 
 
@@ -93,6 +115,7 @@ def _html(table: Table, rendering: Rendering) -> str:
         page=rendering.page,
         ratios=rendering.ratios,
         chosen_columns=rendering.chosen_columns,
+        share=rendering.share,
     )
 
 

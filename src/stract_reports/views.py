@@ -1,35 +1,56 @@
 """Thin handlers: the routes, the request's options, one place that builds a report's table and
-one that answers it. Which formats exist is ``formats``' business, the report URLs ``urls``'."""
+one that answers it. Which formats exist is ``formats``' business, the report URLs ``urls``'.
+
+Every read happens within the reader's scope (``access.current_access``): the index lists the
+reports in it, a build reads and lays out only what it allows (builds are shared per report and
+scope), and a platform outside it answers as one that does not exist. A saved view
+(``/v/<id>``) is its key's scope, report and options, with only ``VIEW_OPTIONS`` from its URL.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify, request
 
-from .config import FALSE_WORDS, TRUE_WORDS, parse_bool
-from .error_pages import error_response
-from .errors import InvalidRequest, ReportError
-from .extensions import current_client, current_gate, current_settings
-from .formats import FORMATS, check_excel, download_name, negotiate, prefers_html
+from .access import VIEW_ENDPOINT, current_access
+from .error_pages import NO_ROUTE, error_response
+from .errors import ReportError, UnsupportedFormat
+from .extensions import current_client, current_gate, current_settings, current_store
+from .formats import FORMATS, download_name, format_choices, negotiate, prefers_html
 from .gate import request_arrival
-from .pipeline import build_source, slice_source
+from .pipeline import Source, build_source, slice_source
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
-from .renderers import plan_rendering, render
-from .reports.options import JSON_SHAPES, RATIO_MODES, RatioMode
-from .reports.slicing import BadOption, Page, Slice, parse_slice
+from .render.links import Share
+from .renderers import ViewPage, plan_rendering, render
+from .reports.slicing import Page
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
+from .scope import Scope
 from .security import csp_nonce
 from .transfer import deliver, entity_tag, entity_tag_of
 from .upstream import FetchLimits, fetch_platforms
-from .urls import CONVERTERS, ROUTES, report_links, report_url, resolve
+from .urls import (
+    CONVERTERS,
+    ROUTES,
+    VIEW_ROUTE,
+    ReportOptions,
+    read_options,
+    report_links,
+    report_url,
+    resolve,
+    save_share,
+    view_path,
+    view_query,
+    view_share,
+)
 
 T = TypeVar("T")
 
@@ -54,9 +75,11 @@ def index() -> Response:
     }
     platforms: list[str] = []
     platforms_error = None
+    scope = current_access().scope
     try:
         limits = FetchLimits.from_settings(settings)
         platforms = [platform.value for platform in fetch_platforms(current_client(), limits)]
+        platforms = [value for value in platforms if scope is None or scope.sees_platform(value)]
     except ReportError as exc:
         platforms_error = exc.detail
     links = report_links(all_reports(platforms))
@@ -87,8 +110,7 @@ def _summary_chart() -> str | None:
     still answers: it lists the reports, and each one says why it fails)."""
     spec = ReportSpec(None, summary=True)
     try:
-        source = shared_build(spec, lambda: build_source(current_client(), spec))
-        return render_chart_svg(slice_source(source)[0])
+        return render_chart_svg(slice_source(scoped_source(spec, current_access().scope))[0])
     except ReportError:
         return None
 
@@ -113,6 +135,9 @@ def readyz() -> Response:
         response = error_response(503, "not ready", f"{exc.title}: {exc.detail}")
         response.headers["Retry-After"] = "1"
         return response
+    scope = current_access().scope
+    if scope is not None:  # a scoped key counts the platforms it sees
+        platforms = [p for p in platforms if scope.sees_platform(p.value)]
     body: dict[str, object] = {"status": "ready", "platforms": len(platforms)}
     body["shared"] = state = current_client().shared.state
     if state == "down":
@@ -123,64 +148,61 @@ def readyz() -> Response:
     return jsonify(body)
 
 
-@dataclass(frozen=True)
-class ReportOptions:
-    """The query options a report takes, all read and checked before any upstream call."""
-
-    ratios: RatioMode
-    excel: str
-    download: bool
-    slice: Slice
-    shape: str
-    query: tuple[tuple[str, str], ...]
-
-
 def report(platform: str, fmt: str, summary: bool) -> Response:
     """A report in a format: ``/{platform|geral}[/resumo][.csv|.json|.html|...]``."""
     spec, fmt = resolve(platform, fmt, summary)
-    options = report_options(fmt)
-    table, page = build_report(spec, fmt, options)
-    return answer_report(table, page, spec, fmt, options)
+    options = read_options(fmt, request.args.items(multi=True))
+    scope = current_access().scope
+    table, page = build_report(spec, fmt, options, scope)
+    return answer_report(table, page, spec, fmt, options, share=_save_share(spec, options))
 
 
-def report_options(fmt: str) -> ReportOptions:
-    """``?ratios=``, ``?excel=``, ``?download=``, ``?_shape=`` and the slicing options
-    checked; a bad value is a 400 naming the good ones."""
-    args = request.args
-    ratios = args.get("ratios", RATIO_MODES[0])
-    if ratios not in RATIO_MODES:
-        raise InvalidRequest(f"ratios must be {' or '.join(map(repr, RATIO_MODES))}")
-    excel = check_excel(args.get("excel", ""), fmt)
-    shape = args.get("_shape", "")
-    if shape not in JSON_SHAPES:
-        raise InvalidRequest(f"_shape must be 'objects' or 'array', not {shape!r}")
-    if shape and fmt != "json":
-        raise InvalidRequest(f"_shape applies to .json only, not .{fmt}")
-    query = tuple(args.items(multi=True))
-    try:
-        sl = parse_slice(query)
-    except BadOption as exc:
-        raise InvalidRequest(str(exc)) from None
-    return ReportOptions(cast(RatioMode, ratios), excel, _switch("download"), sl, shape, query)
+def saved_view(view_id: str, fmt: str) -> Response:
+    """A saved view, ``/v/<id>[.format]``: its report with its options and its key's scope
+    (``access`` found it); from the URL only ``VIEW_OPTIONS``."""
+    view = current_access().view
+    if view is None:  # no store, or no such view: what an unknown path answers
+        return error_response(404, "not found", NO_ROUTE)
+    fmt = fmt or view.format
+    if fmt not in FORMATS:
+        raise UnsupportedFormat(fmt, format_choices())
+    spec = ReportSpec.from_name(view.report)
+    asked = list(request.args.items(multi=True))
+    pairs = view_query(view.query, asked, fmt=fmt, own_fmt=view.format)
+    options = read_options(fmt, pairs)
+    table, page = build_report(spec, fmt, options, view.key.scope)
+    page_of = ViewPage(view_path(view_id), tuple(asked))
+    share = view_share(_root(), view_id, view.format)
+    return answer_report(table, page, spec, fmt, options, view=page_of, share=share)
 
 
-def _switch(name: str) -> bool:
-    """A query switch: absent is no, a bare ``?name`` is yes, else the settings' words."""
-    value = request.args.get(name)
-    if value is None:
-        return False
-    switched = True if value == "" else parse_bool(value)
-    if switched is None:
-        words = ", ".join(TRUE_WORDS + FALSE_WORDS)
-        raise InvalidRequest(f"{name} must be one of {words} (or bare ?{name}), not {value!r}")
-    return switched
+def _save_share(spec: ReportSpec, options: ReportOptions) -> Share | None:
+    """What a report's page offers to copy: the command that saves it as a view (with a
+    store; a view needs one)."""
+    if current_store() is None:
+        return None
+    key = current_access().key
+    return save_share(spec, options.query, None if key is None else key.name)
 
 
-def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Table, Page]:
-    """The one place a report's table is built: the upstream read now and the ads laid out,
-    shared by the requests that overlap it (``gate.py``: every format and slice of one report
-    shares one build), then the slice this request asked for."""
-    source = shared_build(spec, lambda: build_source(current_client(), spec))
+# The address this server was asked at, for the formulas a person copies (text, never a link):
+# a Host header that is no host name gives a placeholder.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def _root() -> str:
+    host = request.host if _HOST.fullmatch(request.host) else "HOST"
+    return f"{request.scheme}://{host}"
+
+
+def build_report(
+    spec: ReportSpec, fmt: str, options: ReportOptions, scope: Scope | None
+) -> tuple[Table, Page]:
+    """The one place a report's table is built: the upstream read now and the ads laid out
+    within ``scope``, shared by the requests that overlap it (``gate.py``: every format and
+    slice of one report in one scope shares one build), then the slice this request asked
+    for."""
+    source = scoped_source(spec, scope)
     shown = FORMATS[fmt]
     return slice_source(
         source,
@@ -191,8 +213,22 @@ def build_report(spec: ReportSpec, fmt: str, options: ReportOptions) -> tuple[Ta
     )
 
 
+def scoped_source(spec: ReportSpec, scope: Scope | None) -> Source:
+    """The source of ``spec`` within ``scope`` (None: everything), through the gate: builds
+    are shared per report and scope, never between two scopes."""
+    scope = None if scope is None or scope.full else scope
+    return shared_build((spec, scope), lambda: build_source(current_client(), spec, scope=scope))
+
+
 def answer_report(
-    table: Table, page: Page, spec: ReportSpec, fmt: str, options: ReportOptions
+    table: Table,
+    page: Page,
+    spec: ReportSpec,
+    fmt: str,
+    options: ReportOptions,
+    *,
+    view: ViewPage | None = None,
+    share: Share | None = None,
 ) -> Response:
     """The one place a table becomes the answer: render, label, validate, compress."""
     answer = negotiate(
@@ -209,6 +245,8 @@ def answer_report(
         excel=options.excel,
         nonce=csp_nonce() if FORMATS[fmt].nonce else None,
         shape=options.shape,
+        view=view,
+        share=share,
     )
     body = render(table, fmt, rendering)
     response = Response(body, mimetype=answer.mimetype)
@@ -251,3 +289,4 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/readyz", view_func=readyz)
     for rule, endpoint, summary in ROUTES:
         app.add_url_rule(rule, endpoint, view_func=report, defaults={"summary": summary})
+    app.add_url_rule(VIEW_ROUTE, VIEW_ENDPOINT, view_func=saved_view)

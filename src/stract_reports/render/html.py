@@ -23,7 +23,7 @@ from ..reports.table import Cell, Table
 from .chart import render_chart_svg
 from .json import iso_utc
 from .kinds import Kind, column_kind, display_number
-from .links import PageLinks, ReportLink
+from .links import PageLinks, ReportLink, Share
 
 # autoescape=True, not select_autoescape(): every template here is HTML, whatever its name.
 _ENV = Environment(
@@ -44,11 +44,13 @@ def render_html(
     page: Page | None = None,
     ratios: RatioMode = "recompute",
     chosen_columns: bool = False,
+    share: Share | None = None,
 ) -> str:
     """The table as a readable page with its ``links`` (planned by ``urls.page_links``);
     ``page``: where this page sits in the sliced table (None: it is the whole table);
     ``ratios``: the summary mode, shown; ``chosen_columns``: the request chose the columns, so
-    a summary shows them even when empty."""
+    a summary shows them even when empty; ``share``: the lines to copy to take the report
+    elsewhere (a spreadsheet formula), shown under the table."""
     summary = table.spec.summary
     page = page or Page(len(table.rows), 0, None, None)
     kinds = [column_kind(label, n) for label, n in zip(table.columns, table.numeric, strict=True)]
@@ -77,6 +79,10 @@ def render_html(
         chart=Markup(chart) if chart else None,
         filters=links.filters,
         others=links.reports,
+        home=links.home,
+        sortable=any(link.url for link in links.sort),
+        share=share.lines if share else (),
+        share_note=share.note if share else "",
     )
 
 
@@ -126,7 +132,7 @@ def render_error_html(status: int, error: str, detail: str, *, nonce: str | None
 class _Column:
     label: str
     numeric: bool
-    sort_url: str
+    sort_url: str | None
     aria_sort: str | None  # "ascending" / "descending" for the column the rows are sorted by
 
 

@@ -6,7 +6,10 @@ starts with ``_`` is an option, anything else names a column (a filter).
     download[=1]               the answer as an attachment
     _shape=objects|array       JSON: the document, or its bare rows
     key=KEY                    the access key (``access`` takes it out before the app sees it)
+    _=anything                 a cache-buster: changes nothing
     _col _sort _sort_desc _size _next _by    slicing (``slicing``)
+
+A saved view's URL may set only ``VIEW_OPTIONS``; its other options were saved with it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ JSON_SHAPES = ("", "objects", "array")
 # The slicing options; anything else with a leading underscore is unknown.
 SLICING_OPTIONS = ("_col", "_sort", "_sort_desc", "_size", "_next", "_by")
 # Options the slicing leaves alone: they are neither slicing options nor columns.
-OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape"})
+OTHER_OPTIONS = frozenset({"ratios", "excel", "download", "key", "_shape", "_"})
 # Options that change the output table (not the selected ads): links to another report drop
 # them, since its columns differ.
 TABLE_OPTIONS = frozenset(SLICING_OPTIONS)
@@ -29,3 +32,5 @@ TABLE_OPTIONS = frozenset(SLICING_OPTIONS)
 FORMAT_ONLY_OPTIONS = frozenset({"excel", "download", "_shape"})
 # Never written into a page: an access key must not appear in a response body.
 SECRET_OPTIONS = frozenset({"key"})
+# What the URL of a saved view may set (the history's times, the page, a cache-buster).
+VIEW_OPTIONS = ("as_of", "since", "until", "_next", "_")

@@ -25,6 +25,8 @@ PUBLIC_API_URL = "https://sidebar.stract.to/api"
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
 SERVE, DEMO, EXPORT = "serve", "demo", "export"
+# The owner's commands over the store's keys, views and audit trail.
+KEYS, VIEWS, AUDIT = "keys", "views", "audit"
 # An access key shorter than this is refused at start: guessable, and masking it in a log line
 # would cut words.
 MIN_KEY_CHARS = 16
@@ -55,7 +57,10 @@ class Settings:
     """Upstream location and credentials, limits, time budgets, access and report owner."""
 
     api_url: str = setting(
-        PUBLIC_API_URL, "the API root, including /api", env="STRACT_API_URL", commands=_UPSTREAM
+        PUBLIC_API_URL,
+        "the API root, including /api",
+        env="STRACT_API_URL",
+        commands=(*_UPSTREAM, KEYS, VIEWS),
     )
     api_token: str = setting(
         PUBLIC_API_TOKEN,
@@ -190,7 +195,7 @@ class Settings:
         "the store of history, keys and views: sqlite:///FILE, postgresql://..., or off "
         "(empty: $XDG_STATE_HOME/stract-reports/store.sqlite3, else ~/.local/state/...)",
         env="STRACT_STORE_URL",
-        commands=_UPSTREAM,
+        commands=(*_UPSTREAM, KEYS, VIEWS, AUDIT),
         secret=True,  # a PostgreSQL URL may carry a password
     )
     keep: str = setting(

@@ -101,6 +101,22 @@ def fetch_report_data(
     return results
 
 
+def fetch_lists(client: StractClient, limits: FetchLimits) -> list[PlatformData]:
+    """Every platform with its fields and accounts, and no ad rows (no insights are read): what
+    a key's scope can name."""
+    run = _Run(client, limits, None)
+    results: list[PlatformData] = []
+
+    def platforms_known(platforms: list[Platform]) -> None:
+        for p in platforms:
+            results.append(PlatformData(p, [], []))
+            _fetch_platform(run, results[-1], insights=False)
+
+    _read_platforms(run, platforms_known)
+    run.wait()
+    return results
+
+
 def _within(endpoint: str, params: dict[str, str], scope: Scope) -> bool:
     """Whether a remembered call reads only what ``scope`` sees."""
     platform = params.get("platform")
@@ -116,14 +132,16 @@ def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
     run.paged("platforms", {}, call, lambda items: then([_platform(i, call) for i in items]))
 
 
-def _fetch_platform(run: _Run, data: PlatformData, scope: Scope | None = None) -> None:
+def _fetch_platform(
+    run: _Run, data: PlatformData, scope: Scope | None = None, *, insights: bool = True
+) -> None:
     label = data.platform.label
     params = {"platform": data.platform.value}
     pending = {"fields", "accounts"}
 
     def part_done(part: str) -> None:
         pending.discard(part)
-        if not pending:
+        if not pending and insights:
             for account_data in data.accounts:
                 _fetch_insights(run, data, account_data)
 
@@ -377,4 +395,4 @@ def _account(item: Any, call: str) -> Account:
     )
 
 
-__all__ = ["FetchLimits", "Progress", "fetch_platforms", "fetch_report_data"]
+__all__ = ["FetchLimits", "Progress", "fetch_lists", "fetch_platforms", "fetch_report_data"]

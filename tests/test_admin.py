@@ -17,6 +17,7 @@ from stract_reports.simulator.dataset import synthetic_dataset
 from stract_reports.store import AuditEntry, open_store
 from stract_reports.store.keys import secret_hash
 from stract_reports.store.times import now_utc
+from support import closed_port_url, free_port
 
 Run = Callable[..., Result]
 
@@ -238,4 +239,27 @@ def test_every_command_refuses_to_run_without_a_store_in_one_line(
         "stract-reports: keys, views and the audit trail live in the store, and "
         "STRACT_STORE_URL is off: set it to sqlite:///FILE or postgresql://..., or leave it "
         "empty for the default file\n"
+    )
+
+
+def test_an_unreachable_store_or_upstream_fails_in_one_line(run: Run, store_url: str) -> None:
+    down = f"postgresql://nobody:secret-password@127.0.0.1:{free_port()}/x"
+    refused = run("keys", "list", store=down)
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith("stract-reports: store unavailable: the store (postgresql://")
+    assert "secret-password" not in refused.stderr
+    assert run("keys", "add", "acme", "--account", "meta_ads:8").exit_code == 0
+    no_upstream = {"STRACT_API_URL": closed_port_url(), "STRACT_RETRIES": "0"}
+    for command in (
+        ["keys", "accounts"],
+        ["keys", "add", "other", "--account", "meta_ads:1"],
+        ["views", "add", "v", "geral.csv", "--key", "acme"],
+    ):
+        failed = CliRunner().invoke(
+            main, command, env={**no_upstream, "STRACT_STORE_URL": store_url}
+        )
+        assert failed.exit_code == 1 and failed.stderr.count("\n") == 1, failed.stderr
+        assert failed.stderr.startswith("stract-reports: upstream unavailable: "), failed.stderr
+    assert (
+        run("keys", "list").stdout.count("\n") == 2 and run("views", "list").stdout.count("\n") == 1
     )

@@ -631,3 +631,16 @@ def test_an_upstream_failure_outside_the_scope_neither_fails_nor_shows(
     scoped = client.get("/geral", headers={"Authorization": f"Bearer {key}"})
     assert scoped.status_code == 200 and len(scoped.get_data().splitlines()) == 9
     assert sum(sim.stats()["faults"].values()) == 0
+
+
+def test_a_store_that_cannot_be_read_fails_scoped_reads_closed(sharing: Sharing) -> None:
+    view = sharing.add_view("v", "zinhao", "meta_ads", "csv")
+    sharing.store.db.close()  # every read of it now fails as a store that is down does
+    time.sleep(STORE_READ_TTL)
+    for answer in (sharing.get("/meta_ads", sharing.key), sharing.get(f"/v/{view}")):
+        assert answer.status_code == 503
+        body = answer.get_json()
+        assert body["error"] == "store unavailable" and "the store was closed" in body["detail"]
+        assert ACCOUNT not in answer.get_data(as_text=True)
+    # The owner's keys need no store.
+    assert sharing.get("/meta_ads", OWNER).status_code == 200

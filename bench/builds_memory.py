@@ -43,7 +43,7 @@ def run(out: Out, quick: bool) -> None:
     )
     against = "no cap: 2.6 GB and 500s (issue 9)"
     out.goal(
-        f"{DISTINCT} distinct reports at once, {rows}: server peak RSS", rss, "≤ 1000 MB", against
+        f"{DISTINCT} distinct reports at once, {rows}: server peak RSS", rss, "≤ 600 MB", against
     )
     cap = Settings.max_builds
     if cap < DISTINCT:  # with the default cap every report may build: nothing to refuse here

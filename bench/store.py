@@ -35,6 +35,7 @@ from stract_reports.config import Settings
 from stract_reports.records import PlatformData
 from stract_reports.render.csv import render_csv
 from stract_reports.reports.slicing import parse_slice, report_source, slice_report
+from stract_reports.reports.spec import ReportSpec
 from stract_reports.simulator import DEFAULT_TOKEN
 from stract_reports.store import Store, open_store
 from stract_reports.upstream import FetchLimits, StractClient, fetch_platforms, fetch_report_data
@@ -81,7 +82,7 @@ def raw_bodies(api_url: str, data: list[PlatformData]) -> list[list[bytes]]:
 
 def live_build(data: list[PlatformData]) -> str:
     """``/geral`` as CSV from an already-fetched read, by the product's code."""
-    ads, summary = report_source(data, None, summary=False)
+    ads, summary = report_source(data, ReportSpec(None))
     return render_csv(slice_report(ads, parse_slice(()), summary=summary)[0])
 
 

@@ -12,8 +12,9 @@ import pytest
 
 from stract_reports.errors import UpstreamBadPayload
 from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
-from stract_reports.reports.ads import Derived, ads_table, layout
+from stract_reports.reports.ads import ads_table
 from stract_reports.reports.columns import settle_column
+from stract_reports.reports.layout import Derived, layout
 from stract_reports.reports.numbers import NumberOutOfRange
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.summary import summarize
@@ -151,12 +152,14 @@ def test_ads_table_rows_groups_and_derived_ratios() -> None:
         ["GA4", "Dup", 4, 3, Decimal("0.75")],
         ["GA4", "Dup", 0, 1, None],
     ]
-    assert ads.by_account == [
+    # Groups are row ranges of the table.
+    assert [(prefix, list(rows)) for prefix, rows in ads.by_account] == [
         (["Meta", "Dup"], [0]),
         (["Meta", "Empty"], []),
         (["GA4", "Dup"], [1, 2]),
     ]
-    assert ads.by_platform == [(["Meta", None], [0]), (["GA4", None], [1, 2])]
+    by_platform = [(prefix, list(rows)) for prefix, rows in ads.by_platform]
+    assert by_platform == [(["Meta", None], [0]), (["GA4", None], [1, 2])]
     assert ads.table.warnings == []
 
 

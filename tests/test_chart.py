@@ -87,7 +87,7 @@ def test_grouped_summary_names_the_empty_group() -> None:
 
 def test_labels_are_escaped_and_long_ones_clipped() -> None:
     name = '<script>alert("x")</script> & a very long account name indeed'
-    table = Table(
+    table = Table.of_rows(
         ReportSpec("x", summary=True),
         "T & <b>",
         ["Account Name", "Spend"],
@@ -107,7 +107,7 @@ def test_labels_are_escaped_and_long_ones_clipped() -> None:
 def test_only_the_first_rows_are_charted_and_the_title_says_so() -> None:
     rows = [[f"account {i}", i] for i in range(40)]
     svg = render_chart_svg(
-        Table(
+        Table.of_rows(
             ReportSpec("x", summary=True), "Many", ["Account Name", "Clicks"], [False, True], rows
         )
     )
@@ -121,14 +121,14 @@ def test_only_the_first_rows_are_charted_and_the_title_says_so() -> None:
 
 
 def test_no_chart_without_spend_or_clicks_or_rows() -> None:
-    no_metrics = Table(
+    no_metrics = Table.of_rows(
         ReportSpec("x", summary=True),
         "",
         ["Account Name", "Impressions"],
         [False, True],
         [["a", 1]],
     )
-    text_spend = Table(
+    text_spend = Table.of_rows(
         ReportSpec("x", summary=True), "", ["Account Name", "Spend"], [False, False], [["a", "n/a"]]
     )
 

@@ -107,7 +107,7 @@ def test_ndjson_is_one_row_object_per_line() -> None:
 
 
 def test_empty_table_gives_an_empty_list_and_no_lines() -> None:
-    table = Table(ReportSpec(None), "", ["Platform"], [False], [])
+    table = Table.of_rows(ReportSpec(None), "", ["Platform"], [False], [])
 
     assert render_rows_array(table) == "[]"
     assert render_ndjson(table) == ""

@@ -270,7 +270,7 @@ def test_non_html_responses_need_no_csp(client: FlaskClient, path: str) -> None:
 
 
 def test_rendering_without_a_nonce_leaves_no_nonce_attribute() -> None:
-    table = Table(
+    table = Table.of_rows(
         ReportSpec(None, summary=True), "One", ["Platform", "Clicks"], [False, True], [["X", 1]]
     )
 

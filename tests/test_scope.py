@@ -8,14 +8,22 @@ from decimal import Decimal
 import pytest
 
 from stract_reports.errors import UnknownPlatform
-from stract_reports.pipeline import source_of
+from stract_reports.pipeline import Source, slice_source, source_of
 from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
-from stract_reports.reports.scoping import narrow
+from stract_reports.reports.ingest import AdAssembly
+from stract_reports.reports.scoping import ScopedSink, narrow
+from stract_reports.reports.slicing import report_source
 from stract_reports.reports.spec import ReportSpec
+from stract_reports.reports.table import Table
 from stract_reports.scope import Scope, ScopeError
 from tables import real_data, whole
 
 META_1 = Scope(accounts=(("meta_ads", "1"),))
+
+
+def whole_source(source: Source) -> Table:
+    """The source's whole table, as the server cuts it without options."""
+    return slice_source(source)[0]
 
 
 def test_an_empty_scope_sees_everything() -> None:
@@ -163,3 +171,40 @@ def test_a_platform_report_the_scope_leaves_empty_is_an_unknown_platform() -> No
     with pytest.raises(UnknownPlatform, match="no platform 'ga4'; valid platforms: $"):
         source_of(data, ReportSpec("ga4"), META_1)
     assert source_of(data, ReportSpec("ga4"), Scope(platforms=("ga4",)))[0].table.rows
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        Scope(),
+        META_1,
+        Scope(platforms=("ga4", "meta_ads"), accounts=(("meta_ads", "8"),), columns=("Spend",)),
+        Scope(columns=("Clicks", "spend", "Cost per click")),
+        Scope(platforms=("youtube",)),
+    ],
+)
+def test_a_live_read_and_records_become_the_same_table_within_a_scope(scope: Scope) -> None:
+    # The two doors: pages through the scoped sink as they arrive (the live read, here fed
+    # every account, as if the fetch had not narrowed), and records narrowed (the store).
+    data = list(real_data())
+    assembly = AdAssembly()
+    sink = ScopedSink(assembly, scope)
+    for position, p in reversed(list(enumerate(data))):  # platforms become known in any order
+        accounts = [(a.account.id, a.account.name) for a in p.accounts]
+        sink.platform(position, p.platform, p.fields, accounts)
+        for index, a in enumerate(p.accounts):
+            keys = a.ad_keys or [str(n) for n in range(1, len(a.rows) + 1)]
+            items = [
+                {**{f.key: v for f, v in zip(p.fields, row, strict=True)}, "id": int(key)}
+                for row, key in zip(a.rows, keys, strict=True)
+            ]
+            sink.add(position, index, 1, items)
+    assembled = assembly.finish()
+    for spec in (ReportSpec(None), ReportSpec(None, summary=True)):
+        live = whole_source(report_source(assembled, spec))
+        stored = whole_source(source_of(data, spec, scope))
+        assert (live.columns, live.rows, live.warnings) == (
+            stored.columns,
+            stored.rows,
+            stored.warnings,
+        )

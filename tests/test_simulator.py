@@ -851,12 +851,15 @@ def test_stats_count_calls_by_endpoint_and_reset_clears_them(
         ("fields", {"platform": "nope"}),
         *[("insights", META_1)] * 3,
     ]
+    started = time.monotonic()
     for endpoint, params in calls:
         call(session, simulator, endpoint, **params)
     session.get(simulator.url, timeout=5)  # the root and 404s are not API calls
     session.get(f"{simulator.url}/nope", timeout=5)
     stats_url = sim_path(simulator, "/_sim/stats")
-    assert session.get(stats_url, timeout=5).json() == {
+    stats = session.get(stats_url, timeout=5).json()
+    assert started < stats.pop("last_answered") < time.monotonic()
+    assert stats == {
         "requests": {"platforms": 1, "accounts": 2, "fields": 1, "insights": 3},
         "total": 7,
         "faults": {},
@@ -871,6 +874,7 @@ def test_stats_count_calls_by_endpoint_and_reset_clears_them(
         "faults": {},
         "in_flight": 0,
         "max_in_flight": 0,
+        "last_answered": None,
     }
 
 

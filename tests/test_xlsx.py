@@ -104,7 +104,7 @@ def test_summary_workbook_has_recomputed_ratios_and_empty_cells_empty() -> None:
 
 
 def test_text_that_looks_like_a_formula_stays_text_and_no_formula_is_written() -> None:
-    table = Table(
+    table = Table.of_rows(
         ReportSpec("hostile/x:y"),
         "Hostile",
         ["Ad Name", "Delta"],
@@ -138,7 +138,7 @@ def test_pandas_reads_the_workbook_with_numeric_dtypes(report: str) -> None:
 
 def test_an_empty_table_is_a_workbook_with_its_header() -> None:
     sheet = sheet_of(
-        render_xlsx(Table(ReportSpec(None), "", ["Platform", "Spend"], [False, True], []))
+        render_xlsx(Table.of_rows(ReportSpec(None), "", ["Platform", "Spend"], [False, True], []))
     )
 
     assert [[c.value for c in row] for row in sheet.iter_rows()] == [["Platform", "Spend"]]
@@ -146,12 +146,12 @@ def test_an_empty_table_is_a_workbook_with_its_header() -> None:
 
 def test_a_table_larger_than_a_sheet_is_refused_not_cut_short() -> None:
     rows: list[list[Cell]] = [[1]] * (MAX_ROWS + 1)
-    wide = Table(
+    wide = Table.of_rows(
         ReportSpec(None), "", [f"c{i}" for i in range(MAX_COLUMNS + 1)], [True] * (MAX_COLUMNS + 1)
     )
 
     with pytest.raises(WorkbookTooLarge) as caught:
-        render_xlsx(Table(ReportSpec(None), "", ["Clicks"], [True], rows))
+        render_xlsx(Table.of_rows(ReportSpec(None), "", ["Clicks"], [True], rows))
     assert str(caught.value) == (
         "1,048,576 rows and 1 columns do not fit in an Excel sheet (1,048,575 rows, 16,384 "
         "columns at most): ask for CSV, or fewer rows with _size or filters"

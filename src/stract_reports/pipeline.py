@@ -4,8 +4,15 @@ A report is built in two steps. ``build_source`` reads the upstream now and lays
 (the expensive part, which concurrent requests share); ``slice_source`` cuts the table a request
 asked for out of it: a summary, filters, sort, columns, one page.
 
-A scoped key's ``Scope`` is applied in ``source_of``, the one place a read becomes a source,
-live or not: before the ads are laid out, so every slice of the source is within it.
+The ads are assembled column-wise as the insight pages arrive (``reports.ingest``), each page
+let go at once, with the garbage collector paused for the whole read: nothing the read holds
+is in a reference cycle, so memory is given back as it goes, and the collector does not walk
+the young objects of every page.
+
+A scoped key's ``Scope`` is applied before the ads are laid out, so every slice of a source is
+within it: a live read asks the upstream for nothing outside it and its pages are assembled
+through ``reports.scoping.ScopedSink``; records (a read from the store) become a source through
+``source_of``, which narrows them by the same rule.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from collections.abc import Sequence
 from .errors import InvalidRequest, UnknownPlatform
 from .records import PlatformData
 from .reports.ads import Ads
+from .reports.collector import gc_paused
+from .reports.ingest import AdAssembly
 from .reports.options import RatioMode
-from .reports.scoping import narrow
+from .reports.scoping import ScopedSink, narrow
 from .reports.slicing import (
     BadOption,
     Page,
@@ -47,21 +56,28 @@ def build_source(
     account is read), and lay out its ads (and groups)."""
     settings = client.settings
     limits = FetchLimits.from_settings(settings)
-    data = fetch_report_data(
-        client,
-        spec.platform,
-        limits,
-        speculate=settings.speculate,
-        progress=progress,
-        scope=scope,
-    )
-    return source_of(data, spec, scope)
+    assembly = AdAssembly()
+    # The scope's door for a live read: the fetch asks for nothing outside it, the sink keeps
+    # only its fields (and checks its platforms and accounts again).
+    sink = assembly if scope is None or scope.full else ScopedSink(assembly, scope)
+    with gc_paused():
+        fetch_report_data(
+            client,
+            spec.platform,
+            limits,
+            speculate=settings.speculate,
+            progress=progress,
+            scope=scope,
+            sink=sink,
+        )
+        assembled = assembly.finish()
+    return report_source(assembled, spec)
 
 
 def source_of(data: Sequence[PlatformData], spec: ReportSpec, scope: Scope | None) -> Source:
-    """What a read (live, or from the store) shows of ``spec`` within ``scope``: its records
-    narrowed (``reports.scoping``), then its ads laid out. A platform's report that the scope
-    leaves empty is an unknown platform."""
+    """What records holding their rows (a read from the store) show of ``spec`` within
+    ``scope``: narrowed (``reports.scoping``), then laid out as a live read's. A platform's
+    report that the scope leaves empty is an unknown platform."""
     narrowed = narrow(data, scope)
     if spec.platform is not None and [p.platform.value for p in narrowed] != [spec.platform]:
         raise UnknownPlatform(spec.platform, [p.platform.value for p in narrowed])

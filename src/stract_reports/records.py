@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 # An ad's values in the order of its platform's fields (None where the row lacks the key).
@@ -61,3 +62,9 @@ class PlatformData:
 def insights_call(platform: str, account: str) -> str:
     """An account's insights call, in words: "insights of Facebook Ads account 'Jorginho'"."""
     return f"insights of {platform} account {account!r}"
+
+
+def exact(value: Any) -> Any:
+    """A float literal as the decoder's ``float_literals`` leave it (its bytes, ``b"5.50"``) as
+    the exact Decimal it writes; any other value as it is."""
+    return Decimal(value.decode("ascii")) if type(value) is bytes else value

@@ -6,15 +6,15 @@ in one ``Rendering`` value, its links planned beforehand (``urls``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from .errors import InvalidRequest
 from .formats import FORMATS
-from .render.csv import ExcelPreset, render_csv, render_tsv
-from .render.json import render_json, render_ndjson, render_rows_array
+from .render.csv import ExcelPreset, csv_chunks, tsv_chunks
+from .render.json import array_chunks, json_chunks, ndjson_chunks
 from .render.links import PageLinks, Share
 from .reports.options import RatioMode
 from .reports.slicing import Page
@@ -91,23 +91,23 @@ def plan_rendering(
     )
 
 
-def _csv(table: Table, rendering: Rendering) -> str:
-    return render_csv(table, excel=cast(ExcelPreset, rendering.excel or None))
+def _csv(table: Table, rendering: Rendering) -> Iterable[str]:
+    return csv_chunks(table, excel=cast(ExcelPreset, rendering.excel or None))
 
 
-def _json(table: Table, rendering: Rendering) -> str:
+def _json(table: Table, rendering: Rendering) -> Iterable[str]:
     if rendering.shape == "array":
-        return render_rows_array(table)
-    return render_json(table, rendering.generated_at, next_url=rendering.next_url)
+        return array_chunks(table)
+    return json_chunks(table, rendering.generated_at, next_url=rendering.next_url)
 
 
-def _html(table: Table, rendering: Rendering) -> str:
+def _html(table: Table, rendering: Rendering) -> Iterable[str]:
     # Imported on first use: Jinja is not needed to answer CSV or JSON.
     from .render.html import render_html
 
     if rendering.links is None:
         raise ValueError("an HTML page needs its links: plan the rendering (plan_rendering)")
-    return render_html(
+    page = render_html(
         table,
         rendering.generated_at,
         rendering.links,
@@ -117,29 +117,37 @@ def _html(table: Table, rendering: Rendering) -> str:
         chosen_columns=rendering.chosen_columns,
         share=rendering.share,
     )
+    return [page]
 
 
-def _xlsx(table: Table, rendering: Rendering) -> bytes:
+def _xlsx(table: Table, rendering: Rendering) -> Iterable[bytes]:
     # Imported on first use: XlsxWriter is not needed for the other formats.
     from .render.xlsx import WorkbookTooLarge, render_xlsx
 
     try:
-        return render_xlsx(table)
+        return [render_xlsx(table)]
     except WorkbookTooLarge as exc:
         raise InvalidRequest(
             f"{exc}; slice the report (_col, filters, _size) or ask .csv"
         ) from None
 
 
-def _tsv(table: Table, rendering: Rendering) -> str:
-    return render_tsv(table)
+def _tsv(table: Table, rendering: Rendering) -> Iterable[str]:
+    return tsv_chunks(table)
 
 
-def _ndjson(table: Table, rendering: Rendering) -> str:
-    return render_ndjson(table)
+def _ndjson(table: Table, rendering: Rendering) -> Iterable[str]:
+    return ndjson_chunks(table)
 
 
-Renderer = Callable[[Table, Rendering], str | bytes]
+# Changed whenever a renderer's bytes for the same table change: an answer's strong ETag is
+# computed over the table and the options, before rendering, and must not survive such a change.
+RENDERING = "columns-1"
+
+# A renderer gives the answer's text (or bytes) in chunks: the formats made of rows give a few
+# thousand rows at a time, lazily, never the whole text at once (HTML and XLSX: one piece,
+# made before the answer starts, so their errors are answers of their own).
+Renderer = Callable[[Table, Rendering], Iterable[str] | Iterable[bytes]]
 # The registry: every suffix of ``formats.FORMATS`` and the function that draws it.
 RENDERERS: dict[str, Renderer] = {
     "csv": _csv,
@@ -151,7 +159,14 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
+def render_chunks(table: Table, fmt: str, rendering: Rendering) -> Iterator[bytes]:
+    """The table in format ``fmt`` (a key of ``RENDERERS``), as the answer's bytes in chunks.
+    The renderer is called here and now (an HTML page or a workbook is made, or refused, before
+    this returns); the rows of the other formats are rendered as the chunks are taken."""
+    chunks = RENDERERS[fmt](table, rendering)
+    return (chunk.encode("utf-8") if isinstance(chunk, str) else chunk for chunk in chunks)
+
+
 def render(table: Table, fmt: str, rendering: Rendering) -> bytes:
-    """The table in format ``fmt`` (a key of ``RENDERERS``), as the bytes of the answer."""
-    body = RENDERERS[fmt](table, rendering)
-    return body.encode("utf-8") if isinstance(body, str) else body
+    """The table in format ``fmt``, as the bytes of the whole answer."""
+    return b"".join(render_chunks(table, fmt, rendering))

@@ -6,18 +6,23 @@ sending (and the client parsing) the same table again. The policy, in one place:
 - ``Cache-Control: private, no-cache``: a client may keep a report but must revalidate it on
   every use (``no-store`` would forbid keeping it, so no ETag could ever be sent back), and no
   shared cache may keep a report (it carries ad spend, and may be fetched with ``?key=``).
-- The ETag of a CSV is strong: the same table gives the same bytes. JSON and HTML carry the
-  time they were generated, so their ETag is weak (``W/``), computed over the table and the
-  options, not the bytes: a 304 means "the same report", which is what the client kept.
-- A gzip-encoded answer has its own tag (``-gz``): strong tags differ per content coding. An
+- An answer's ETag is computed before its first byte, over what it is made of: the content
+  digest of the upstream read, the report, the format and the options. CSV, TSV and NDJSON
+  are deterministic (the same of all these gives the same bytes), so theirs is strong. JSON,
+  HTML and XLSX carry the time they were generated, so theirs is weak (``W/``): a 304 means
+  "the same report", which is what the client kept.
+- Bodies travel as they are rendered, a chunk at a time, gzip-compressed as they go when the
+  client accepts it (a body under ``GZIP_MIN_BYTES`` in whole, uncompressed). A gzip-encoded
+  answer has its own tag (``-gz``): strong tags differ per content coding. An
   ``If-None-Match`` with either variant matches.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import cast
 
 from flask import Request, Response
 
@@ -28,6 +33,7 @@ GZIP_MIN_BYTES = 1024
 # CSV 24 MB -> 5.3 MB in 0.39 s instead of 5.2 MB in 0.70 s; JSON 74 MB -> 6.9 MB in 0.45 s).
 GZIP_LEVEL = 5
 _GZIP_SUFFIX = "-gz"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib writes the gzip header and trailer (no file time)
 
 
 def entity_tag(*parts: bytes | str, weak: bool) -> str:
@@ -56,14 +62,45 @@ def deliver(request: Request, response: Response, etag: str) -> Response:
         _bare(gzipped)
     ):
         return _not_modified(response, gzipped if _accepts_gzip(request) else etag)
-    body = response.get_data()
-    if _accepts_gzip(request) and len(body) >= GZIP_MIN_BYTES:
-        # mtime=0: the same body compresses to the same bytes, as a strong tag promises.
-        response.set_data(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
+    chunks: Iterator[bytes] = iter(cast(Iterable[bytes], response.response))
+    first = _leading_bytes(chunks, GZIP_MIN_BYTES)
+    if len(first) < GZIP_MIN_BYTES:  # the whole body, and a small one: as it is
+        response.set_data(first)
+    elif _accepts_gzip(request):
+        response.response = _gzipped(first, chunks)
         response.headers["Content-Encoding"] = "gzip"
         etag = gzipped
+    else:
+        response.response = _chained(first, chunks)
     response.headers["ETag"] = etag
     return response
+
+
+def _leading_bytes(chunks: Iterator[bytes], enough: int) -> bytes:
+    """Chunks taken until there are ``enough`` bytes, or no more chunks."""
+    taken = bytearray()
+    for chunk in chunks:
+        taken += chunk
+        if len(taken) >= enough:
+            break
+    return bytes(taken)
+
+
+def _chained(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _gzipped(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The body gzip-compressed a chunk at a time: the same bytes whatever the chunks (no flush
+    but the last, and a header with no time in it), as a strong tag promises."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+    yield compressor.compress(first)
+    for chunk in rest:
+        packed = compressor.compress(chunk)
+        if packed:
+            yield packed
+    yield compressor.flush()
 
 
 def _accepts_gzip(request: Request) -> bool:

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import chain
 from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify, request
@@ -29,13 +28,13 @@ from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
 from .render.links import Share
-from .renderers import ViewPage, plan_rendering, render
+from .renderers import RENDERING, ViewPage, plan_rendering, render_chunks
 from .reports.slicing import Page
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
 from .scope import Scope
 from .security import csp_nonce
-from .transfer import deliver, entity_tag, entity_tag_of
+from .transfer import deliver, entity_tag
 from .upstream import FetchLimits, fetch_platforms
 from .urls import (
     CONVERTERS,
@@ -56,8 +55,6 @@ T = TypeVar("T")
 
 # Seconds /readyz waits for the platform list: a probe must answer well within its own timeout.
 READY_BUDGET = 2.0
-# Rows per slice of a weak ETag's digest: a few hundred KB of repr at a time.
-ETAG_ROWS = 2000
 
 
 def index() -> Response:
@@ -248,8 +245,8 @@ def answer_report(
         view=view,
         share=share,
     )
-    body = render(table, fmt, rendering)
-    response = Response(body, mimetype=answer.mimetype)
+    # Every byte of the upstream read is in by now: the body goes out as it is rendered.
+    response = Response(render_chunks(table, fmt, rendering), mimetype=answer.mimetype)
     if FORMATS[fmt].downloadable:
         filename = download_name(spec, fmt, options.excel, generated_at)
         disposition = "attachment" if answer.download else "inline"
@@ -259,19 +256,18 @@ def answer_report(
         response.headers[WARNINGS_HEADER] = warnings
     if answer.varies_on_accept:
         response.vary.add("Accept")
-    return deliver(request, response, _etag(table, body, answer.mimetype, fmt))
+    return deliver(request, response, _etag(table, answer.mimetype, fmt, (options.query, share)))
 
 
-def _etag(table: Table, body: bytes, mimetype: str, fmt: str) -> str:
-    """Strong over the bytes where the format is deterministic; else weak over what the body
-    shows (the table and the options), leaving out the generation time (see transfer.py)."""
-    if FORMATS[fmt].deterministic:
-        return entity_tag(mimetype, body, weak=False)
-    # The query too: a page's links carry it. The rows are digested a slice at a time: a repr
-    # of the whole table would be a second copy of it (hundreds of MB at 900,000 rows).
-    head = repr((table.spec.name, table.title, table.columns, table.numeric, len(table.rows)))
-    rows = (repr(table.rows[i : i + ETAG_ROWS]) for i in range(0, len(table.rows), ETAG_ROWS))
-    return entity_tag_of(chain((mimetype, fmt, request.query_string, head), rows), weak=True)
+def _etag(table: Table, mimetype: str, fmt: str, shown: object = None) -> str:
+    """Over what the body is made of, known before its first byte: the content digest of the
+    upstream read (``table.digest``), the report, the format and media type, the options (the
+    query) and what else the body ``shown`` (a saved view's options, the lines a page offers to
+    copy). Strong where the format is deterministic (the same of all these, the same bytes);
+    weak where the body carries its generation time (see transfer.py)."""
+    head = repr((table.spec.name, fmt, mimetype, RENDERING, shown))
+    weak = not FORMATS[fmt].deterministic
+    return entity_tag(head, table.digest, request.query_string, weak=weak)
 
 
 def shared_build(key: Hashable, build: Callable[[], T]) -> T:

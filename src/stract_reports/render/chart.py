@@ -35,7 +35,7 @@ def render_chart_svg(table: Table, *, max_rows: int = MAX_BARS) -> str | None:
         for label, kind, colour in SERIES
         if label_key(label) in keys and table.numeric[keys.index(label_key(label))]
     ]
-    rows = table.rows[:max_rows]
+    rows = table.cells(table.selection[:max_rows])
     if not series or not rows:
         return None
     text_columns = [i for i, numeric in enumerate(table.numeric) if not numeric]
@@ -82,7 +82,7 @@ def render_chart_svg(table: Table, *, max_rows: int = MAX_BARS) -> str | None:
 
 def _caption(table: Table, series: list[tuple[int, str, str, str]], shown: int) -> str:
     what = " and ".join(label for _, label, _, _ in series)
-    more = f" (first {shown} of {len(table.rows)} rows)" if shown < len(table.rows) else ""
+    more = f" (first {shown} of {len(table)} rows)" if shown < len(table) else ""
     return f"{what} per row of {table.title or table.spec.name}{more}"
 
 

@@ -1,9 +1,10 @@
 """A table as CSV: RFC 4180 by default, or the pt-BR Excel preset; whole, or streamed in chunks.
 
-Rows go to ``csv.writer`` as they are (it prints None as "" and numbers with ``str``), a chunk
-of rows at a time; a cell is converted only where its printed form must differ: text that a
-spreadsheet would run as a formula (decided once per distinct value of a chunk), a decimal
-whose ``str`` has an exponent, the decimal comma of the pt-BR preset.
+The bytes are those of ``csv.writer`` over the rows, made a chunk of rows at a time without a
+Python object per cell: a text is neutralised (a spreadsheet would run it as a formula) and
+quoted by the writer itself once per distinct value of its column; numbers come as their
+column prints them (exact, positional, the decimal comma of the pt-BR preset) and never need
+quotes; a row is one ``str.join``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import csv
 import io
 import json
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
-from operator import itemgetter
-from typing import Any, Literal, NamedTuple
+from collections.abc import Iterator
+from typing import Literal
 
-from ..reports.numbers import format_number, looks_numeric
-from ..reports.table import Cell, Table
+from ..reports.numbers import looks_numeric
+from ..reports.table import Table
+from .cells import ColumnTexts
 
 # OWASP CSV injection: a spreadsheet evaluates a cell that starts with one of these, full-width
 # and small forms included (IMEs type them; spreadsheets normalise them to the ASCII ones).
@@ -26,7 +26,6 @@ _FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\
 # Characters a spreadsheet drops or shows as nothing before a formula: spaces of every kind
 # (NBSP, line breaks, ...), controls and format characters (zero-width space, BOM, ...).
 _HIDING_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
-_CHUNK_ROWS = 2000
 
 # Excel presets: "br" for Excel in Brazilian locale (";" and decimal comma), "1" for Excel in
 # any locale (a comma-separated file Excel opens as UTF-8 because of its BOM).
@@ -48,12 +47,6 @@ def _hides_formula(text: str) -> bool:
         if not (char.isspace() or unicodedata.category(char) in _HIDING_CATEGORIES):
             return False
     return False
-
-
-def _may_hide_formula(text: str) -> bool:
-    """A cheap first look: False for nearly every text (it starts with a visible character)."""
-    first = text[:1]
-    return first in _FORMULA_STARTS or not first.isprintable() or first.isspace()
 
 
 # A CSV has no place for a table's warnings: its response carries them in this header.
@@ -82,84 +75,48 @@ def _ascii_json(texts: list[str]) -> str:
 def render_csv(table: Table, *, excel: ExcelPreset | None = None) -> str:
     """The table with a header row. ``excel="br"``: ``;`` separator, decimal comma, UTF-8 BOM;
     ``excel="1"``: comma separator, decimal point, UTF-8 BOM."""
-    return "".join(_text_chunks(table, _dialect(excel)))
+    return "".join(csv_chunks(table, excel=excel))
 
 
 def render_tsv(table: Table) -> str:
     """The table as tab-separated values with a header row, for tools that import TSV."""
-    return "".join(_text_chunks(table, _Dialect("\t", False, False)))
+    return "".join(tsv_chunks(table))
 
 
-class _Dialect(NamedTuple):
-    delimiter: str
-    decimal_comma: bool
-    bom: bool
-
-
-def _dialect(excel: ExcelPreset | None) -> _Dialect:
+def csv_chunks(table: Table, *, excel: ExcelPreset | None = None) -> Iterator[str]:
+    """``render_csv`` a chunk of rows at a time (the header with the first)."""
     if excel is None:
-        return _Dialect(",", False, False)
-    return _Dialect(";", True, True) if excel == "br" else _Dialect(",", False, True)
+        return _chunks(table, ",", decimal_comma=False, bom=False)
+    return _chunks(table, ";" if excel == "br" else ",", decimal_comma=excel == "br", bom=True)
 
 
-def _text_chunks(table: Table, dialect: _Dialect) -> Iterator[str]:
+def tsv_chunks(table: Table) -> Iterator[str]:
+    """``render_tsv`` a chunk of rows at a time (the header with the first)."""
+    return _chunks(table, "\t", decimal_comma=False, bom=False)
+
+
+def _chunks(table: Table, delimiter: str, *, decimal_comma: bool, bom: bool) -> Iterator[str]:
+    """Rows as ``csv.writer`` writes them: each distinct text neutralised and quoted once, by
+    the writer itself; numbers as their column prints them (they never need quotes)."""
     out = io.StringIO()
-    if dialect.bom:
-        out.write("\ufeff")
-    writer = csv.writer(out, delimiter=dialect.delimiter, lineterminator="\r\n")
-    writer.writerow([neutralise(label) for label in table.columns])
-    for rows in _row_chunks(table, decimal_comma=dialect.decimal_comma):
-        writer.writerows(rows)
-        yield out.getvalue()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+
+    def quoted(text: str) -> str:
         out.seek(0)
         out.truncate()
-    if out.tell():  # no rows: the header alone
-        yield out.getvalue()
+        writer.writerow([neutralise(text), ""])  # two fields: a lone empty one is quoted
+        return out.getvalue()[: -(2 + len(delimiter))]
 
-
-def _row_chunks(table: Table, *, decimal_comma: bool) -> Iterator[Iterable[Sequence[Any]]]:
-    """The rows for ``csv.writer``, a chunk at a time, converted only in the columns of the
-    chunk that need it."""
-    width = len(table.columns)
-    rows = table.rows
-    for start in range(0, len(rows), _CHUNK_ROWS):
-        chunk = rows[start : start + _CHUNK_ROWS]
-        changed: dict[int, Iterable[Any]] = {}
-        for column, numeric in enumerate(table.numeric):
-            cell = itemgetter(column)
-            converted = _numbers(chunk, cell, decimal_comma) if numeric else _texts(chunk, cell)
-            if converted is not None:
-                changed[column] = converted
-        if not changed:
-            yield chunk
-            continue
-        columns = (changed.get(c) or map(itemgetter(c), chunk) for c in range(width))
-        yield zip(*columns, strict=True)
-
-
-def _texts(rows: list[list[Cell]], cell: itemgetter[Any]) -> Iterable[Any] | None:
-    """A column's text cells neutralised, or None when no cell changes."""
-    changes: dict[Any, str] = {}
-    for value in set(map(cell, rows)):
-        if type(value) is str and _may_hide_formula(value):
-            neutral = neutralise(value)
-            if neutral is not value:
-                changes[value] = neutral
-    if not changes:
-        return None
-    values = list(map(cell, rows))
-    return map(changes.get, values, values)
-
-
-def _numbers(rows: list[list[Cell]], cell: itemgetter[Any], comma: bool) -> Iterable[Any] | None:
-    """A column's numbers as text where ``str`` would not print them right (an exponent, the
-    decimal comma); None when it would print every cell right."""
-    if "E" not in "".join(map(str, map(cell, rows))):  # None prints "None": no "E" either
-        if not comma:
-            return None
-        return [
-            "" if v is None else str(v).replace(".", ",") if type(v) is Decimal else v
-            for v in map(cell, rows)
-        ]
-    separator = "," if comma else "."
-    return ["" if v is None else format_number(v, separator) for v in map(cell, rows)]
+    out.write("\ufeff" if bom else "")
+    writer.writerow([neutralise(label) for label in table.columns])
+    head = out.getvalue()
+    # csv writes a row holding one empty field as "" (an empty line would be no row at all).
+    empty = '""' if len(table.columns) == 1 else ""
+    columns = [ColumnTexts(column, quoted, empty, decimal_comma) for column in table.data]
+    for rows in table.chunks():
+        cells = [texts(rows) for texts in columns]
+        lines = map(delimiter.join, zip(*cells, strict=True)) if cells else [""] * len(rows)
+        yield head + "\r\n".join(lines) + "\r\n"
+        head = ""
+    if head:
+        yield head  # no rows: the header alone

@@ -52,7 +52,7 @@ def render_html(
     a summary shows them even when empty; ``share``: the lines to copy to take the report
     elsewhere (a spreadsheet formula), shown under the table."""
     summary = table.spec.summary
-    page = page or Page(len(table.rows), 0, None, None)
+    page = page or Page(len(table), 0, None, None)
     kinds = [column_kind(label, n) for label, n in zip(table.columns, table.numeric, strict=True)]
     # Summaries leave text empty: columns empty in every row only widen the page.
     visible = _visible_columns(table, hide_empty=summary and not chosen_columns)
@@ -64,7 +64,7 @@ def render_html(
         title=table.title or table.spec.name,
         name=table.spec.name,
         columns=[_column(table, kinds, links, c) for c in visible],
-        rows=[_row(row, kinds, visible) for row in table.rows],
+        rows=[_row(row, kinds, visible) for row in table.rows],  # one page: a few hundred
         totals=None if summary else _row(page.totals, kinds, visible),
         total_rows=page.total,
         paged=page.paged,
@@ -139,9 +139,9 @@ class _Column:
 def _visible_columns(table: Table, *, hide_empty: bool) -> list[int]:
     """The columns shown: all, or (``hide_empty``) those with a value in some row."""
     every = range(len(table.columns))
-    if not hide_empty or not table.rows:
+    if not hide_empty or not len(table):
         return list(every)
-    return [c for c in every if any(row[c] is not None for row in table.rows)]
+    return [c for c in every if not all(table.data[c].is_empty(table.selection))]
 
 
 def _column(table: Table, kinds: list[Kind], links: PageLinks, c: int) -> _Column:

@@ -7,18 +7,16 @@ prints them (``5.50``, never ``5.5`` through a float), and NaN or an infinity is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import repeat
+from itertools import chain, repeat
 from json.encoder import encode_basestring
-from operator import add, itemgetter
 from typing import Any
 
 from ..reports.numbers import format_number
-from ..reports.table import Cell, Table
-
-_CHUNK_ROWS = 2000
+from ..reports.table import Table
+from .cells import ColumnTexts
 
 
 def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
@@ -33,16 +31,15 @@ def table_document(table: Table, generated_at: datetime) -> dict[str, Any]:
 def render_json(table: Table, generated_at: datetime, *, next_url: str | None = None) -> str:
     """``dumps(table_document(...))``, built column by column: several times faster.
     ``next_url``: the next page of a paged table, as ``"next"`` after ``"rows"``."""
-    return "".join(_chunks(table, generated_at, next_url=next_url))
+    return "".join(json_chunks(table, generated_at, next_url=next_url))
 
 
-def _chunks(table: Table, generated_at: datetime, *, next_url: str | None = None) -> Iterator[str]:
-    """``render_json`` a few thousand rows at a time: no list of every row's text at once."""
-    head = dumps(_head(table, generated_at))
-    yield head[:-1] + ',"rows":['
-    for start in range(0, len(table.rows), _CHUNK_ROWS):
-        rows = _rows_json(table, table.rows[start : start + _CHUNK_ROWS])
-        yield ("," if start else "") + ",".join(rows)
+def json_chunks(
+    table: Table, generated_at: datetime, *, next_url: str | None = None
+) -> Iterator[str]:
+    """``render_json`` a few thousand rows at a time: no text of every row at once."""
+    yield dumps(_head(table, generated_at))[:-1] + ',"rows":['
+    yield from _separated(_rows(table, ","))
     yield "]}" if next_url is None else f'],"next":{dumps(next_url)}}}'
 
 
@@ -51,44 +48,41 @@ def _head(table: Table, generated_at: datetime) -> dict[str, Any]:
         "report": table.spec.name,
         "title": table.title,
         "generated_at": iso_utc(generated_at),
-        "row_count": len(table.rows),
+        "row_count": len(table),
         "warnings": list(table.warnings),
         "columns": table.columns,
     }
 
 
-def _rows_json(table: Table, rows: list[list[Cell]]) -> Iterable[str]:
-    """Each row as a JSON object, its cells encoded a column at a time."""
-    if not table.columns:
-        return repeat("{}", len(rows))
+def _rows(table: Table, between: str) -> Iterator[str]:
+    """Each chunk's rows as JSON objects keyed by label, in column order, ``between`` after
+    each; a chunk of no rows is skipped."""
     keys = [
         ("{" if c == 0 else ",") + encode_basestring(label) + ":"
         for c, label in enumerate(table.columns)
     ]
-    pieces = [
-        map(add, repeat(key), _column_json(rows, itemgetter(c), table.numeric[c]))
-        for c, key in enumerate(keys)
-    ]
-    return map("".join, zip(*pieces, repeat("}", len(rows)), strict=True))
+    columns = [ColumnTexts(column, encode_basestring, "null", False) for column in table.data]
+    for rows in table.chunks():
+        if not columns:
+            yield ("{}" + between) * len(rows)
+            continue
+        # Key, cell, key, cell, ..., "}" and ``between``: the chunk in one join.
+        parts: list[Any] = []
+        for key, texts in zip(keys, columns, strict=True):
+            parts += (repeat(key), texts(rows))
+        parts.append(repeat("}" + between))
+        yield "".join(chain.from_iterable(zip(*parts, strict=False)))  # repeats never end
 
 
-_NUMBER_KINDS = {int, Decimal, type(None)}
-_NULL_FOR_NONE = {"None": "null"}
-
-
-def _column_json(rows: list[list[Cell]], cell: Callable[[Any], Any], numeric: bool) -> list[str]:
-    """One column's cells as JSON values."""
-    if numeric and set(map(type, map(cell, rows))) <= _NUMBER_KINDS:
-        texts = list(map(str, map(cell, rows)))
-        joined = "".join(texts)
-        if "E" not in joined and "Infinity" not in joined and "NaN" not in joined:
-            return list(map(_NULL_FOR_NONE.get, texts, texts))
-    elif not numeric:
-        try:
-            return ["null" if v is None else encode_basestring(v) for v in map(cell, rows)]
-        except TypeError:
-            pass  # a cell that is no text: value by value below
-    return [dumps(value) for value in map(cell, rows)]
+def _separated(chunks: Iterator[str]) -> Iterator[str]:
+    """Chunks of objects each followed by a comma, without the very last comma."""
+    held = None
+    for chunk in chunks:
+        if held is not None:
+            yield held
+        held = chunk
+    if held is not None:
+        yield held[:-1]
 
 
 def iso_utc(moment: datetime) -> str:
@@ -153,14 +147,21 @@ def _other(value: Any) -> str:
 def render_rows_array(table: Table) -> str:
     """The rows alone, a bare list of objects keyed by label (``?_shape=array``): what
     ``pandas.read_json`` and most tools read as records."""
-    return "[" + ",".join(_all_rows(table)) + "]"
+    return "".join(array_chunks(table))
+
+
+def array_chunks(table: Table) -> Iterator[str]:
+    """``render_rows_array`` a few thousand rows at a time."""
+    yield "["
+    yield from _separated(_rows(table, ","))
+    yield "]"
 
 
 def render_ndjson(table: Table) -> str:
     """One JSON object per row and line (newline-delimited JSON), for streaming readers."""
-    return "".join(row + "\n" for row in _all_rows(table))
+    return "".join(ndjson_chunks(table))
 
 
-def _all_rows(table: Table) -> Iterator[str]:
-    for start in range(0, len(table.rows), _CHUNK_ROWS):
-        yield from _rows_json(table, table.rows[start : start + _CHUNK_ROWS])
+def ndjson_chunks(table: Table) -> Iterator[str]:
+    """``render_ndjson`` a few thousand rows at a time."""
+    return _rows(table, "\n")

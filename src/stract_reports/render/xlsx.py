@@ -46,9 +46,9 @@ def render_xlsx(table: Table) -> bytes:
     Raises ``WorkbookTooLarge`` past Excel's sheet size: a workbook is never cut short. Text
     longer than an Excel cell holds (32,767 characters) is cut to that length.
     """
-    if len(table.rows) > MAX_ROWS or len(table.columns) > MAX_COLUMNS:
+    if len(table) > MAX_ROWS or len(table.columns) > MAX_COLUMNS:
         raise WorkbookTooLarge(
-            f"{len(table.rows):,} rows and {len(table.columns):,} columns do not fit in an Excel "
+            f"{len(table):,} rows and {len(table.columns):,} columns do not fit in an Excel "
             f"sheet ({MAX_ROWS:,} rows, {MAX_COLUMNS:,} columns at most): ask for CSV, or fewer "
             "rows with _size or filters"
         )
@@ -75,7 +75,9 @@ def render_xlsx(table: Table) -> bytes:
 
     for column, label in enumerate(table.columns):
         sheet.write_string(0, column, label, header)
-    for r, row in enumerate(table.rows, start=1):
+    # A chunk of rows at a time: never every row's cells at once.
+    every_row = (row for rows in table.chunks() for row in table.cells(rows))
+    for r, row in enumerate(every_row, start=1):
         for column, cell in enumerate(row):
             if cell is None:
                 continue
@@ -94,7 +96,7 @@ def render_xlsx(table: Table) -> bytes:
     for column, width in enumerate(widths):
         sheet.set_column(column, column, min(width, _MAX_WIDTH) + 1)
     sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, len(table.rows), max(len(table.columns) - 1, 0))
+    sheet.autofilter(0, 0, len(table), max(len(table.columns) - 1, 0))
     workbook.close()
     return out.getvalue()
 

@@ -20,19 +20,22 @@ data, raise ``BadOption`` (a 400) naming what is valid.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from operator import itemgetter
-from typing import Any
+from itertools import compress
+from operator import not_
 
 from ..records import PlatformData
-from .ads import Ads, ads_table
+from .ads import Ads, ads_of, ads_table
+from .ingest import AdColumns
 from .metrics import label_key
 from .numbers import parse_number
 from .options import OTHER_OPTIONS, SLICING_OPTIONS, RatioMode
 from .spec import ReportSpec
-from .summary import Group, summarize
+from .summary import Group, summarize, totals
 from .table import Cell, Table
+from .words import Rows, TextColumn, gather
 
 # A page token or size longer than this is no number we could have issued.
 _MAX_DIGITS = 12
@@ -90,20 +93,24 @@ class Summary:
         return f"{self.subject}: summary by {unit}" if unit else f"{self.subject}: summary"
 
 
-def report_source(data: Sequence[PlatformData], spec: ReportSpec) -> tuple[Ads, Summary | None]:
-    """What ``slice_report`` needs for the report ``spec``: the ads of ``data`` (one platform's,
-    or every platform's for the general reports) and, for a summary, which one."""
-    if spec.platform is None:
-        ads = ads_table(data, spec.ads, "All platforms: ads")
-        if not spec.summary:
-            return ads, None
-        return ads, Summary(spec, "All platforms", ads.by_platform)
-    (one,) = data
-    label = one.platform.label
-    ads = ads_table(data, spec.ads, f"{label}: ads")
+def report_source(
+    data: Sequence[PlatformData] | AdColumns, spec: ReportSpec
+) -> tuple[Ads, Summary | None]:
+    """What ``slice_report`` needs for the report ``spec``: its ads (of one platform, or every
+    platform's for the general reports), from the assembled table of a read or from records
+    holding their rows; and, for a summary, which one."""
+    labels = data.platforms if isinstance(data, AdColumns) else [p.platform.label for p in data]
+    subject = "All platforms" if spec.platform is None else labels[0]
+    title = f"{subject}: ads"
+    if isinstance(data, AdColumns):
+        ads = ads_of(data, spec.ads, title)
+    else:
+        ads = ads_table(data, spec.ads, title)
     if not spec.summary:
         return ads, None
-    return ads, Summary(spec, label, ads.by_account, "account")
+    if spec.platform is None:
+        return ads, Summary(spec, subject, ads.by_platform)
+    return ads, Summary(spec, subject, ads.by_account, "account")
 
 
 def query_pairs(query: Query) -> list[tuple[str, str]]:
@@ -175,9 +182,7 @@ def select_rows(
     if summary is None:
         if sl.by is not None:
             raise BadOption(f"_by groups summaries: ask /{source.spec.name}/resumo?_by={sl.by}")
-        return (
-            source if selected is None else _with_rows(source, [source.rows[i] for i in selected])
-        )
+        return source if selected is None else source.select(selected)
     if sl.by is not None:
         return _summary_by(source, sl.by, selected, summary, ratios)
     return summarize(
@@ -194,41 +199,40 @@ def arrange(
     sort_column = None if sl.sort is None else _column(table, sl.sort, "_sort")
     chosen = _columns(table, sl.columns) if sl.columns else None
     row_totals = _totals(table) if totals else None
-    total = len(table.rows)
+    total = len(table)
     size = sl.size or page_size
     start = min(sl.offset, total)
     end = total if size is None else min(start + size, total)
     page = Page(total, start, size, str(end) if end < total else None, row_totals)
-    rows = _page_rows(table, sort_column, sl.descending, start, end)
-    if rows is not table.rows:
-        table = _with_rows(table, rows)
+    rows = table.selection
+    if sort_column is not None:
+        rows = _ordered(table, sort_column, sl.descending, limit=end)
+    if start != 0 or end != len(rows):
+        rows = rows[start:end]
+    if rows is not table.selection:
+        table = table.select(rows)
     if chosen is None:
         return table, page
     chosen_totals = None if row_totals is None else [row_totals[c] for c in chosen]
-    return _project(table, chosen), replace(page, totals=chosen_totals)
+    return table.project(chosen), replace(page, totals=chosen_totals)
 
 
-def _page_rows(
-    table: Table, sort_column: int | None, descending: bool, start: int, end: int
-) -> list[list[Cell]]:
-    """Rows ``start``..``end`` of the table, sorted by ``sort_column`` if given (the table's
-    own list when that is all of them)."""
-    rows = table.rows
-    if sort_column is not None:
-        rows = _sorted(table, sort_column, descending, limit=end)
-    if start != 0 or end != len(rows):
-        rows = rows[start:end]
-    return rows
-
-
-def _kept(groups: Sequence[Group], selected: list[int] | None) -> Sequence[Group]:
+def _kept(groups: Sequence[Group], selected: Rows | None) -> Sequence[Group]:
     """The groups with only their selected rows, those left without any dropped (None: every
-    row is selected)."""
+    row is selected). ``selected`` is in ascending order, a group a range of rows."""
     if selected is None:
         return groups
-    keep = set(selected)
-    kept = [(prefix, [i for i in rows if i in keep]) for prefix, rows in groups]
-    return [(prefix, rows) for prefix, rows in kept if rows]
+    kept: list[Group] = []
+    for prefix, rows in groups:
+        if isinstance(rows, range) and rows.step == 1:
+            first, last = bisect_left(selected, rows.start), bisect_left(selected, rows.stop)
+            mine: Rows = selected[first:last]
+        else:
+            keep = set(selected)
+            mine = [i for i in rows if i in keep]
+        if mine:
+            kept.append((prefix, mine))
+    return kept
 
 
 def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int | None:
@@ -263,15 +267,20 @@ def _columns(table: Table, values: Sequence[str]) -> list[int]:
     return chosen
 
 
-def _select(table: Table, filters: Sequence[tuple[str, str]]) -> list[int] | None:
-    """Indices of the rows every filter keeps; None without filters (every row)."""
+def _select(table: Table, filters: Sequence[tuple[str, str]]) -> Rows | None:
+    """The rows every filter keeps, in the table's order; None without filters (every row)."""
     if not filters:
         return None
-    tests = [_matcher(table, label, value) for label, value in filters]
-    return [i for i, row in enumerate(table.rows) if all(test(row) for test in tests)]
+    wanted = [_wanted(table, label, value) for label, value in filters]
+    rows = table.selection
+    for index, value in wanted:
+        rows = table.data[index].equal_rows(value, rows)  # type: ignore[arg-type]
+    return rows
 
 
-def _matcher(table: Table, label: str, value: str) -> Callable[[list[Cell]], bool]:
+def _wanted(table: Table, label: str, value: str) -> tuple[int, Cell]:
+    """A filter as (column, the cell it keeps): a number in a numeric column (``886`` and
+    ``886.0`` alike), the text itself in a text column; an empty value keeps empty cells."""
     column = _column(table, label, "filter")
     wanted: Cell = value or None
     if value and table.numeric[column]:
@@ -279,20 +288,22 @@ def _matcher(table: Table, label: str, value: str) -> Callable[[list[Cell]], boo
         if wanted is None:
             name = table.columns[column]
             raise BadOption(f"{name} is a numeric column: {value!r} is not a number")
-    return lambda row: row[column] == wanted
+    return column, wanted
 
 
 def _summary_by(
-    ads: Table, label: str, selected: list[int] | None, summary: Summary, ratios: RatioMode
+    ads: Table, label: str, selected: Rows | None, summary: Summary, ratios: RatioMode
 ) -> Table:
     column = _column(ads, label, "_by")
-    if ads.numeric[column]:
+    by = ads.data[column]
+    if not isinstance(by, TextColumn):
         text = [name for name, numeric in zip(ads.columns, ads.numeric, strict=True) if not numeric]
         raise BadOption(f"_by groups by a text column: {', '.join(text)}")
-    members: dict[Cell, list[int]] = {}  # in order of first appearance
-    for i in range(len(ads.rows)) if selected is None else selected:
-        members.setdefault(ads.rows[i][column], []).append(i)
-    groups: list[Group] = [([value], rows) for value, rows in members.items()]
+    rows = ads.selection if selected is None else selected
+    members: dict[int, list[int]] = {}  # by the cell's code, in order of first appearance
+    for row, code in zip(rows, gather(by.codes, rows), strict=True):
+        members.setdefault(code, []).append(row)
+    groups: list[Group] = [([by.values[code]], rows) for code, rows in members.items()]
     numeric = [i for i, is_number in enumerate(ads.numeric) if is_number]
     name = ads.columns[column]
     return summarize(
@@ -305,49 +316,28 @@ def _summary_by(
     )
 
 
-def _sorted(table: Table, column: int, descending: bool, *, limit: int) -> list[list[Cell]]:
-    """The rows ordered by ``column``, empty cells last; only the first ``limit`` are needed,
-    so a page of a large table is picked from a heap rather than by sorting it all."""
-    filled = [row for row in table.rows if row[column] is not None]
-    empty = [row for row in table.rows if row[column] is None]
-    key: Callable[[list[Cell]], Any]
-    if table.numeric[column]:
-        key = itemgetter(column)
-    else:
-        # Case does not split the order; ties between "a" and "A" keep a fixed order.
-        def key(row: list[Cell]) -> tuple[str, str]:
-            return (str(row[column]).casefold(), str(row[column]))
-
-    # Both ways are stable (heapq's n-smallest/largest are documented as the sorted prefix):
-    # equal keys keep their report order.
+def _ordered(table: Table, column: int, descending: bool, *, limit: int) -> Rows:
+    """The table's rows ordered by ``column`` (numbers as numbers, text case-insensitively with
+    ties by the text itself), equal keys in the table's order, empty cells last either way;
+    only the first ``limit`` are needed, so a page of a large table comes from a heap."""
+    data, selection = table.data[column], table.selection
+    keys = data.sort_keys(selection)
+    empty = data.is_empty(selection)
+    filled = list(compress(range(len(selection)), map(not_, empty)))
+    # Both ways are stable (heapq's n-smallest/largest are documented as the sorted prefix).
     if limit < len(filled):
         pick = heapq.nlargest if descending else heapq.nsmallest
-        return pick(limit, filled, key=key)
-    return sorted(filled, key=key, reverse=descending) + empty
-
-
-def _project(table: Table, columns: list[int]) -> Table:
-    rows = [[row[c] for c in columns] for row in table.rows]
-    return Table(
-        table.spec,
-        table.title,
-        [table.columns[c] for c in columns],
-        [table.numeric[c] for c in columns],
-        rows,
-        table.warnings,
-    )
+        positions = pick(limit, filled, key=keys.__getitem__)
+    else:
+        positions = sorted(filled, key=keys.__getitem__, reverse=descending)
+        positions += compress(range(len(selection)), empty)
+    return [selection[p] for p in positions]
 
 
 def _totals(table: Table) -> list[Cell]:
     """Sums of the numeric columns over every row, ratios recomputed; text columns empty."""
-    (row,) = summarize(
-        table, [([], list(range(len(table.rows))))], "recompute", spec=table.spec, title=""
-    ).rows
+    (row,) = totals(table, [([], table.selection)], "recompute")
     return row
-
-
-def _with_rows(table: Table, rows: list[list[Cell]]) -> Table:
-    return Table(table.spec, table.title, table.columns, table.numeric, rows, table.warnings)
 
 
 __all__ = [

@@ -17,6 +17,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -62,6 +63,7 @@ class Simulator:
         self._stopping = threading.Event()
         self._calls_by_target: Counter[str] = Counter()
         self._requests: Counter[str] = Counter()
+        self._last_answered: float | None = None
         self._faults_fired: Counter[str] = Counter()
         self._in_flight = 0
         self._max_in_flight = 0
@@ -111,6 +113,10 @@ class Simulator:
                 "faults": dict(self._faults_fired),
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,
+                # When the last API answer was written whole (time.monotonic(), a clock every
+                # process of this machine shares), None before any: the time of the last
+                # upstream byte, for a report's time to first byte.
+                "last_answered": self._last_answered,
             }
 
     def reset(self) -> None:
@@ -120,6 +126,7 @@ class Simulator:
             self._requests.clear()
             self._faults_fired.clear()
             self._max_in_flight = self._in_flight
+            self._last_answered = None
 
     # -- called by the handler -------------------------------------------------------------
 
@@ -143,6 +150,7 @@ class Simulator:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+            self._last_answered = time.monotonic()
 
     def _sleep(self, seconds: float) -> None:
         self._stopping.wait(seconds)

@@ -135,15 +135,24 @@ class StractClient:
         return f"{self._transport.where}/{endpoint}"
 
     def submit(
-        self, endpoint: str, params: dict[str, str], *, call: str, deadline: float
+        self,
+        endpoint: str,
+        params: dict[str, str],
+        *,
+        call: str,
+        deadline: float,
+        float_literals: bool = False,
     ) -> Handle:
         """Start ``GET endpoint?params`` in the pool, or join an identical read in flight.
 
         The handle's result is the decoded JSON body (shared: do not mutate it); its error an
         ``UpstreamError``. ``deadline`` (monotonic) is this caller's; the read may run until the
         latest deadline of the callers sharing it, and stops when every caller has cancelled.
+        ``float_literals``: decimals come as the bytes of their literal (``decode_json``).
         """
-        handle, new = self._flights.join(endpoint, params, call, deadline)
+        handle, new = self._flights.join(
+            endpoint, params, call, deadline, float_literals=float_literals
+        )
         if new is not None:
             self._start(new)
         return handle
@@ -186,7 +195,7 @@ class StractClient:
         if flight.payload is not Flight.UNREAD:  # read here: decoded already
             return flight.payload
         try:  # checked by the process that read it; decoded again here, as strictly
-            return decode_json(body)
+            return decode_json(body, float_literals=flight.float_literals)
         except BadJSON as exc:
             reason = redact(exc.reason, (*self.settings.secrets, params.get("token", "")))
             raise UpstreamBadPayload(call, reason, url=self.where(endpoint)) from None
@@ -289,10 +298,13 @@ class StractClient:
             response.status,
             len(response.body),
         )
-        payload = self._map_response(response, call, url, params.get("token", ""))
+        token, literals = params.get("token", ""), flight.float_literals
+        payload = self._map_response(response, call, url, token, float_literals=literals)
         return bytes(response.body), payload
 
-    def _map_response(self, response: Response, call: str, url: str, token: str) -> Any:
+    def _map_response(
+        self, response: Response, call: str, url: str, token: str, *, float_literals: bool = False
+    ) -> Any:
         """The one place a status and body become the decoded payload or an exception."""
         failed = self._status_error(response, call, url)
         if failed is not None:
@@ -302,7 +314,7 @@ class StractClient:
             raise error
         secrets = (*self.settings.secrets, token)
         try:
-            payload = decode_json(response.body)
+            payload = decode_json(response.body, float_literals=float_literals)
         except BadJSON as exc:
             error = UpstreamBadPayload(call, redact(exc.reason, secrets), url=url)
             if exc.transient:

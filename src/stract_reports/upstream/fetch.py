@@ -5,6 +5,12 @@ finishes, its continuation runs here and starts the calls that were waiting for 
 threads only do HTTP, so a bounded pool cannot deadlock on itself, and no call waits for one
 it does not depend on: a platform's insights start as soon as its own accounts and fields
 are complete.
+
+Insight pages go to an ``InsightsSink`` the moment each is decoded (a report's ad table being
+assembled column-wise: ``reports.ingest``), in whatever order they arrive, so no page outlives
+its own turn of the loop; their decimals come as the bytes of their literals, converted a
+column at a time. Without a sink, each account's rows are kept in its record, as values in the
+order of its platform's fields.
 """
 
 from __future__ import annotations
@@ -15,11 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from queue import Empty, SimpleQueue
-from typing import Any
+from typing import Any, Protocol
 
 from ..config import Settings
 from ..errors import DeadlineExceeded, UnknownPlatform, UpstreamBadPayload
-from ..records import Account, AccountData, Field, Platform, PlatformData, Row, insights_call
+from ..records import (
+    Account,
+    AccountData,
+    Field,
+    Platform,
+    PlatformData,
+    Row,
+    exact,
+    insights_call,
+)
 from ..redaction import redact, register
 from ..scope import Scope
 from .client import StractClient
@@ -27,6 +42,28 @@ from .flights import Handle
 from .shape import Planned
 
 Progress = Callable[[int, int], None]
+# Insight bodies are decoded with their decimals as literal bytes (``decode_json``).
+INSIGHTS = "insights"
+# The key of an insight item that holds the ad's own id (never a field, kept as its identity).
+AD_ID = "id"
+
+
+class InsightsSink(Protocol):
+    """Where insight pages go as they arrive (``reports.ingest.AdAssembly``)."""
+
+    def platform(
+        self,
+        position: int,
+        platform: Platform,
+        fields: list[Field],
+        accounts: list[tuple[str, str]],
+    ) -> None:
+        """A platform's fields and accounts (id, name), once both are known; ``position`` is
+        its place in the report."""
+
+    def add(self, platform: int, account: int, page: int, items: list[dict[str, Any]]) -> None:
+        """One page (``page`` from 1) of the insights of account ``account`` (its position)
+        of the platform at ``platform``: objects, their decimals as literal bytes."""
 
 
 @dataclass(frozen=True)
@@ -62,18 +99,21 @@ def fetch_report_data(
     speculate: bool = False,
     progress: Progress | None = None,
     scope: Scope | None = None,
+    sink: InsightsSink | None = None,
 ) -> list[PlatformData]:
     """Fields, accounts and ad rows of one platform (by value), or of all when None, within
     ``limits``. ``speculate``: issue the calls of the last good report at once, then check them
-    (``shape``); ``progress(done, known)`` is told of every finished call. ``scope``: only the
-    platforms and accounts it sees are read (no call is made for the others, so no error can
-    name them); the list of accounts of a platform in scope is read whole.
+    (``shape``); ``progress(done, known)`` is told of every finished call; ``sink``: where the
+    insight pages go (then no record keeps rows). ``scope``: only the platforms and accounts it
+    sees are read (no call is made for the others, so no error can name them); the list of
+    accounts of a platform in scope is read whole.
 
     Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list (the list within
     ``scope``), and an ``UpstreamError`` when any call fails after retries: never a partial
     result.
     """
     run = _Run(client, limits, progress)
+    run.sink = sink
     narrowed = scope is not None and not scope.reads_everything
     if speculate:
         recalled = client.shapes.recall(platform)
@@ -92,7 +132,7 @@ def fetch_report_data(
                 raise UnknownPlatform(platform, [p.value for p in platforms])
         for p in chosen:
             results.append(PlatformData(p, [], []))
-            _fetch_platform(run, results[-1], scope)
+            _fetch_platform(run, results[-1], len(results) - 1, scope)
 
     _read_platforms(run, platforms_known)
     run.wait()
@@ -110,7 +150,7 @@ def fetch_lists(client: StractClient, limits: FetchLimits) -> list[PlatformData]
     def platforms_known(platforms: list[Platform]) -> None:
         for p in platforms:
             results.append(PlatformData(p, [], []))
-            _fetch_platform(run, results[-1], insights=False)
+            _fetch_platform(run, results[-1], len(results) - 1, insights=False)
 
     _read_platforms(run, platforms_known)
     run.wait()
@@ -133,7 +173,12 @@ def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
 
 
 def _fetch_platform(
-    run: _Run, data: PlatformData, scope: Scope | None = None, *, insights: bool = True
+    run: _Run,
+    data: PlatformData,
+    position: int,
+    scope: Scope | None = None,
+    *,
+    insights: bool = True,
 ) -> None:
     label = data.platform.label
     params = {"platform": data.platform.value}
@@ -142,8 +187,11 @@ def _fetch_platform(
     def part_done(part: str) -> None:
         pending.discard(part)
         if not pending and insights:
-            for account_data in data.accounts:
-                _fetch_insights(run, data, account_data)
+            if run.sink is not None:
+                accounts = [(a.account.id, a.account.name) for a in data.accounts]
+                run.sink.platform(position, data.platform, data.fields, accounts)
+            for index, account_data in enumerate(data.accounts):
+                _fetch_insights(run, data, account_data, (position, index))
 
     def fields_known(items: list[Any]) -> None:
         data.fields = [_field(item, f"fields of {label}") for item in items]
@@ -163,7 +211,9 @@ def _fetch_platform(
     run.paged("accounts", params, f"accounts of {label}", accounts_known)
 
 
-def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) -> None:
+def _fetch_insights(
+    run: _Run, data: PlatformData, account_data: AccountData, where: tuple[int, int]
+) -> None:
     account = account_data.account
     call = insights_call(data.platform.label, account.name)
     keys = [f.key for f in data.fields]
@@ -174,11 +224,26 @@ def _fetch_insights(run: _Run, data: PlatformData, account_data: AccountData) ->
         "fields": ",".join(keys),
     }
 
+    sink = run.sink
+    if sink is not None:
+
+        def page_known(number: int, items: list[Any]) -> None:
+            if not set(map(type, items)) <= {dict}:
+                raise UpstreamBadPayload(call, "an item is not an object")
+            sink.add(where[0], where[1], number, items)
+
+        run.paged("insights", params, call, None, each_page=page_known)
+        return
+
     def rows_known(items: list[Any]) -> None:
         # Each row is read by key (insight keys come back sorted, not in field order) and kept
         # as a tuple in field order: a third of the memory of the decoded dict.
-        rows: list[Row] = [tuple(map(_require_object(item, call).get, keys)) for item in items]
+        objects = [_require_object(item, call) for item in items]
+        rows: list[Row] = [tuple(map(exact, map(item.get, keys))) for item in objects]
         account_data.rows = rows
+        ids = [item.get(AD_ID) for item in objects]
+        if None not in ids:
+            account_data.ad_keys = [str(exact(i)) for i in ids]
 
     run.paged("insights", params, call, rows_known)
 
@@ -208,6 +273,7 @@ class _Run:
         self.made: list[Planned] = []  # every call this report confirmed, in order
         self.started = 0
         self.finished = 0
+        self.sink: InsightsSink | None = None
 
     def call(
         self, endpoint: str, params: dict[str, str], call: str, then: Callable[[Any], None]
@@ -227,6 +293,7 @@ class _Run:
                     dict(planned.params),
                     call=planned.call,
                     deadline=self.deadline,
+                    float_literals=planned.endpoint == INSIGHTS,
                 )
                 self.speculative[planned.key] = handle
 
@@ -235,9 +302,13 @@ class _Run:
         endpoint: str,
         params: dict[str, str],
         call: str,
-        then: Callable[[list[Any]], None],
+        then: Callable[[list[Any]], None] | None,
+        *,
+        each_page: Callable[[int, list[Any]], None] | None = None,
     ) -> None:
-        """Read every page of a list resource, then call ``then`` with all items in order.
+        """Read every page of a list resource, then call ``then`` with all items in order; or,
+        with ``each_page``, hand it each page's items (and its number) as the page arrives,
+        keeping none.
 
         The items are the body's list named like the endpoint (``/accounts`` -> ``accounts``).
 
@@ -248,11 +319,18 @@ class _Run:
         pages: dict[int, list[Any]] = {}
         url = self.client.where(endpoint)
 
+        def arrived(number: int, items: list[Any]) -> None:
+            if each_page is not None:
+                each_page(number, items)
+                items = []
+            pages[number] = items
+
         def first_page(body: Any) -> None:
             items, total = _page(body, endpoint, 1, call, url)
-            pages[1] = items
+            arrived(1, items)
             if total <= 1:
-                then(items)
+                if then is not None:
+                    then(pages[1])
                 return
             limit = self.max_pages
             if total > limit:
@@ -274,8 +352,8 @@ class _Run:
             items, page_total = _page(body, endpoint, number, f"{call} (page {number})", url)
             if page_total != total:
                 raise UpstreamBadPayload(call, "the number of pages changed while reading", url=url)
-            pages[number] = items
-            if len(pages) == total:
+            arrived(number, items)
+            if len(pages) == total and then is not None:
                 then([item for n in range(1, total + 1) for item in pages[n]])
 
         self.call(endpoint, params, call, first_page)
@@ -320,7 +398,11 @@ class _Run:
             self.made.append(planned)
             # The same request issued ahead is adopted: same page, token and fields.
             handle = self.speculative.pop(planned.key, None) or self.client.submit(
-                endpoint, params, call=call, deadline=self.deadline
+                endpoint,
+                params,
+                call=call,
+                deadline=self.deadline,
+                float_literals=endpoint == INSIGHTS,
             )
             self.pending[handle] = (call, then)
             handle.add_done_callback(self.finished_calls.put)
@@ -395,4 +477,12 @@ def _account(item: Any, call: str) -> Account:
     )
 
 
-__all__ = ["FetchLimits", "Progress", "fetch_lists", "fetch_platforms", "fetch_report_data"]
+__all__ = [
+    "AD_ID",
+    "FetchLimits",
+    "InsightsSink",
+    "Progress",
+    "fetch_lists",
+    "fetch_platforms",
+    "fetch_report_data",
+]

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import InvalidStateError as _InvalidState
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 from ..errors import UpstreamUnavailable
@@ -43,6 +45,7 @@ class Flight:
     exchange: Exchange | None = None  # the attempt in progress, cut when abandoned
     UNREAD: ClassVar[object] = object()
     payload: Any = UNREAD  # the decoded body, when this process read it
+    float_literals: bool = False  # decoded with ``decode_json``'s float_literals
 
     def abandon(self) -> None:
         """Stop the read: off the queue if queued, its socket shut down if reading."""
@@ -72,7 +75,7 @@ class Flight:
 class Handle:
     """One caller's share of a read: its result when done, or ``cancel()`` to stop waiting."""
 
-    __slots__ = ("_flight", "_table", "_cancelled")
+    __slots__ = ("_flight", "_table", "_cancelled", "__weakref__")
 
     def __init__(self, flight: Flight, table: Flights) -> None:
         self._flight = flight
@@ -106,14 +109,24 @@ class Handle:
         return True
 
     def add_done_callback(self, fn: Callable[[Handle], None]) -> None:
-        """Call ``fn(self)`` when the read finishes (at once if it has)."""
-        self._flight.result.add_done_callback(lambda _: fn(self))
+        """Call ``fn(self)`` when the read finishes (at once if it has), if this handle is still
+        held then. The read's future keeps only a weak reference to it: a strong one would be a
+        cycle (handle, flight, future, callback) that keeps the decoded body until a full
+        collection, and a report pauses the collector while it reads."""
+        handle = weakref.ref(self)
+        self._flight.result.add_done_callback(partial(_call_back, handle, fn))
 
     def cancel(self) -> None:
         """Stop waiting; the read is abandoned if nobody else waits for it."""
         if not self._cancelled:
             self._cancelled = True
             self._table.leave(self._flight)
+
+
+def _call_back(handle: weakref.ref[Handle], fn: Callable[[Handle], None], _: Future) -> None:
+    held = handle()
+    if held is not None:
+        fn(held)
 
 
 class Flights:
@@ -126,10 +139,17 @@ class Flights:
         self._closed = False
 
     def join(
-        self, endpoint: str, params: dict[str, str], call: str, deadline: float
+        self,
+        endpoint: str,
+        params: dict[str, str],
+        call: str,
+        deadline: float,
+        *,
+        float_literals: bool = False,
     ) -> tuple[Handle, Flight | None]:
         """A handle on the read of ``endpoint?params``: a shared one in flight or cached, else a
-        new one; and the new flight, which the caller starts (None when it joined one)."""
+        new one (decoded with ``float_literals``); and the new flight, which the caller starts
+        (None when it joined one)."""
         key = (endpoint, tuple(sorted(params.items())))
         now = time.monotonic()
         with self._lock:
@@ -141,7 +161,7 @@ class Flights:
             if flight is None:
                 if self._closed:
                     raise UpstreamUnavailable(call, "the upstream client is closed")
-                flight = Flight(key, params, call, deadline)
+                flight = Flight(key, params, call, deadline, float_literals=float_literals)
                 self._table[key] = flight
                 fresh = True
             else:
@@ -150,7 +170,8 @@ class Flights:
             flight.waiters += 1
         if not fresh:
             return Handle(flight, self), None
-        flight.result.add_done_callback(lambda _: self._finished(flight))
+        # By key, not by flight: the future must not hold its flight (see add_done_callback).
+        flight.result.add_done_callback(partial(self._finished, key))
         return Handle(flight, self), flight
 
     def leave(self, flight: Flight) -> None:
@@ -178,9 +199,10 @@ class Flights:
         with self._lock:
             return len(self._table)
 
-    def _finished(self, flight: Flight) -> None:
+    def _finished(self, key: Key, future: Future) -> None:
         with self._lock:
-            if self._table.get(flight.key) is not flight:
+            flight = self._table.get(key)
+            if flight is None or flight.result is not future:
                 return
             failed = flight.result.cancelled() or flight.result.exception() is not None
             if self._ttl and not failed:

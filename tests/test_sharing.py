@@ -640,3 +640,18 @@ def test_a_store_that_cannot_be_read_fails_scoped_reads_closed(sharing: Sharing)
         assert ACCOUNT not in answer.get_data(as_text=True)
     # The owner's keys need no store.
     assert sharing.get("/meta_ads", OWNER).status_code == 200
+
+
+def test_an_etag_tells_apart_what_the_body_shows(sharing: Sharing) -> None:
+    by_country = sharing.add_view("a", "zinhao", "geral/resumo", "csv", "_by=Country")
+    by_status = sharing.add_view("b", "zinhao", "geral/resumo", "csv", "_by=Status")
+    first, second = sharing.get(f"/v/{by_country}"), sharing.get(f"/v/{by_status}")
+    assert first.get_data() != second.get_data()
+    assert first.headers["ETag"] != second.headers["ETag"]
+    again = sharing.get(f"/v/{by_country}", **{"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    # Two keys of one scope: the same table, but each page names its own key.
+    other = sharing.add_key("zinhao-2", ZINHAO)
+    mine, theirs = sharing.get("/geral.html", sharing.key), sharing.get("/geral.html", other)
+    assert "--key zinhao-2" in theirs.get_data(as_text=True)
+    assert mine.headers["ETag"] != theirs.headers["ETag"]

@@ -254,6 +254,8 @@ def test_every_first_path_segment_of_ours_is_reserved(
     app = make_app(make_hostile())
     first = {rule.rule.split("/")[1] for rule in app.url_map.iter_rules()}
     static = {segment for segment in first if segment and "<" not in segment}
-    # A segment with a dot (robots.txt) is refused as a platform value by its dot already.
-    assert {segment for segment in static if "." not in segment} <= RESERVED_SEGMENTS
+    # A segment with a dot (robots.txt) is refused as a platform value by its dot already; /v/
+    # holds saved views, whose ids are 43 characters: a platform "v" keeps /v and /v/resumo.
+    ours = {segment for segment in static if "." not in segment} - {"v"}
+    assert ours <= RESERVED_SEGMENTS
     assert "robots.txt" in static

@@ -3,9 +3,10 @@ imported everything): the pure core and the renderers load no web layer, no upst
 no store; building the app loads no production host. Over the source: no import cycle, counting
 the imports inside functions too.
 
-    records, errors, redaction, config     below everything (config with store_location, ranges)
-    reports/  (the pure core)              -> records, errors, redaction
-    render/   (the renderers)              -> reports, records, errors, redaction
+    records, scope, errors, redaction,     below everything (config with store_location, ranges)
+    config
+    reports/  (the pure core)              -> records, scope, errors, redaction
+    render/   (the renderers)              -> reports, records, scope, errors, redaction
     upstream/                              -> records, errors, redaction, config
     store/  (beside upstream/)             -> the same, and upstream's strict JSON decoder
     the web layer (views, urls, ...) and the host (serving) above; the CLI on top
@@ -22,9 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 SRC = ROOT / "src"
 PACKAGE = "stract_reports"
-# What the core and the renderers may stand on, besides each other: plain records, the
-# exception tree, and the masking of secrets in messages.
-BELOW_THE_CORE = {f"{PACKAGE}.records", f"{PACKAGE}.errors", f"{PACKAGE}.redaction"}
+# What the core and the renderers may stand on, besides each other: plain records (of what the
+# upstream serves, and of what a key may see), the exception tree, and the masking of secrets
+# in messages.
+BELOW_THE_CORE = {
+    f"{PACKAGE}.records",
+    f"{PACKAGE}.scope",
+    f"{PACKAGE}.errors",
+    f"{PACKAGE}.redaction",
+}
 # The settings, the store URL and the ranges they check at start.
 SETTINGS = {f"{PACKAGE}.config", f"{PACKAGE}.store_location", f"{PACKAGE}.ranges"}
 

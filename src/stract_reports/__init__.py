@@ -18,8 +18,8 @@ def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
     """Build the report server: settings, one upstream client and one store per process (and
-    the recording schedule, when set), views, errors. ``StoreTooNew`` when the store is newer
-    than this program; a store that cannot be reached yet is retried in the background."""
+    the recording schedule, when set), views, errors, access. ``StoreTooNew`` when the store is
+    newer than this program; a store that cannot be reached yet is retried in the background."""
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -37,6 +37,7 @@ def create_app(
     app.config.from_mapping(test_config or {})
     settings = settings or Settings.from_env()
     install_log_redaction(settings.secrets)
+    # Opened here, in each process (after serve forks its workers): connections are not shared.
     client = StractClient(settings)
     store = StoreLink(settings)
     try:

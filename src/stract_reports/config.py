@@ -26,6 +26,8 @@ PUBLIC_API_URL = "https://sidebar.stract.to/api"
 PUBLIC_API_TOKEN = "ProcessoSeletivoStract2025"
 
 SERVE, DEMO, EXPORT, RECORD = "serve", "demo", "export", "record"
+# The owner's commands over the store's keys, views and audit trail.
+KEYS, VIEWS, AUDIT = "keys", "views", "audit"
 GRACE = 20.0  # seconds requests in flight may take to finish after SIGTERM
 REQUEST_TIMEOUT = 20.0  # seconds a client has to send one whole request
 PORTS = Range(1, 65535)
@@ -63,7 +65,10 @@ class Settings:
     """Upstream location and credentials, limits, time budgets, access and report owner."""
 
     api_url: str = setting(
-        PUBLIC_API_URL, "the API root, including /api", env="STRACT_API_URL", commands=_UPSTREAM
+        PUBLIC_API_URL,
+        "the API root, including /api",
+        env="STRACT_API_URL",
+        commands=(*_UPSTREAM, KEYS, VIEWS),
     )
     api_token: str = setting(
         PUBLIC_API_TOKEN,
@@ -258,7 +263,7 @@ class Settings:
         "the store of history, keys and views: sqlite:///FILE, postgresql://..., or off "
         "(empty: $XDG_STATE_HOME/stract-reports/store.sqlite3, else ~/.local/state/...)",
         env="STRACT_STORE_URL",
-        commands=_UPSTREAM,
+        commands=(*_UPSTREAM, KEYS, VIEWS, AUDIT),
         secret=True,  # a PostgreSQL URL may carry a password
     )
     keep: str = setting(

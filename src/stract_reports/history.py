@@ -38,6 +38,7 @@ from .reports.selection import select_ads
 from .reports.slicing import BadOption, Page, Selection, Slice, arrange, select
 from .reports.spec import ReportSpec
 from .reports.table import Table
+from .scope import Scope
 from .store import SnapshotInfo, Store
 from .urls import history_url
 
@@ -96,18 +97,19 @@ class Past:
     store: Store
     cache: SourceCache
     shared: Shared
-    live: Callable[[], Source]
+    live: Callable[[], Source]  # within ``scope``
+    scope: Scope | None = None  # a scoped key's: what it sees of every snapshot
 
     def state_at(self, spec: ReportSpec, at: datetime, *, identify: bool) -> State:
-        """``spec``'s source as of ``at``, read back (or from the cache)."""
+        """``spec``'s source as of ``at``, read back (or from the cache), within ``scope``."""
         snapshots = self.store.snapshots
         located = snapshots.locate(at, None if spec.platform is None else [spec.platform])
-        key = ("history", spec, located.key, identify)
+        key = ("history", spec, located.key, identify, self.scope)
 
         def build() -> Source:
             data = snapshots.read(located).data
             values = [p.platform.value for p in data]
-            return source_of(data, spec, values, identify=identify)
+            return source_of(data, spec, values, identify=identify, scope=self.scope)
 
         source = self.shared(key, lambda: self.cache.get(key, build))
         return State(source, tuple(located.snapshots), located.key)

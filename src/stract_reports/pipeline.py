@@ -11,6 +11,11 @@ The ads are assembled column-wise as the insight pages arrive (``reports.ingest`
 let go at once, with the garbage collector paused for the whole read: nothing the read holds
 is in a reference cycle, so memory is given back as it goes, and the collector does not walk
 the young objects of every page.
+
+A scoped key's ``Scope`` is applied before the ads are laid out, so every slice of a source is
+within it: a live read asks the upstream for nothing outside it and its pages are assembled
+through ``reports.scoping.ScopedSink``; records (a read from the store) become a source through
+``source_of``, which narrows them by the same rule.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .errors import InvalidRequest, NoSuchPage, UpstreamBadPayload
+from .errors import InvalidRequest, NoSuchPage, UnknownPlatform, UpstreamBadPayload
 from .formats import FORMATS
 from .records import PlatformData, Read
 from .report_options import ReportOptions
@@ -27,6 +32,7 @@ from .reports.collector import gc_paused
 from .reports.ingest import AdAssembly, AdColumns
 from .reports.options import RatioMode
 from .reports.periods import Identities
+from .reports.scoping import ScopedSink, narrow
 from .reports.slicing import (
     BadOption,
     Page,
@@ -39,6 +45,7 @@ from .reports.slicing import (
 )
 from .reports.spec import ReportSpec
 from .reports.table import Table
+from .scope import Scope
 from .upstream import FetchLimits, StractClient, fetch_report_data
 from .upstream.fetch import Progress
 from .urls import unreachable_platform
@@ -62,28 +69,38 @@ def build_source(
     client: StractClient,
     spec: ReportSpec,
     *,
+    scope: Scope | None = None,
     progress: Progress | None = None,
     on_read: OnRead | None = None,
     identify: bool = False,
 ) -> Source:
-    """Fetch what ``spec`` needs from the upstream now, hand the complete read and its
-    assembled ads to ``on_read`` (it must not block), and lay out its ads (and groups;
-    ``identify``: and who they are)."""
-    read, assembled = read_assembled(client, spec.platform, progress=progress)
-    if on_read is not None:
+    """Fetch what ``spec`` needs from the upstream now (within ``scope``: no other platform or
+    account is read), hand a complete read and its assembled ads to ``on_read`` (it must not
+    block; a read narrowed by a scope is no snapshot of the upstream, and is not handed), and
+    lay out its ads (and groups; ``identify``: and who they are)."""
+    scope = None if scope is None or scope.full else scope
+    read, assembled = read_assembled(client, spec.platform, scope=scope, progress=progress)
+    if on_read is not None and scope is None:
         on_read(read, assembled)
     values = [p.platform.value for p in read.data]
     return source_of(assembled, spec, values, identify=identify)
 
 
 def read_assembled(
-    client: StractClient, platform: str | None, *, progress: Progress | None = None
+    client: StractClient,
+    platform: str | None,
+    *,
+    scope: Scope | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Read, AdColumns]:
-    """Read one platform (by value), or every one (None), from the upstream now: the read's
-    records and its ads assembled as the pages arrived."""
+    """Read one platform (by value), or every one (None), from the upstream now, within
+    ``scope``: the read's records and its ads assembled as the pages arrived."""
     settings = client.settings
     limits = FetchLimits.from_settings(settings)
     assembly = AdAssembly()
+    # The scope's door for a live read: the fetch asks for nothing outside it, the sink keeps
+    # only its fields (and checks its platforms and accounts again).
+    sink = assembly if scope is None or scope.full else ScopedSink(assembly, scope)
     with gc_paused():
         read = fetch_report_data(
             client,
@@ -91,8 +108,9 @@ def read_assembled(
             limits,
             speculate=settings.speculate,
             progress=progress,
-            sink=assembly,
             vet=lambda platforms: check_paths(client, (p.value for p in platforms)),
+            scope=scope,
+            sink=sink,
         )
         assembled = assembly.finish()
     return read, assembled
@@ -104,9 +122,17 @@ def source_of(
     values: Sequence[str],
     *,
     identify: bool = False,
+    scope: Scope | None = None,
 ) -> Source:
     """The source of ``spec`` from a read's assembled ads, or from records holding their rows
-    (read back from the store); ``values``: its platforms' values, in report order."""
+    (read back from the store); ``values``: its platforms' values, in report order. Records
+    are narrowed to ``scope`` first (``reports.scoping``; assembled ads were narrowed as they
+    came in), and a platform's report that the scope leaves empty is an unknown platform."""
+    if scope is not None and not scope.full and not isinstance(data, AdColumns):
+        data = narrow(data, scope)
+        values = [p.platform.value for p in data]
+        if spec.platform is not None and values != [spec.platform]:
+            raise UnknownPlatform(spec.platform, values)
     ads, summary = report_source(data, spec)
     return Source(ads, summary, Identities.of(ads, values) if identify else None)
 

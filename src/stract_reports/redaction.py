@@ -5,7 +5,8 @@ keys (pinned at start by ``create_app`` and the CLI) and every account token it 
 accounts are parsed, and as a warm shape is loaded from Redis). ``redact`` masks all of them in
 a message, whole, wherever they occur; callers redact before they cut, ``repr`` or quote a
 value, so no cut can leave a piece of a token behind. The sinks (error bodies and pages, log
-records, the CLI's failure line, the access log) redact again.
+records, the CLI's failure line, the access log) redact again. ``redact`` also masks the id of
+a saved view in its path (``/v/***``): the id is the view's credential.
 
 Matching costs one pass over the text whatever the number of secrets: every secret is indexed
 by its first ``MIN_SECRET`` characters, the text's windows of that length are looked up in the
@@ -37,6 +38,10 @@ _CHUNK = 4096
 # A token= or key= query value: a parameter of a query or a word of a text, never the end of
 # another word (``monkey=``) nor a piece of a path (``/key=x``).
 _TOKEN_IN_TEXT = re.compile(r"(?:^|(?<=[?&;\s'\"]))(token=|key=)[^&\s'\"]+", re.IGNORECASE)
+# A saved view's id, as its URL carries it (``store.keys.new_secret``: 32 random bytes, URL-safe
+# base64): ``/v/<id>`` is masked wherever a text shows it.
+VIEW_ID = r"[A-Za-z0-9_-]{43}"
+_VIEW_IN_TEXT = re.compile(rf"(/v/){VIEW_ID}(?![A-Za-z0-9_-])")
 _SECRET_NAMES = frozenset({"token", "key"})
 
 
@@ -135,12 +140,14 @@ def register(secrets: Iterable[str], *, pinned: bool = False) -> None:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every secret this process knows, each of ``secrets`` and every
-    ``token=``/``key=`` query value as ``***``."""
+    """``text`` with every secret this process knows, each of ``secrets``, every
+    ``token=``/``key=`` query value and every saved view's id in a ``/v/<id>`` path as
+    ``***``."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, MASK)
-    return _TOKEN_IN_TEXT.sub(r"\1***", mask_known(text))
+    text = _TOKEN_IN_TEXT.sub(r"\1***", mask_known(text))
+    return _VIEW_IN_TEXT.sub(r"\1***", text) if "/v/" in text else text
 
 
 def mask_known(text: str) -> str:

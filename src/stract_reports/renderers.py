@@ -23,20 +23,20 @@ from .errors import DeadlineExceeded, InvalidRequest
 from .formats import FORMATS
 from .render.csv import ExcelPreset, csv_chunks, tsv_chunks
 from .render.json import array_chunks, json_chunks, ndjson_chunks
-from .render.links import FacetLinks, PageLinks
+from .render.links import FacetLinks, PageLinks, Share
 from .render.notes import HistoryNote
 from .reports.options import RatioMode
 from .reports.slicing import Page
 from .reports.table import CHUNK_ROWS, Table
 from .reports.words import Rows
-from .urls import facet_links, next_page_url, page_links
+from .urls import facet_links, next_page_url, page_links, view_next_url, view_page_links
 
 
 @dataclass(frozen=True)
 class Rendering:
     """What a renderer may need besides the table: the time, the CSV preset, the CSP nonce,
-    the page, the summary mode, the JSON shape, the links the page shows, and what a report
-    from the store says of itself."""
+    the page, the summary mode, the JSON shape, the links the page shows, what it offers to
+    copy (``share``), and what a report from the store says of itself."""
 
     generated_at: datetime
     excel: str = ""  # a key of formats.EXCEL_PRESETS, or "" for the plain CSV
@@ -50,6 +50,16 @@ class Rendering:
     deadline: float | None = None  # monotonic time the answer must be drawn by (None: none)
     facets: tuple[FacetLinks, ...] = ()  # the facets asked (``_facet``), with their links
     note: HistoryNote | None = None  # a report from the store: which snapshots it used
+    share: Share | None = None  # an HTML page's spreadsheet formulas, or the view to save
+
+
+@dataclass(frozen=True)
+class ViewPage:
+    """The page is a saved view's: at ``path`` (root-relative), with the options its URL
+    ``asked`` (``urls.view_query``)."""
+
+    path: str
+    asked: tuple[tuple[str, str], ...]
 
 
 def plan_rendering(
@@ -65,15 +75,27 @@ def plan_rendering(
     shape: str = "",
     deadline: float | None = None,
     note: HistoryNote | None = None,
+    view: ViewPage | None = None,
+    share: Share | None = None,
 ) -> Rendering:
     """The ``Rendering`` of ``table`` in ``fmt`` for a request's options (``query``), with
     the links the format shows planned here: the server's answers and the CLI's exports alike.
-    ``deadline``: the monotonic time it must be drawn by."""
+    ``deadline``: the monotonic time it must be drawn by; ``view``: the page is a saved view's,
+    whose links stay on it (no facet links: a view's filters are saved)."""
     pairs = list(query)
     links = None
-    if FORMATS[fmt].links:
-        links = page_links(table.spec, table.columns, pairs, page, ratios)
-    asked = [] if page is None else [facet for facet in page.facets if facet.asked]
+    facets: tuple[FacetLinks, ...] = ()
+    if view is not None:
+        asked = list(view.asked)
+        if FORMATS[fmt].links:
+            links = view_page_links(view.path, table.columns, pairs, asked, page)
+        next_url = view_next_url(asked, page)
+    else:
+        if FORMATS[fmt].links:
+            links = page_links(table.spec, table.columns, pairs, page, ratios)
+        next_url = next_page_url(table.spec, fmt, pairs, page)
+        facets_asked = [] if page is None else [facet for facet in page.facets if facet.asked]
+        facets = facet_links(table.spec, fmt, pairs, facets_asked)
     return Rendering(
         generated_at,
         excel=excel,
@@ -83,10 +105,11 @@ def plan_rendering(
         shape=shape,
         chosen_columns=any(name == "_col" for name, _ in pairs),
         links=links,
-        next_url=next_page_url(table.spec, fmt, pairs, page),
+        next_url=next_url,
         deadline=deadline,
-        facets=facet_links(table.spec, fmt, pairs, asked),
+        facets=facets,
         note=note,
+        share=share if FORMATS[fmt].links else None,
     )
 
 
@@ -123,6 +146,7 @@ def _html(table: Table, rendering: Rendering) -> Iterable[str]:
         ratios=rendering.ratios,
         chosen_columns=rendering.chosen_columns,
         note=rendering.note,
+        share=rendering.share,
     )
     return [page]
 

@@ -1,8 +1,15 @@
 """Thin handlers: the routes, the request's options, one place that builds a report's table and
-one that answers it. Which formats exist is ``formats``' business, the report URLs ``urls``'."""
+one that answers it. Which formats exist is ``formats``' business, the report URLs ``urls``'.
+
+Every read happens within the reader's scope (``access.current_access``): the index lists the
+reports in it, a build reads and lays out only what it allows (builds are shared per report and
+scope), and a platform outside it answers as one that does not exist. A saved view
+(``/v/<id>``) is its key's scope, report and options, with only ``VIEW_OPTIONS`` from its URL.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,8 +18,9 @@ from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, jsonify, request
 
-from .error_pages import error_response
-from .errors import ReportError
+from .access import VIEW_ENDPOINT, current_access
+from .error_pages import NO_ROUTE, error_response
+from .errors import ReportError, UnsupportedFormat
 from .extensions import (
     current_client,
     current_gate,
@@ -20,7 +28,7 @@ from .extensions import (
     current_sources,
     current_store,
 )
-from .formats import FORMATS, download_name, negotiate, prefers_html
+from .formats import FORMATS, download_name, format_choices, negotiate, prefers_html
 from .gate import request_arrival
 from .history import Past, history_report
 from .pipeline import Source, build_source, check_paths, slice_for, slice_source
@@ -28,13 +36,15 @@ from .records import Read
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
+from .render.links import Share
 from .render.notes import HistoryNote
-from .renderers import RENDERING, plan_rendering, render_chunks
+from .renderers import RENDERING, ViewPage, plan_rendering, render_chunks
 from .report_options import ReportOptions, read_options
 from .reports.ingest import AdColumns
 from .reports.slicing import Page
 from .reports.spec import ReportSpec, all_reports
 from .reports.table import Table
+from .scope import Scope
 from .security import csp_nonce
 from .transfer import deliver, entity_tag
 from .upstream import FetchLimits, fetch_platforms
@@ -43,11 +53,16 @@ from .urls import (
     CONVERTERS,
     PROBE_PATHS,
     ROUTES,
+    VIEW_ROUTE,
     form_target,
     history_url,
     report_links,
     report_url,
     resolve,
+    save_share,
+    view_path,
+    view_query,
+    view_share,
 )
 
 T = TypeVar("T")
@@ -75,11 +90,12 @@ def index() -> Response:
     }
     platforms: list[str] = []
     platforms_error = None
+    scope = current_access().scope
     try:
         limits = FetchLimits.from_settings(settings)
         values = [platform.value for platform in fetch_platforms(current_client(), limits)]
         check_paths(current_client(), values)
-        platforms = values
+        platforms = [value for value in values if scope is None or scope.sees_platform(value)]
     except ReportError as exc:
         platforms_error = exc.detail
     links = report_links(all_reports(platforms))
@@ -112,7 +128,7 @@ def _summary_chart() -> str | None:
     still answers: it lists the reports, and each one says why it fails)."""
     spec = ReportSpec(None, summary=True)
     try:
-        return render_chart_svg(slice_source(live_source(spec))[0])
+        return render_chart_svg(slice_source(live_source(spec, current_access().scope))[0])
     except ReportError:
         return None
 
@@ -158,6 +174,9 @@ def readyz() -> Response:
         response = error_response(503, "not ready", f"{exc.title}: {exc.detail}")
         response.headers["Retry-After"] = "1"
         return response
+    scope = current_access().scope
+    if scope is not None:  # a scoped key counts the platforms it sees
+        platforms = [p for p in platforms if scope.sees_platform(p.value)]
     body: dict[str, object] = {"status": "ready", "platforms": len(platforms)}
     state, latency = current_client().shared.health()
     body["shared"] = state
@@ -191,26 +210,67 @@ def report(platform: str, fmt: str, summary: bool) -> Response:
     if target is not None:  # the page's filter form: to the filter's own URL, as a link has it
         return Response(status=303, headers={"Location": target})
     options = read_options(fmt, spec, request.args.items(multi=True))
-    table, page, note = build_report(spec, fmt, options)
-    return answer_report(table, page, spec, fmt, options, note)
+    table, page, note = build_report(spec, fmt, options, current_access().scope)
+    share = _save_share(spec, options)
+    return answer_report(table, page, spec, fmt, options, note=note, share=share)
+
+
+def saved_view(view_id: str, fmt: str) -> Response:
+    """A saved view, ``/v/<id>[.format]``: its report with its options and its key's scope
+    (``access`` found it); from the URL only ``VIEW_OPTIONS``."""
+    view = current_access().view
+    if view is None:  # no store, or no such view: what an unknown path answers
+        return error_response(404, "not found", NO_ROUTE)
+    fmt = fmt or view.format
+    if fmt not in FORMATS:
+        raise UnsupportedFormat(fmt, format_choices())
+    spec = ReportSpec.from_name(view.report)
+    asked = list(request.args.items(multi=True))
+    pairs = view_query(view.query, asked, fmt=fmt, own_fmt=view.format)
+    options = read_options(fmt, spec, pairs)
+    table, page, note = build_report(spec, fmt, options, view.key.scope)
+    page_of = ViewPage(view_path(view_id), tuple(asked))
+    share = view_share(_root(), view_id, view.format)
+    return answer_report(table, page, spec, fmt, options, note=note, view=page_of, share=share)
+
+
+def _save_share(spec: ReportSpec, options: ReportOptions) -> Share | None:
+    """What a report's page offers to copy: the command that saves it as a view (with a
+    store; a view needs one)."""
+    if current_store().off:
+        return None
+    key = current_access().key
+    return save_share(spec, options.query, None if key is None else key.name)
+
+
+# The address this server was asked at, for the formulas a person copies (text, never a link):
+# a Host header that is no host name gives a placeholder.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def _root() -> str:
+    host = request.host if _HOST.fullmatch(request.host) else "HOST"
+    return f"{request.scheme}://{host}"
 
 
 def build_report(
-    spec: ReportSpec, fmt: str, options: ReportOptions
+    spec: ReportSpec, fmt: str, options: ReportOptions, scope: Scope | None
 ) -> tuple[Table, Page, HistoryNote | None]:
-    """The one place a report's table is built: the upstream read now and the ads laid out,
-    shared by the requests that overlap it (``gate.py``: every format and slice of one report
-    shares one build), then the slice this request asked for; or, with history options, from
-    the store (``history.py``), with what it says of the snapshots it used."""
+    """The one place a report's table is built: the upstream read now and the ads laid out
+    within ``scope``, shared by the requests that overlap it (``gate.py``: every format and
+    slice of one report in one scope shares one build), then the slice this request asked
+    for; or, with history options, from the store (``history.py``) within the same scope,
+    with what it says of the snapshots it used."""
     if not options.history.asked:
-        table, page = slice_for(live_source(spec), fmt, options)
+        table, page = slice_for(live_source(spec, scope), fmt, options)
         return table, page, None
     shown = FORMATS[fmt]
     past = Past(
         current_store().require(),
         current_sources(),
         shared_build,
-        lambda: live_source(spec, identify=True),
+        lambda: live_source(spec, scope, identify=True),
+        scope=None if scope is None or scope.full else scope,
     )
     return history_report(
         past,
@@ -224,16 +284,22 @@ def build_report(
     )
 
 
-def live_source(spec: ReportSpec, *, identify: bool = False) -> Source:
-    """``spec`` read from the upstream now (shared with overlapping requests), and recorded."""
+def live_source(spec: ReportSpec, scope: Scope | None, *, identify: bool = False) -> Source:
+    """``spec`` read from the upstream now within ``scope`` (None: everything), shared with
+    the overlapping requests of the same scope (never between two scopes), and recorded when
+    it is the whole upstream's."""
     client, store = current_client(), current_store()
+    scope = None if scope is None or scope.full else scope
 
     def record(read: Read, assembled: AdColumns) -> None:
         store.record(read, assembled, "request")
 
     # With identities the build is another one: every report over time needs them, others not.
-    key = ("identified", spec) if identify else spec
-    return shared_build(key, lambda: build_source(client, spec, on_read=record, identify=identify))
+    key = (spec, scope, identify)
+    return shared_build(
+        key,
+        lambda: build_source(client, spec, scope=scope, on_read=record, identify=identify),
+    )
 
 
 def answer_report(
@@ -242,7 +308,10 @@ def answer_report(
     spec: ReportSpec,
     fmt: str,
     options: ReportOptions,
+    *,
     note: HistoryNote | None = None,
+    view: ViewPage | None = None,
+    share: Share | None = None,
 ) -> Response:
     """The one place a table becomes the answer: render, label, validate, compress."""
     answer = negotiate(
@@ -262,6 +331,8 @@ def answer_report(
         # Drawing the answer counts against the report's deadline, from the request's arrival.
         deadline=request_arrival(request.environ) + current_settings().deadline,
         note=note,
+        view=view,
+        share=share,
     )
     # Every byte of the upstream read is in by now: the body goes out as it is rendered.
     response = Response(render_chunks(table, fmt, rendering), mimetype=answer.mimetype)
@@ -277,16 +348,17 @@ def answer_report(
         response.headers[WARNINGS_HEADER] = warnings
     if answer.varies_on_accept:
         response.vary.add("Accept")
-    return deliver(request, response, _etag(table, answer.mimetype, fmt))
+    return deliver(request, response, _etag(table, answer.mimetype, fmt, (options.query, share)))
 
 
-def _etag(table: Table, mimetype: str, fmt: str) -> str:
+def _etag(table: Table, mimetype: str, fmt: str, shown: object = None) -> str:
     """Over what the body is made of, known before its first byte: the content digest of the
     upstream read (``table.digest``; a report from the store: of the snapshots it used), the
-    report, the format and media type, and the options (the query). Strong where the format
-    is deterministic (the same of all these, the same bytes); weak where the body carries its
-    generation time (see transfer.py)."""
-    head = repr((table.spec.name, fmt, mimetype, RENDERING))
+    report, the format and media type, the options (the query) and what else the body
+    ``shown`` (a saved view's options, the lines a page offers to copy). Strong where the
+    format is deterministic (the same of all these, the same bytes); weak where the body
+    carries its generation time (see transfer.py)."""
+    head = repr((table.spec.name, fmt, mimetype, RENDERING, shown))
     weak = not FORMATS[fmt].deterministic
     return entity_tag(head, table.digest, request.query_string, weak=weak)
 
@@ -309,3 +381,4 @@ def init_app(app: Flask) -> None:
     for rule, endpoint, summary in ROUTES:
         app.add_url_rule(rule, endpoint, view_func=report, defaults={"summary": summary})
         app.add_url_rule(f"{rule}/", f"{endpoint}_slash", view_func=without_slash)
+    app.add_url_rule(VIEW_ROUTE, VIEW_ENDPOINT, view_func=saved_view)

@@ -24,7 +24,7 @@ from ..reports.table import Cell, Table
 from .chart import render_chart_svg
 from .json import iso_utc
 from .kinds import Kind, column_kind, display_number
-from .links import FacetLinks, PageLinks, ReportLink
+from .links import FacetLinks, PageLinks, ReportLink, Share
 from .notes import HistoryNote
 
 # autoescape=True, not select_autoescape(): every template here is HTML, whatever its name.
@@ -47,12 +47,14 @@ def render_html(
     ratios: RatioMode = "recompute",
     chosen_columns: bool = False,
     note: HistoryNote | None = None,
+    share: Share | None = None,
 ) -> str:
     """The table as a readable page with its ``links`` (planned by ``urls.page_links``);
     ``page``: where this page sits in the sliced table (None: it is the whole table);
     ``ratios``: the summary mode, shown; ``chosen_columns``: the request chose the columns, so
     a summary shows them even when empty; ``note``: a report from the store says so in a
-    banner (and a time series draws its line chart instead of the bars)."""
+    banner (and a time series draws its line chart instead of the bars); ``share``: the lines
+    to copy to take the report elsewhere (a spreadsheet formula), shown under the table."""
     summary = table.spec.summary
     page = page or Page(len(table), 0, None, None)
     kinds = [column_kind(label, n) for label, n in zip(table.columns, table.numeric, strict=True)]
@@ -89,6 +91,10 @@ def render_html(
         form=links.form,
         operators=list(OPERATORS.items()),
         facets=[_facet(f) for f in links.facets],
+        home=links.home,
+        sortable=any(link.url for link in links.sort),
+        share=share.lines if share else (),
+        share_note=share.note if share else "",
     )
 
 
@@ -203,7 +209,7 @@ def _ad_count(counts: Counts | None) -> str | None:
 class _Column:
     label: str
     numeric: bool
-    sort_url: str
+    sort_url: str | None
     aria_sort: str | None  # "ascending" / "descending" for the column the rows are sorted by
 
 

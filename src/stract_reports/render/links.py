@@ -22,7 +22,7 @@ class ReportLink:
 class SortLink:
     """A column header's link: sort by the column (reversing the order it is sorted in)."""
 
-    url: str
+    url: str | None  # None: the header is no link (a saved view's order is saved)
     order: str | None  # "ascending" / "descending" for the column the rows are sorted by
 
 
@@ -52,8 +52,19 @@ class PageLinks:
     formats: tuple[tuple[str, str], ...]  # (label, URL): this view as a file, then downloads
     sort: tuple[SortLink, ...]  # one per column of the table, in its order
     paging: tuple[tuple[str, str, str], ...]  # (label, URL, rel); none on a whole table
-    filters: tuple[tuple[str, str], ...]  # (the filter in words, URL without it): the chips
-    ratios_switch: str  # the same page with the other ratio mode
+    # (the filter in words, URL without it; None: it cannot be removed here): the chips
+    filters: tuple[tuple[str, str | None], ...]
+    ratios_switch: str | None  # the same page with the other ratio mode (None: none)
     reports: tuple[ReportLink, ...]  # the report's family, keeping the selection
     facets: tuple[FacetLinks, ...] = ()
-    form: FilterForm | None = None
+    form: FilterForm | None = None  # None: a saved view's page, whose options are saved
+    home: str | None = "/"  # the index (None: a saved view's page, which opens no other)
+
+
+@dataclass(frozen=True)
+class Share:
+    """What a page offers to copy to take its report elsewhere: (label, text) lines, e.g. a
+    spreadsheet formula that imports it, after a ``note`` saying what they are."""
+
+    lines: tuple[tuple[str, str], ...]
+    note: str = ""

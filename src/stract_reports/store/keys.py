@@ -4,10 +4,13 @@ A key is 32 random bytes, URL-safe base64 (43 characters), shown once when it is
 store keeps its SHA-256, which is enough for a random secret of that size (no salt or slow
 hash is needed: nobody can guess their way to a preimage). A view id is made the same way and
 stored the same way. Neither a key nor a view id is ever in a column, a message or a log line.
+A browser that opened a page with a key holds a cookie derived from it (``cookie_value``); the
+store keeps that cookie's SHA-256 too, so the cookie can be checked without the key.
 
-A key's ``Scope`` narrows what it sees: platforms (values), accounts ([platform, id] pairs)
-and columns (labels); an empty list narrows nothing. A view belongs to the key it was made
-with: once that key is revoked or expired, ``Views.get`` no longer finds the view.
+A key's ``Scope`` (``scope.py``) narrows what it sees: platforms (values), accounts
+([platform, id] pairs) and columns (labels); an empty list narrows nothing. A view belongs to
+the key it was made with: once that key is revoked or expired, ``Views.get`` no longer finds
+the view.
 
 Use counts are written in batches (``Keys.record_uses``; the ``Recorder`` calls it at most once
 a minute per key), not once per request.
@@ -16,106 +19,35 @@ a minute per key), not once per request.
 from __future__ import annotations
 
 import hashlib
-import json
+import hmac
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..scope import Scope, ScopeError, check_text, scope_of
 from .db import Database, Tx
 from .errors import NameTaken, NotFound
 from .times import from_us, to_us
 
-# Bounds on what a scope and a name may hold: generous for a person, small for a column.
+__all__ = [
+    "KeyRecord",
+    "Keys",
+    "Scope",
+    "ScopeError",
+    "ViewRecord",
+    "Views",
+    "check_name",
+    "cookie_value",
+    "new_secret",
+    "scope_of",
+    "secret_hash",
+]
+
 MAX_NAME = 64
-MAX_ENTRY = 200
-MAX_ENTRIES = 1000
 # A credential presented longer than this is no key of ours: no need to hash it.
 _MAX_PRESENTED = 256
-
-
-class ScopeError(ValueError):
-    """A scope (or a name) that cannot be stored; the message says what is wrong."""
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ScopeError(f"{what} must be a non-empty text")
-    if len(value) > MAX_ENTRY or not value.isprintable():
-        raise ScopeError(f"{what} must be printable and at most {MAX_ENTRY} characters")
-    return value
-
-
-def _distinct(items: tuple[Any, ...], what: str) -> None:
-    if len(items) > MAX_ENTRIES:
-        raise ScopeError(f"at most {MAX_ENTRIES} {what}")
-    if len(set(items)) != len(items):
-        raise ScopeError(f"{what} repeat an entry")
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a key may see; every empty part means "all" (see the module)."""
-
-    platforms: tuple[str, ...] = ()
-    accounts: tuple[tuple[str, str], ...] = ()
-    columns: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for value in self.platforms:
-            _text(value, "a platform")
-        for pair in self.accounts:
-            if not (isinstance(pair, tuple) and len(pair) == 2):
-                raise ScopeError("an account is a (platform, account id) pair")
-            _text(pair[0], "an account's platform")
-            _text(pair[1], "an account id")
-            if self.platforms and pair[0] not in self.platforms:
-                raise ScopeError(
-                    f"account {pair[0]}:{pair[1]} is on a platform outside the scope's platforms"
-                )
-        for label in self.columns:
-            _text(label, "a column")
-        _distinct(self.platforms, "platforms")
-        _distinct(self.accounts, "accounts")
-        _distinct(tuple(c.strip().lower() for c in self.columns), "columns")
-
-    @property
-    def full(self) -> bool:
-        """Whether the scope narrows nothing."""
-        return not (self.platforms or self.accounts or self.columns)
-
-    def to_json(self) -> str:
-        """The stored form."""
-        return json.dumps(
-            {
-                "platforms": list(self.platforms),
-                "accounts": [list(pair) for pair in self.accounts],
-                "columns": list(self.columns),
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Scope:
-        """Read a stored scope, checking it again; ``ScopeError``."""
-        try:
-            raw = json.loads(text)
-        except ValueError:
-            raise ScopeError("a scope is a JSON object") from None
-        if not isinstance(raw, dict) or set(raw) - {"platforms", "accounts", "columns"}:
-            raise ScopeError("a scope has only platforms, accounts and columns")
-        parts = {name: raw.get(name, []) for name in ("platforms", "accounts", "columns")}
-        if not all(isinstance(part, list) for part in parts.values()):
-            raise ScopeError("a scope's platforms, accounts and columns are lists")
-        if not all(isinstance(pair, list) for pair in parts["accounts"]):
-            raise ScopeError("an account is a [platform, account id] pair")
-        return cls(
-            tuple(parts["platforms"]),
-            tuple(tuple(pair) for pair in parts["accounts"]),
-            tuple(parts["columns"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -165,8 +97,17 @@ def new_secret() -> str:
 
 
 def secret_hash(secret: str) -> bytes:
-    """What the store keeps of a key or view id."""
+    """What the store keeps of a key or view id (and of a key's browser cookie)."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+_COOKIE_PURPOSE = b"stract-reports browser access v1"
+
+
+def cookie_value(key: str) -> str:
+    """The browser cookie that stands for ``key``: HMAC-SHA256(key, purpose), never the key;
+    owner keys and scoped keys alike."""
+    return hmac.new(key.encode("utf-8", "surrogatepass"), _COOKIE_PURPOSE, "sha256").hexdigest()
 
 
 def _time(value: Any) -> datetime | None:
@@ -209,11 +150,12 @@ class Keys:
             if tx.value("SELECT 1 FROM access_key WHERE name = ?", (name,)):
                 raise NameTaken(f"a key named {name!r} exists (revoked keys keep their names)")
             tx.execute(
-                "INSERT INTO access_key (name, hash, scope, created, expires) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO access_key (name, hash, cookie_hash, scope, created, expires) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     secret_hash(secret),
+                    secret_hash(cookie_value(secret)),
                     scope.to_json(),
                     to_us(now),
                     None if expires is None else to_us(expires),
@@ -229,7 +171,28 @@ class Keys:
             return None
         with self._db.read() as tx:
             row = tx.row(
-                f"SELECT {_KEY_COLUMNS} FROM access_key k WHERE k.hash = ?",
+                f"SELECT {_KEY_COLUMNS}, k.cookie_hash FROM access_key k WHERE k.hash = ?",
+                (secret_hash(presented),),
+            )
+        if row is None:
+            return None
+        record = _key(row)
+        if row[-1] is None:  # made before the store kept cookie digests: now it can
+            with self._db.write() as tx:
+                tx.execute(
+                    "UPDATE access_key SET cookie_hash = ? WHERE id = ? AND cookie_hash IS NULL",
+                    (secret_hash(cookie_value(presented)), record.id),
+                )
+        return record if record.active(now) else None
+
+    def verify_cookie(self, presented: str, now: datetime) -> KeyRecord | None:
+        """The key whose browser cookie (``cookie_value``) ``presented`` is, if active at
+        ``now``; else None."""
+        if not presented or len(presented) > _MAX_PRESENTED:
+            return None
+        with self._db.read() as tx:
+            row = tx.row(
+                f"SELECT {_KEY_COLUMNS} FROM access_key k WHERE k.cookie_hash = ?",
                 (secret_hash(presented),),
             )
         if row is None:
@@ -313,7 +276,7 @@ class Views:
         and cannot be shown again. ``NameTaken``, ``NotFound`` (no such active key)."""
         check_name(name)
         for what, text in (("report", report), ("format", fmt)):
-            _text(text, f"a view's {what}")
+            check_text(text, f"a view's {what}")
         if len(query) > 4000 or not query.isprintable():
             raise ScopeError("a view's query is printable and at most 4000 characters")
         secret = new_secret()
@@ -361,14 +324,3 @@ class Views:
         if row is None:
             raise NotFound(f"no view named {name!r}")
         return _view(row)
-
-
-def scope_of(pairs: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """``PLATFORM:ID`` texts (the CLI's ``--account``) as account pairs; ``ScopeError``."""
-    accounts = []
-    for text in pairs:
-        platform, sep, ident = text.partition(":")
-        if not sep or not platform or not ident:
-            raise ScopeError(f"an account is PLATFORM:ID, not {text[:40]!r}")
-        accounts.append((platform, ident))
-    return tuple(accounts)

@@ -25,7 +25,7 @@ What the tables hold (times are microseconds since the epoch, UTC; never a token
     record_claim   one row per upstream and scheduled interval: the process that inserts it
                    records
     access_key     scoped keys: name, sha256 of the key, scope JSON, created, expires, revoked,
-                   last used, uses
+                   last used, uses; sha256 of the key's browser cookie (version 3)
     saved_view     saved views: name, sha256 of the view id, the key, report, format, query
     audit          which key or view read which report, when, with what status
 """
@@ -194,7 +194,15 @@ CREATE TABLE record_claim (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2)
+# The browser cookie of a scoped key is HMAC(key, purpose) (``keys.cookie_value``); the store
+# keeps its SHA-256 so that a cookie can be checked, while neither the store nor the cookie
+# gives the key. Keys made before have none until their first use (``Keys.verify``).
+_VERSION_3 = """
+ALTER TABLE access_key ADD COLUMN cookie_hash $bytes;
+CREATE UNIQUE INDEX access_key_by_cookie ON access_key (cookie_hash)
+"""
+
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
 
 _VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_version "

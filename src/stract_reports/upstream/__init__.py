@@ -14,7 +14,7 @@ fetch      what a report needs within ``FetchLimits``, in parallel, on a complet
 """
 
 from .client import StractClient
-from .fetch import FetchLimits, fetch_platforms, fetch_report_data
+from .fetch import FetchLimits, fetch_lists, fetch_platforms, fetch_report_data
 from .flights import Handle
 
 # The records a fetch returns are ``records``' (one import path): Platform, PlatformData, ...
@@ -22,6 +22,7 @@ __all__ = [
     "FetchLimits",
     "Handle",
     "StractClient",
+    "fetch_lists",
     "fetch_platforms",
     "fetch_report_data",
 ]

@@ -38,6 +38,7 @@ from ..records import (
     insights_call,
 )
 from ..redaction import redact, register
+from ..scope import Scope
 from .client import StractClient
 from .flights import Handle
 from .shape import Planned
@@ -100,6 +101,7 @@ def fetch_report_data(
     *,
     speculate: bool = False,
     progress: Progress | None = None,
+    scope: Scope | None = None,
     sink: InsightsSink | None = None,
     vet: Callable[[list[Platform]], None] | None = None,
 ) -> Read:
@@ -108,21 +110,30 @@ def fetch_report_data(
     the calls of the last good report ahead, a window at a time, then check them (``shape``);
     ``progress(done, known)`` is told of every finished call; ``sink``: where the insight pages
     go (then no record keeps rows); ``vet(platforms)`` sees the report's platforms as soon as
-    the list is read, and raises to refuse them before anything is asked of them.
+    the list is read, and raises to refuse them before anything is asked of them. ``scope``:
+    only the platforms and accounts it sees are read (no call is made for the others, so no
+    error can name them); the list of accounts of a platform in scope is read whole.
 
-    Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list, and an
-    ``UpstreamError`` when any call fails after retries: never a partial result.
+    Raises ``UnknownPlatform`` when ``platform`` is not in the upstream's list (the list within
+    ``scope``), and an ``UpstreamError`` when any call fails after retries: never a partial
+    result.
     """
     began = datetime.now(UTC)
     run = _Run(client, limits, progress)
     run.sink = sink
+    narrowed = scope is not None and not scope.reads_everything
     if speculate:
-        run.speculate(client.shapes.recall(platform))
+        recalled = client.shapes.recall(platform)
+        if scope is not None and narrowed:
+            recalled = tuple(c for c in recalled if _within(c.endpoint, dict(c.params), scope))
+        run.speculate(recalled)
     results: list[PlatformData] = []
     listed: list[Platform] = []
 
     def platforms_known(platforms: list[Platform]) -> None:
         listed.extend(platforms)
+        if scope is not None:
+            platforms = [p for p in platforms if scope.sees_platform(p.value)]
         chosen = platforms
         if platform is not None:
             chosen = [p for p in platforms if p.value == platform]
@@ -132,13 +143,39 @@ def fetch_report_data(
             vet(chosen)
         for p in chosen:
             results.append(PlatformData(p, [], []))
-            _fetch_platform(run, results[-1], len(results) - 1)
+            _fetch_platform(run, results[-1], len(results) - 1, scope)
 
     _read_platforms(run, platforms_known)
     run.wait()
-    if speculate:
+    if speculate and not narrowed:  # a narrowed read's calls are no report's whole shape
         client.shapes.remember(platform, run.made)
     return Read(began, listed, results)
+
+
+def fetch_lists(client: StractClient, limits: FetchLimits) -> list[PlatformData]:
+    """Every platform with its fields and accounts, and no ad rows (no insights are read): what
+    a key's scope can name."""
+    run = _Run(client, limits, None)
+    results: list[PlatformData] = []
+
+    def platforms_known(platforms: list[Platform]) -> None:
+        for p in platforms:
+            results.append(PlatformData(p, [], []))
+            _fetch_platform(run, results[-1], len(results) - 1, insights=False)
+
+    _read_platforms(run, platforms_known)
+    run.wait()
+    return results
+
+
+def _within(endpoint: str, params: dict[str, str], scope: Scope) -> bool:
+    """Whether a remembered call reads only what ``scope`` sees."""
+    platform = params.get("platform")
+    if platform is None:
+        return endpoint == "platforms"
+    if endpoint == "insights":
+        return scope.sees_account(platform, params.get("account", ""))
+    return scope.sees_platform(platform)
 
 
 def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
@@ -146,14 +183,21 @@ def _read_platforms(run: _Run, then: Callable[[list[Platform]], None]) -> None:
     run.paged("platforms", {}, call, lambda items: then([_platform(i, call) for i in items]))
 
 
-def _fetch_platform(run: _Run, data: PlatformData, position: int) -> None:
+def _fetch_platform(
+    run: _Run,
+    data: PlatformData,
+    position: int,
+    scope: Scope | None = None,
+    *,
+    insights: bool = True,
+) -> None:
     label = data.platform.label
     params = {"platform": data.platform.value}
     pending = {"fields", "accounts"}
 
     def part_done(part: str) -> None:
         pending.discard(part)
-        if not pending:
+        if not pending and insights:
             if run.sink is not None:
                 accounts = [(a.account.id, a.account.name) for a in data.accounts]
                 run.sink.platform(position, data.platform, data.fields, accounts)
@@ -165,9 +209,13 @@ def _fetch_platform(run: _Run, data: PlatformData, position: int) -> None:
         part_done("fields")
 
     def accounts_known(items: list[Any]) -> None:
-        data.accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
+        accounts = [AccountData(_account(item, f"accounts of {label}"), []) for item in items]
         # From now on no message of this process may show them, whichever call it is about.
-        register(a.account.token for a in data.accounts)
+        register(a.account.token for a in accounts)
+        if scope is not None:
+            value = data.platform.value
+            accounts = [a for a in accounts if scope.sees_account(value, a.account.id)]
+        data.accounts = accounts
         part_done("accounts")
 
     run.paged("fields", params, f"fields of {label}", fields_known)
@@ -483,6 +531,7 @@ __all__ = [
     "FetchLimits",
     "InsightsSink",
     "Progress",
+    "fetch_lists",
     "fetch_platforms",
     "fetch_report_data",
 ]

@@ -32,6 +32,7 @@ from werkzeug.test import TestResponse
 from stract_reports import close_app
 from stract_reports.access import COOKIE, STORE_READ_TTL
 from stract_reports.extensions import app_store
+from stract_reports.history_query import exact_time
 from stract_reports.scope import Scope
 from stract_reports.simulator import Simulator
 from stract_reports.simulator.dataset import real_dataset
@@ -660,3 +661,54 @@ def test_an_etag_tells_apart_what_the_body_shows(sharing: Sharing) -> None:
     mine, theirs = sharing.get("/geral.html", sharing.key), sharing.get("/geral.html", other)
     assert "--key zinhao-2" in theirs.get_data(as_text=True)
     assert mine.headers["ETag"] != theirs.headers["ETag"]
+
+
+# -- reports over time: every snapshot is narrowed to the key's scope ----------------------------
+
+
+def test_reports_over_time_never_reach_past_the_scope(sharing: Sharing) -> None:
+    assert sharing.get("/geral", OWNER).status_code == 200  # the owner's read is recorded
+    assert sharing.get("/geral", sharing.key).status_code == 200  # a scoped read is not
+    assert app_store(sharing.app).flush(10)
+    (snapshot,) = sharing.store.snapshots.page().snapshots
+    when = exact_time(snapshot.taken_at)
+    mine = f"Platform={META}&Account Name={ACCOUNT}"
+    for report in ("geral", "meta_ads", "geral/resumo", "meta_ads/resumo"):
+        for query in (
+            f"as_of={when}",
+            f"since={when}",
+            f"compare={when}",
+            f"since={when}&_grain=hour",
+        ):
+            if "_grain" in query and not report.endswith("resumo"):
+                continue  # a time series is a summary's
+            for fmt in FORMATS:
+                path = _path(report, fmt, query)
+                scoped = sharing.get(path, sharing.key)
+                assert scoped.status_code == 200, (path, scoped.get_data(as_text=True))
+                assert_nothing_hidden(text_of(fmt, scoped))
+        # As of a snapshot, the key sees the owner's report of it with its account chosen.
+        scoped = sharing.get(_path(report, "csv", f"as_of={when}"), sharing.key)
+        owner = sharing.get(_path(report, "csv", f"as_of={when}&{mine}"), OWNER)
+        assert scoped.get_data() == owner.get_data()
+    # A platform outside the scope is unknown in the past too.
+    assert sharing.get(f"/ga4.csv?as_of={quote(when)}", sharing.key).status_code == 404
+    assert sharing.get(f"/ga4.csv?as_of={quote(when)}", OWNER).status_code == 200
+
+
+def test_the_snapshot_list_shows_a_scoped_key_its_times_but_not_the_upstreams_counts(
+    sharing: Sharing,
+) -> None:
+    assert sharing.get("/geral", OWNER).status_code == 200
+    assert app_store(sharing.app).flush(10)
+    (owners,) = json.loads(sharing.get("/history.json", OWNER).get_data())["snapshots"]
+    (keys,) = json.loads(sharing.get("/history.json", sharing.key).get_data())["snapshots"]
+    assert (owners["platforms"], owners["accounts"], owners["ads"]) == (3, 19, 66)
+    counts = ("platforms", "accounts", "ads", "changed")
+    assert {name: keys[name] for name in counts} == dict.fromkeys(counts)
+    assert {k: v for k, v in keys.items() if k not in counts} == {
+        k: v for k, v in owners.items() if k not in counts
+    }
+    page = sharing.get("/history.html", sharing.key)
+    assert page.status_code == 200 and "—" in page.get_data(as_text=True)
+    assert_nothing_hidden(text_of("html", page))

@@ -1,5 +1,6 @@
 """``/history``: the snapshots the store holds of this upstream, newest first, a page at a time,
-each with its time, trigger and counts and links to the reports as of it. HTML for browsers
+each with its time, trigger and counts (not for a scoped key: they are the whole upstream's)
+and links to the reports as of it. HTML for browsers
 (``/history.html``, or ``/history`` asked by one), JSON for programs (``/history.json``:
 ``{"snapshots": [...], "next": URL or null}``).
 
@@ -14,6 +15,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, request
 
+from .access import current_access
 from .errors import InvalidRequest, UnsupportedFormat
 from .extensions import current_store
 from .formats import prefers_html
@@ -41,7 +43,10 @@ def history(fmt: str = "") -> Response:
         page = store.snapshots.page(limit=size, cursor=cursor)
     except ValueError:
         raise InvalidRequest("_next is no page of this list: follow a page's own next") from None
-    snapshots = [_item(s) for s in page.snapshots]
+    scope = current_access().scope
+    # A scoped key sees when the upstream was read, never how much of it there was.
+    counted = scope is None or scope.full
+    snapshots = [_item(s, counted) for s in page.snapshots]
     shown_size = {"_size": str(size)} if size != PAGE_SIZE else {}
     following = None
     if page.next is not None:
@@ -87,17 +92,16 @@ def _options() -> tuple[int, str | None]:
     return size, request.args.get("_next") or None
 
 
-def _item(snapshot: Any) -> dict[str, Any]:
-    """One snapshot as the list shows it."""
+def _item(snapshot: Any, counted: bool) -> dict[str, Any]:
+    """One snapshot as the list shows it; without its counts (null) unless ``counted``: they
+    are the whole upstream's, which a scoped key must not learn."""
     exact = exact_time(snapshot.taken_at)
+    counts = ("platforms", "accounts", "ads", "changed")
     return {
         "id": snapshot.id,
         "taken_at": exact,
         "trigger": snapshot.trigger,
-        "platforms": snapshot.platforms,
-        "accounts": snapshot.accounts,
-        "ads": snapshot.ads,
-        "changed": snapshot.changed,
+        **{name: getattr(snapshot, name) if counted else None for name in counts},
         "links": snapshot_links(exact),
     }
 

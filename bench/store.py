@@ -19,8 +19,9 @@ cluster is):
 - reading back as of the first snapshot: time against the live build from an already-fetched
   read (lay out, slice, render CSV);
 - ``?as_of=`` as the server answers it (``history.Past``: locate the snapshots, read them back
-  and lay them out, or take the source the cache keeps; slice; render CSV), the first time and
-  again, against that live build.
+  and lay them out; slice; render CSV) the first time, against that live build: the goal.
+  Asked again it is served from the cache of sources read back (slice, render): that figure is
+  printed too, and listed in the summary as no goal.
 """
 
 from __future__ import annotations
@@ -277,18 +278,25 @@ def as_of(
     if cold != live_csv or warm != live_csv:
         raise BenchError(f"{name}: the as_of CSV differs from the live one")
     # SQLite works in this process; PostgreSQL in its own: its cold answer is counted by wall.
-    cold_cost = cold_cpu if store.dialect == "sqlite" else cold_wall
+    cold_cost, what = (cold_cpu, "CPU") if store.dialect == "sqlite" else (cold_wall, "wall")
     out(
         f"{name}: ?as_of= the first time (locate, read back, lay out, slice, CSV) "
-        f"{cold_cost:.2f} s ({cold_cost / build_cpu:.2f}× the live build); again, from the "
-        f"cache of sources read back: {warm_cpu:.2f} s CPU; the bytes equal the live CSV's.",
+        f"{cold_cost:.2f} s {what} ({cold_cost / build_cpu:.2f}× the live build); again, "
+        f"from the cache of sources read back: {warm_cpu:.2f} s CPU "
+        f"({warm_cpu / build_cpu:.2f}×); the bytes equal the live CSV's.",
         "",
     )
+    # The goal is the first ask: a snapshot nobody asked for yet is read back, laid out and
+    # sliced. A repeated ask is served from the cache (slicing alone): shown, not the goal.
     out.goal(
-        f"{name}: ?as_of= on {rows_text} (served from the cache) / live build (CPU)",
-        warm_cpu / build_cpu,
+        f"{name}: ?as_of= on {rows_text}, the first time ({what}) / live build (CPU)",
+        cold_cost / build_cpu,
         "≤ 1.20",
         f"live build {build_cpu:.2f} s",
+    )
+    out.goals.append(
+        f"{name}: ?as_of= again, from the cache (CPU) / live build (CPU), not a goal | "
+        f"{warm_cpu / build_cpu:.2f} | live build {build_cpu:.2f} s | — | "
     )
 
 

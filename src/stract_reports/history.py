@@ -107,7 +107,7 @@ class Past:
         key = ("history", spec, located.key, identify, self.scope)
 
         def build() -> Source:
-            data = snapshots.read(located).data
+            data = snapshots.read(located, literals=True).data
             values = [p.platform.value for p in data]
             return source_of(data, spec, values, identify=identify, scope=self.scope)
 

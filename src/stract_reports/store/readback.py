@@ -10,12 +10,14 @@ different platforms at different times combine.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import groupby
+from operator import itemgetter
 
 from ..errors import UnknownPlatform
 from ..records import Account, AccountData, Field, Platform, PlatformData
+from ..reports.collector import gc_paused
 from .db import Tx
 from .errors import NothingRecorded
 from .snapshot_info import (
@@ -66,19 +68,23 @@ def locate(tx: Tx, upstream: int, at: datetime, platforms: Sequence[str] | None)
     return Located(at, listed, snapshot_info(head), reads)
 
 
-def read_located(tx: Tx, upstream: int, located: Located) -> Recorded:
-    """The data of the platforms ``located`` names, as recorded; ``NothingRecorded`` when
-    retention removed a snapshot it names meanwhile."""
+def read_located(tx: Tx, upstream: int, located: Located, *, literals: bool = False) -> Recorded:
+    """The data of the platforms ``located`` names, as recorded (``literals``: see
+    ``Snapshots.read``); ``NothingRecorded`` when retention removed a snapshot it names
+    meanwhile."""
     data = []
-    for platform in located.platforms:
-        read = located.reads.get(platform.value)
-        if read is not None:
-            data.append(_read_platform(tx, upstream, platform, read, located.at))
+    # Millions of values, none in a reference cycle: the collector would walk them again and
+    # again as they are made (as for a live read, ``reports.collector``).
+    with gc_paused():
+        for platform in located.platforms:
+            read = located.reads.get(platform.value)
+            if read is not None:
+                data.append(_read_platform(tx, upstream, platform, read, located.at, literals))
     return Recorded(located.at, located.platforms, located.listed_by, located.reads, data)
 
 
 def _read_platform(
-    tx: Tx, upstream: int, platform: Platform, read: SnapshotInfo, at: datetime
+    tx: Tx, upstream: int, platform: Platform, read: SnapshotInfo, at: datetime, literals: bool
 ) -> PlatformData:
     """A platform's read in snapshot ``read``, as recorded (tokens empty)."""
     found = tx.row(
@@ -98,15 +104,17 @@ def _read_platform(
         "ORDER BY account, position",
         (ident, read.id, read.id),
     )
-    # One decoder pass over the platform; each account is then a slice, found by its id.
-    rows = decode_rows([vals for _, _, vals in versions])
-    keys = [ad for _, ad, _ in versions]
+    # One decoder pass over the platform; each account is then a slice, its rows being
+    # together (ordered by account): counted in C, in the order they come.
+    owners = list(map(itemgetter(0), versions))
+    keys = list(map(itemgetter(1), versions))
+    rows = decode_rows(list(map(itemgetter(2), versions)), literals=literals)
+    del versions
     spans: dict[str, tuple[int, int]] = {}
     start = 0
-    for account, group in groupby(account for account, _, _ in versions):
-        stop = start + sum(1 for _ in group)
-        spans[account] = (start, stop)
-        start = stop
+    for account, size in Counter(owners).items():
+        spans[account] = (start, start + size)
+        start += size
     data = []
     for account, name in accounts:
         first, last = spans.get(account, (0, 0))

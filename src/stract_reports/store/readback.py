@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import chain
 from operator import itemgetter
 
 from ..errors import UnknownPlatform
@@ -98,21 +99,13 @@ def _read_platform(
     ident, fields_blob, accounts_blob = found
     fields = [Field(key, label) for key, label in load_blob(tx, fields_blob)]
     accounts = [(str(a), str(name)) for a, name in load_blob(tx, accounts_blob)]
-    versions = tx.rows(
-        "SELECT account, ad, vals FROM ad_version "
-        "WHERE platform = ? AND opened <= ? AND (closed IS NULL OR closed > ?) "
-        "ORDER BY account, position",
-        (ident, read.id, read.id),
-    )
-    # One decoder pass over the platform; each account is then a slice, its rows being
-    # together (ordered by account): counted in C, in the order they come.
-    owners = list(map(itemgetter(0), versions))
-    keys = list(map(itemgetter(1), versions))
-    rows = decode_rows(list(map(itemgetter(2), versions)), literals=literals)
-    del versions
+    sizes, keys, texts = _versions(tx, ident, read.id)
+    # One decoder pass over the platform; each account is then a slice of it.
+    rows = decode_rows(texts, literals=literals)
+    del texts
     spans: dict[str, tuple[int, int]] = {}
     start = 0
-    for account, size in Counter(owners).items():
+    for account, size in sizes.items():
         spans[account] = (start, start + size)
         start += size
     data = []
@@ -120,6 +113,33 @@ def _read_platform(
         first, last = spans.get(account, (0, 0))
         data.append(AccountData(Account(account, name, ""), rows[first:last], keys[first:last]))
     return PlatformData(platform, fields, data)
+
+
+_OPEN_AT = "FROM ad_version WHERE platform = ? AND opened <= ? AND (closed IS NULL OR closed > ?)"
+
+
+def _versions(tx: Tx, platform: int, snapshot: int) -> tuple[dict[str, int], list[str], list[str]]:
+    """The ad versions of ``platform`` open at ``snapshot``, account after account, each
+    account's in position order: how many each account has (in the order they come), their
+    ad keys, and their values' texts, joined by commas in any number of pieces."""
+    if tx.dialect == "postgresql":
+        # One row per account, its texts joined by the server: a few hundred rows to convert
+        # and send instead of one per ad (half the time of a 300,000-ad read).
+        grouped = tx.rows(
+            "SELECT account, array_agg(ad ORDER BY position), "
+            f"string_agg(vals, ',' ORDER BY position) {_OPEN_AT} GROUP BY account",
+            (platform, snapshot, snapshot),
+        )
+        sizes = {account: len(ads) for account, ads, _ in grouped}
+        keys = list(chain.from_iterable(map(itemgetter(1), grouped)))
+        return sizes, keys, list(map(itemgetter(2), grouped))
+    # SQLite orders no aggregate before 3.44: one row per ad, an account's rows together.
+    versions = tx.rows(
+        f"SELECT account, ad, vals {_OPEN_AT} ORDER BY account, position",
+        (platform, snapshot, snapshot),
+    )
+    sizes = dict(Counter(map(itemgetter(0), versions)))  # in the order they come, in C
+    return sizes, list(map(itemgetter(1), versions)), list(map(itemgetter(2), versions))
 
 
 def first_taken(tx: Tx, upstream: int, platform: str | None = None) -> datetime | None:

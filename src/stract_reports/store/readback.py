@@ -5,6 +5,11 @@ filled), and the list of snapshots.
 A time picks a snapshot by ``taken_at`` (then by id, for equal times); the snapshot's id then
 picks the ad versions open at it. Each platform comes from its own latest read, so reads of
 different platforms at different times combine.
+
+A platform's versions are read in one statement and decoded in one pass of the strict decoder,
+in C: PostgreSQL sends one row per account (its texts joined in order by the server), SQLite
+one per ad; each account's rows are then a slice. A report asks for float literals as bytes
+(``Snapshots.read``), as a live read's pages hold them, and lays out whole columns at once.
 """
 
 from __future__ import annotations

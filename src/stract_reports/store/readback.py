@@ -23,7 +23,6 @@ from operator import itemgetter
 
 from ..errors import UnknownPlatform
 from ..records import Account, AccountData, Field, Platform, PlatformData
-from ..reports.collector import gc_paused
 from .db import Tx
 from .errors import NothingRecorded
 from .snapshot_info import (
@@ -79,13 +78,10 @@ def read_located(tx: Tx, upstream: int, located: Located, *, literals: bool = Fa
     ``Snapshots.read``); ``NothingRecorded`` when retention removed a snapshot it names
     meanwhile."""
     data = []
-    # Millions of values, none in a reference cycle: the collector would walk them again and
-    # again as they are made (as for a live read, ``reports.collector``).
-    with gc_paused():
-        for platform in located.platforms:
-            read = located.reads.get(platform.value)
-            if read is not None:
-                data.append(_read_platform(tx, upstream, platform, read, located.at, literals))
+    for platform in located.platforms:
+        read = located.reads.get(platform.value)
+        if read is not None:
+            data.append(_read_platform(tx, upstream, platform, read, located.at, literals))
     return Recorded(located.at, located.platforms, located.listed_by, located.reads, data)
 
 

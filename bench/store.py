@@ -19,8 +19,10 @@ cluster is):
 - reading back as of the first snapshot: time against the live build from an already-fetched
   read (lay out, slice, render CSV);
 - ``?as_of=`` as the server answers it (``history.Past``: locate the snapshots, read them back
-  and lay them out, or take the source the cache keeps; slice; render CSV), the first time and
-  again, against that live build.
+  and lay them out; slice; render CSV) the first time, against that live build: the goal.
+  Asked again it is served from the cache of sources read back (slice, render): that figure is
+  printed too, and listed in the summary as no goal. Then the first ask once more, step by
+  step (read back, lay out, slice and CSV), to show where its time goes.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from stract_reports.pipeline import Source, read_assembled, slice_source, source
 from stract_reports.recording import record_now
 from stract_reports.records import Read
 from stract_reports.render.csv import render_csv
+from stract_reports.reports.collector import gc_paused
 from stract_reports.reports.ingest import AdColumns
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.simulator import DEFAULT_TOKEN
@@ -277,19 +280,48 @@ def as_of(
     if cold != live_csv or warm != live_csv:
         raise BenchError(f"{name}: the as_of CSV differs from the live one")
     # SQLite works in this process; PostgreSQL in its own: its cold answer is counted by wall.
-    cold_cost = cold_cpu if store.dialect == "sqlite" else cold_wall
+    cold_cost, what = (cold_cpu, "CPU") if store.dialect == "sqlite" else (cold_wall, "wall")
     out(
         f"{name}: ?as_of= the first time (locate, read back, lay out, slice, CSV) "
-        f"{cold_cost:.2f} s ({cold_cost / build_cpu:.2f}× the live build); again, from the "
-        f"cache of sources read back: {warm_cpu:.2f} s CPU; the bytes equal the live CSV's.",
+        f"{cold_cost:.2f} s {what} ({cold_cost / build_cpu:.2f}× the live build); again, "
+        f"from the cache of sources read back: {warm_cpu:.2f} s CPU "
+        f"({warm_cpu / build_cpu:.2f}×); the bytes equal the live CSV's.",
         "",
     )
+    # The goal is the first ask: a snapshot nobody asked for yet is read back, laid out and
+    # sliced. A repeated ask is served from the cache (slicing alone): shown, not the goal.
     out.goal(
-        f"{name}: ?as_of= on {rows_text} (served from the cache) / live build (CPU)",
-        warm_cpu / build_cpu,
+        f"{name}: ?as_of= on {rows_text}, the first time ({what}) / live build (CPU)",
+        cold_cost / build_cpu,
         "≤ 1.20",
         f"live build {build_cpu:.2f} s",
     )
+    out.goals.append(
+        f"{name}: ?as_of= again, from the cache (CPU) / live build (CPU), not a goal | "
+        f"{warm_cpu / build_cpu:.2f} | live build {build_cpu:.2f} s | — | "
+    )
+    read_cost, layout_cpu, slice_cpu = cold_parts(store, when, live_csv)
+    out(
+        f"{name}: where the first ask goes (once more, step by step): reading the snapshot back "
+        f"{read_cost:.2f} s {what}, laying it out {layout_cpu:.2f} s CPU, slicing and CSV "
+        f"{slice_cpu:.2f} s CPU.",
+        "",
+    )
+
+
+def cold_parts(store: Store, when: datetime, live_csv: str) -> tuple[float, float, float]:
+    """A first ``?as_of=`` in its steps, as ``history.Past`` takes them: the snapshot read
+    back (wall time on PostgreSQL, whose work is in its own processes), laid out, sliced and
+    rendered."""
+    located = store.snapshots.locate(when)
+    with gc_paused():  # as history.Past builds it
+        data, read_wall, read_cpu = timed(lambda: store.snapshots.read(located, literals=True).data)
+        values = [p.platform.value for p in data]
+        source, _, layout_cpu = timed(lambda: source_of(data, GENERAL, values))
+    csv_text, _, slice_cpu = timed(lambda: render_csv(slice_source(source)[0]))
+    if csv_text != live_csv:
+        raise BenchError("the as_of CSV, step by step, differs from the live one")
+    return (read_cpu if store.dialect == "sqlite" else read_wall), layout_cpu, slice_cpu
 
 
 def _no_live() -> Source:

@@ -22,7 +22,7 @@ import pytest
 from pgserver import PostgresServer
 from stract_reports.config import Settings
 from stract_reports.errors import UnknownPlatform
-from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
+from stract_reports.records import Account, AccountData, Field, Platform, PlatformData, exact
 from stract_reports.simulator import Simulator
 from stract_reports.store import (
     NothingRecorded,
@@ -422,6 +422,43 @@ def test_ads_are_keyed_by_their_upstream_ids_and_keep_their_order(store: Store) 
     now = store.snapshots.as_of(T0 + timedelta(1)).data[0].accounts[0]
     assert (then.rows, then.ad_keys) == (rows, ["x", "y", "z"])
     assert (now.rows, now.ad_keys) == (reordered, ["z", "x", "y"])
+
+
+def test_a_read_for_a_report_gives_float_literals_as_bytes_and_each_account_its_rows(
+    store: Store,
+) -> None:
+    # Accounts whose ids sort apart from their upstream order, one with no ads.
+    fields = [Field("spend", "Spend"), Field("clicks", "Clicks"), Field("name", "Name")]
+    rows = {
+        "9": [(Decimal("5.50"), 3, "a"), (Decimal("1E+2"), None, "b")],
+        "10": [],
+        "1": [(Decimal("-0.0"), 12345678901234567890123, None)],
+        "Ä": [(None, 0, "ç"), (Decimal("7.25"), 1, "d"), (Decimal("5E0"), 2, "e")],
+    }
+    accounts = [
+        AccountData(
+            Account(ident, f"n{ident}", "tok"), ads, [f"{ident}-{n}" for n in range(len(ads))]
+        )
+        for ident, ads in rows.items()
+    ]
+    listed = [Platform("p", "P")]
+    store.snapshots.record(
+        listed, [PlatformData(listed[0], fields, accounts)], at=T0, trigger="record"
+    )
+    exact_back = store.snapshots.as_of(T0)
+    literal_back = store.snapshots.read(store.snapshots.locate(T0), literals=True)
+    assert recorded_form(exact_back.data) == recorded_form(
+        [PlatformData(listed[0], fields, accounts)]
+    )
+    got = [(a.account.id, a.rows, a.ad_keys) for a in literal_back.data[0].accounts]
+    assert got == [
+        ("9", [(b"5.50", 3, "a"), (b"1E+2", None, "b")], ["9-0", "9-1"]),
+        ("10", [], []),
+        ("1", [(b"-0.0", 12345678901234567890123, None)], ["1-0"]),
+        ("Ä", [(None, 0, "ç"), (b"7.25", 1, "d"), (b"5E0", 2, "e")], ["Ä-0", "Ä-1", "Ä-2"]),
+    ]
+    exact_rows = [[tuple(map(exact, row)) for row in a.rows] for a in literal_back.data[0].accounts]
+    assert repr(exact_rows) == repr([a.rows for a in exact_back.data[0].accounts])
 
 
 def test_a_repeated_ad_key_gets_a_suffix(store: Store) -> None:

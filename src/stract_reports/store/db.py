@@ -44,6 +44,11 @@ class Tx:
         self._db = db
         self._cursor = connection.cursor()
 
+    @property
+    def dialect(self) -> str:
+        """The database's: "sqlite" or "postgresql" (for the rare statement that differs)."""
+        return self._db.dialect
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
         self._cursor.execute(self._db.sql(sql), params)

@@ -166,11 +166,13 @@ class Snapshots:
         with self._db.read() as tx:
             return locate(tx, self._upstream(tx), at, platforms)
 
-    def read(self, located: Located) -> Recorded:
+    def read(self, located: Located, *, literals: bool = False) -> Recorded:
         """The data of the snapshots ``located`` names (``NothingRecorded`` if retention has
-        removed one since)."""
+        removed one since). ``literals``: numbers with a fraction or an exponent come as their
+        literal's bytes, as a live read's pages hold them (``records.exact``), for a report to
+        lay out: it converts whole columns of them at once."""
         with self._db.read() as tx:
-            return read_located(tx, self._upstream(tx), located)
+            return read_located(tx, self._upstream(tx), located, literals=literals)
 
     def first(self) -> datetime | None:
         """The time of the first snapshot kept, or None."""

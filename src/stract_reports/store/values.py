@@ -107,11 +107,14 @@ def encode_rows(rows: Sequence[Row]) -> list[str]:
     return texts
 
 
-def decode_rows(texts: Sequence[str]) -> list[Row]:
-    """Rows back from their texts, in one pass of the strict decoder."""
+def decode_rows(texts: Sequence[str], *, literals: bool = False) -> list[Row]:
+    """Rows back from their texts, in one pass of the strict decoder; ``literals``: a number
+    with a fraction or an exponent as its literal's bytes (``b"5.50"``), as a live read's
+    pages hold them (``records.exact`` makes it the Decimal)."""
     if not texts:
         return []
-    values = decode_json(("[" + ",".join(texts) + "]").encode("utf-8"))
+    body = ("[" + ",".join(texts) + "]").encode("utf-8")
+    values = decode_json(body, float_literals=literals)
     return list(map(tuple, values))
 
 

@@ -30,7 +30,7 @@ from stract_reports.config import Settings, SettingsError
 from stract_reports.errors import Overloaded, ReportTooLarge
 from stract_reports.extensions import app_budget, app_gate
 from stract_reports.gate import BuildGate
-from stract_reports.memory import MB, RETRY_AFTER, MemoryBudget, give_back
+from stract_reports.memory import MB, RETRY_AFTER, MemoryBudget, give_back, size
 from stract_reports.records import insights_call
 from stract_reports.reports.ingest import CELL_BYTES
 from stract_reports.simulator import Simulator, synthetic_dataset
@@ -53,8 +53,8 @@ def test_charges_add_up_to_the_limit_and_one_more_byte_is_overloaded() -> None:
     assert refused.value.status == 503
     assert refused.value.retry_after == RETRY_AFTER
     assert refused.value.detail == (
-        "this server holds 0 MB of reports, and the answer /geral.csv needs 0.0 MB more than "
-        "the 0 MB it holds at once (STRACT_MEMORY_BUDGET); try again in a moment"
+        "this server holds 100 KB of reports, and the answer /geral.csv needs 1 KB more than "
+        "the 100 KB it holds at once (STRACT_MEMORY_BUDGET); try again in a moment"
     )
     assert (budget.used, second.nbytes) == (100 * KB, 40 * KB)  # nothing counted for it
     first.close()
@@ -147,6 +147,15 @@ def test_charges_from_many_threads_never_pass_the_limit() -> None:
     assert budget.used == 0
 
 
+@pytest.mark.parametrize(
+    ("nbytes", "words"),
+    [(1, "1 KB"), (1536, "2 KB"), (1023 * KB, "1,023 KB"), (MB + MB // 2, "1.5 MB"),
+     (320 * MB, "320 MB"), (1 << 40, "1,048,576 MB")],
+)  # fmt: skip
+def test_sizes_read_as_words(nbytes: int, words: str) -> None:
+    assert size(nbytes) == words
+
+
 def test_memory_is_given_back_to_the_system_here() -> None:
     assert give_back() is True  # glibc: malloc_trim was found and called
 
@@ -230,7 +239,7 @@ def test_a_build_past_the_budget_is_503_with_retry_after_and_then_answers(
     document = json.loads(body)
     assert document["error"] == "too many reports at once"
     assert re.fullmatch(
-        r"this server holds 320 MB of reports, and the report /geral needs 0\.\d MB more "
+        r"this server holds 320 MB of reports, and the report /geral needs \d+ KB more "
         r"than the 320 MB it holds at once \(STRACT_MEMORY_BUDGET\); try again in a moment",
         document["detail"],
     ), document["detail"]
@@ -288,7 +297,7 @@ def test_a_report_larger_than_the_whole_budget_is_a_502_naming_the_account(
     assert status == 502
     assert document["error"] == "invalid upstream payload"
     assert re.fullmatch(
-        r"insights of [^:]+ account .+: the report /geral needs more than the 1 MB this "
+        r"insights of [^:]+ account .+: the report /geral needs more than the 1\.0 MB this "
         r"server holds for all its reports at once \(STRACT_MEMORY_BUDGET\)",
         document["detail"],
     ), document["detail"]

@@ -23,7 +23,8 @@
 
 Messages name the call (platform, account name) and, where known, the URL's scheme, host and
 path; never its query (it carries the account token), never upstream text beyond a short,
-redacted summary.
+redacted summary. An error kept beyond the work that raised it (a failed build's, a failed
+read's) lets go of the frames it came through first (``let_frames_go``): they hold its data.
 """
 
 from __future__ import annotations

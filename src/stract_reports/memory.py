@@ -64,8 +64,8 @@ class MemoryBudget:
         """Count ``nbytes`` more for ``charge``, or raise without counting them."""
         if charge.nbytes + nbytes > self.limit:
             raise ReportTooLarge(
-                f"{charge.what} needs more than the {self.limit / MB:,.0f} MB this server "
-                f"holds for all its reports at once ({SETTING})"
+                f"{charge.what} needs more than the {size(self.limit)} this server holds for "
+                f"all its reports at once ({SETTING})"
             )
         for attempt in range(2):
             with self._lock:
@@ -78,9 +78,9 @@ class MemoryBudget:
             if attempt == 0 and self.reclaim is not None:
                 self.reclaim()  # outside the lock: what it lets go ends its charges here
         raise Overloaded(
-            f"this server holds {used / MB:,.0f} MB of reports, and {charge.what} needs "
-            f"{nbytes / MB:,.1f} MB more than the {self.limit / MB:,.0f} MB it holds at once "
-            f"({SETTING}); try again in a moment",
+            f"this server holds {size(used)} of reports, and {charge.what} needs "
+            f"{size(nbytes)} more than the {size(self.limit)} it holds at once ({SETTING}); "
+            "try again in a moment",
             retry_after=RETRY_AFTER,
         )
 
@@ -127,6 +127,15 @@ class Charge:
     def tie(self, holder: object) -> None:
         """End this charge once ``holder`` is gone (it must take weak references)."""
         weakref.finalize(holder, self.close)
+
+
+def size(nbytes: int) -> str:
+    """A number of bytes as a person reads it: "320 MB", "1.4 MB", "12 KB" (of 1,024)."""
+    if nbytes >= 10 * MB:
+        return f"{nbytes / MB:,.0f} MB"
+    if nbytes >= MB:
+        return f"{nbytes / MB:,.1f} MB"
+    return f"{max(1, round(nbytes / 1024)):,} KB"
 
 
 # mallopt's parameter for the most arenas glibc makes (malloc.h's M_ARENA_MAX).
@@ -207,5 +216,6 @@ __all__ = [
     "MemoryBudget",
     "give_back",
     "give_back_later",
+    "size",
     "use_few_arenas",
 ]

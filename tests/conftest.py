@@ -161,9 +161,9 @@ def redis_server(make_redis: Callable[..., RedisServer]) -> RedisServer:
     return make_redis()
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL for the whole run (each test gets its own database: ``pg_url``)."""
+def _postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster, removed afterwards; a skip where the server is not installed
+    (a failure in CI, which installs it)."""
     reason = pgserver.missing()
     if reason is not None:
         if in_ci():
@@ -172,6 +172,18 @@ def pg_server() -> Iterator[PostgresServer]:
     server = PostgresServer().start()
     yield server
     server.remove()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole run (each test gets its own database: ``pg_url``)."""
+    yield from _postgres()
+
+
+@pytest.fixture
+def own_pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL of a test's own, to stop and start."""
+    yield from _postgres()
 
 
 @pytest.fixture

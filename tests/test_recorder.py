@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 
-import pgserver
 from pgserver import PostgresServer
 from stract_reports.records import Account, AccountData, Field, Platform, PlatformData
 from stract_reports.store import AuditEntry, Recorder, Scope, Store, open_store
 from stract_reports.store.db import SQLiteDatabase
-from support import in_ci, recorded_form
+from support import recorded_form
 
 PLATFORMS = [Platform("p", "P")]
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -159,19 +158,6 @@ def test_a_full_queue_drops_a_read_with_one_line_each(
     assert "a read of 1 platform(s) at 2026-12-01T10:05:00+00:00 was not recorded" in (
         busy[-1].getMessage()
     )
-
-
-@pytest.fixture
-def own_pg_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL of this test's own, to stop and start."""
-    reason = pgserver.missing()
-    if reason is not None:
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = PostgresServer().start()
-    yield server
-    server.remove()
 
 
 @pytest.mark.postgres

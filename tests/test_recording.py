@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-import pgserver
 from pgserver import PostgresServer
 from stract_reports.config import Settings
 from stract_reports.extensions import app_store
@@ -33,7 +32,7 @@ from stract_reports.simulator import (
 from stract_reports.store import SnapshotInfo, open_store
 from stract_reports.store.db import SQLiteDatabase
 from stract_reports.upstream import FetchLimits, StractClient, fetch_report_data
-from support import REPORTS, golden, in_ci, recorded_form
+from support import REPORTS, golden, recorded_form
 
 START = 1_000_000.0
 
@@ -228,19 +227,6 @@ def test_a_full_sqlite_store(
     latest = recorded(app)[0]
     assert latest.changed > 0
     assert state_lines(caplog_store) == ["store unwritable", "store writable again"]
-
-
-@pytest.fixture
-def own_pg_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL of this test's own, to stop and start."""
-    reason = pgserver.missing()
-    if reason is not None:
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = PostgresServer().start()
-    yield server
-    server.remove()
 
 
 @pytest.mark.postgres

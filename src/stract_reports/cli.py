@@ -230,7 +230,7 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
             click.echo(f"          {base}/{name}   {base}/{name}.html   {base}/{name}.json")
         click.echo(
             f"History:  {base}/history   (every read is recorded, and one a minute; numbers "
-            f"grow {grow:g} % a minute: try {base}/geral/resumo.html?since=5m)"
+            f"grow {grow:g} % a minute: in a few minutes try {base}/geral/resumo.html?since=5m)"
         )
         click.echo("Press Ctrl+C to stop.")
         run_server(

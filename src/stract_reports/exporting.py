@@ -17,8 +17,7 @@ from urllib.parse import parse_qsl
 
 from .config import Settings
 from .errors import InvalidRequest, ReportError
-from .formats import FORMATS
-from .history import Past, SourceCache, history_report
+from .history import Past, SourceCache, history_for
 from .pipeline import Source, build_source, slice_for
 from .redaction import printable, redact
 from .render.notes import HistoryNote
@@ -156,18 +155,8 @@ def _table(
     if not options.history.asked:
         table, page = slice_for(live(), plan.fmt, options)
         return table, page, None
-    shown = FORMATS[plan.fmt]
     past = Past(store.require(), SourceCache(), lambda key, build: build(), lambda: live(True))
-    return history_report(
-        past,
-        plan.spec,
-        options.history,
-        options.slice,
-        ratios=options.ratios,
-        page_size=shown.page_size,
-        totals=shown.totals,
-        now=options.now,
-    )
+    return history_for(past, plan.spec, plan.fmt, options)
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from .errors import InvalidRequest
+from .formats import FORMATS
 from .history_query import HistoryQuery, exact_time, shown_time
 from .pipeline import Source, slice_source, source_of
 from .render.linechart import render_series_svg
 from .render.notes import HistoryNote
+from .report_options import ReportOptions
 from .reports.metrics import label_key
 from .reports.options import RatioMode
 from .reports.periods import (
@@ -117,6 +119,24 @@ class Past:
     def now(self) -> State:
         """The report read live now (and recorded), with identities."""
         return State(self.live(), ())
+
+
+def history_for(
+    past: Past, spec: ReportSpec, fmt: str, options: ReportOptions
+) -> tuple[Table, Page, HistoryNote]:
+    """What a request (or an export) in ``fmt`` with history ``options`` is answered with: as
+    ``pipeline.slice_for`` for a live read, in the format's page size, with its totals row."""
+    shown = FORMATS[fmt]
+    return history_report(
+        past,
+        spec,
+        options.history,
+        options.slice,
+        ratios=options.ratios,
+        page_size=shown.page_size,
+        totals=shown.totals,
+        now=options.now,
+    )
 
 
 def history_report(

@@ -35,7 +35,7 @@ from .extensions import (
 )
 from .formats import FORMATS, download_name, format_choices, negotiate, prefers_html
 from .gate import request_arrival
-from .history import Past, history_report
+from .history import Past, history_for
 from .memory import Charge
 from .pipeline import Source, build_source, check_paths, slice_bytes, slice_for, slice_source
 from .records import Read
@@ -291,7 +291,6 @@ def build_report(
         charge.grow(slice_bytes(source, options.slice))
         table, page = slice_for(source, fmt, options)
         return table, page, None
-    shown = FORMATS[fmt]
     past = Past(
         current_store().require(),
         current_sources(),
@@ -299,16 +298,7 @@ def build_report(
         lambda: live_source(spec, scope, identify=True),
         scope=None if scope is None or scope.full else scope,
     )
-    return history_report(
-        past,
-        spec,
-        options.history,
-        options.slice,
-        ratios=options.ratios,
-        page_size=shown.page_size,
-        totals=shown.totals,
-        now=options.now,
-    )
+    return history_for(past, spec, fmt, options)
 
 
 def live_source(spec: ReportSpec, scope: Scope | None, *, identify: bool = False) -> Source:

@@ -67,6 +67,7 @@ class _Read:
     trigger: str
     omitted: Omitted | None = None
     fill: Fill | None = None
+    counts: Omitted | None = None  # set while the unchanged accounts are still to be found
 
 
 @dataclass
@@ -130,15 +131,19 @@ class Recorder:
         """Hand over one complete read to be recorded; whether it was queued. While the store
         is down it replaces the read kept for the retry instead. The rows of the accounts this
         process knows unchanged are let go of at once (``Snapshots.slim``). A read whose rows
-        are elsewhere gives each account's ad count (``counts``) and ``fill``, which fills in
-        the rows of the accounts that changed, later, in the writer thread."""
-        try:
-            slim, omitted = self.store.snapshots.slim(data, counts)
-        except Exception:  # never raises: the read is kept whole instead
-            slim, omitted = list(data), {}
-            if fill is not None:
-                return False  # its rows are not in it: nothing to record without its counts
-        read = _Read(platforms, slim, at, trigger, omitted, fill)
+        are elsewhere gives each account's ad count (``counts``) and ``fill``: the writer thread
+        then finds the unchanged accounts and fills in the rows of the others, so that nothing
+        of the recording is done on the request's time."""
+        if fill is not None:
+            # The rows are not in the read: which accounts are unchanged is found by the writer
+            # thread (a read of the store), never on the request's time.
+            read = _Read(platforms, data, at, trigger, None, fill, counts)
+        else:
+            try:
+                slim, omitted = self.store.snapshots.slim(data, counts)
+            except Exception:  # never raises: the read is kept whole instead
+                slim, omitted = list(data), {}
+            read = _Read(platforms, slim, at, trigger, omitted)
         if self._stopping.is_set():
             return False
         with self._lock:
@@ -224,6 +229,9 @@ class Recorder:
 
     def _write_read(self, read: _Read) -> None:
         def record() -> None:
+            if read.counts is not None:
+                read.data, read.omitted = self.store.snapshots.slim(read.data, read.counts)
+                read.counts = None  # once: a retry knows them
             if read.fill is not None:
                 read.fill(read.data, read.omitted or {})
                 read.fill = None  # once: a retry has the rows

@@ -22,6 +22,7 @@ import filters
 import html_page
 import latency
 import load
+import memory
 import overhead
 import processes
 import redaction
@@ -45,6 +46,7 @@ MEASURES = {
     "redaction": redaction,
     "filters": filters,
     "store": store,
+    "memory": memory,
 }
 SEPARATE = {"load": load, "threads": threads}
 

@@ -17,15 +17,17 @@ if TYPE_CHECKING:
 def create_app(
     test_config: dict[str, Any] | None = None, *, settings: Settings | None = None
 ) -> Flask:
-    """Build the report server: settings, one upstream client and one store per process (and
-    the recording schedule, when set), views, errors, access. ``StoreTooNew`` when the store is
-    newer than this program; a store that cannot be reached yet is retried in the background."""
+    """Build the report server: settings, one upstream client, memory budget and store per
+    process (and the recording schedule, when set), views, errors, access. ``StoreTooNew``
+    when the store is newer than this program; a store that cannot be reached yet is retried in
+    the background."""
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import access, error_pages, extensions, history_page, security, views
     from .gate import BuildGate
     from .history import SourceCache
+    from .memory import MemoryBudget, use_few_arenas
     from .redaction import install_log_redaction
     from .schedule import Schedule
     from .store_link import StoreLink
@@ -45,11 +47,16 @@ def create_app(
     except BaseException:
         client.close()
         raise
+    gate = BuildGate(settings.max_builds)
+    budget = MemoryBudget(settings.memory_budget)
+    use_few_arenas()  # before the server's threads start: what one frees, another reuses
+    budget.reclaim = gate.drop_finished  # builds kept for late requests go before a refusal
     extensions.install(
         app,
         settings=settings,
         client=client,
-        gate=BuildGate(settings.max_builds),
+        gate=gate,
+        budget=budget,
         store=store,
         sources=SourceCache(),
     )

@@ -37,6 +37,9 @@ SECONDS = Range(0, HOUR, above=True)  # a time budget: more than nothing, at mos
 # would cut words.
 MIN_KEY_CHARS = 16
 _UPSTREAM = (SERVE, EXPORT, RECORD)
+# Within a 512 MB instance: an idle process is about 40 MB, and what its reports hold is
+# estimated generously (bench/memory.py compares the estimate with the resident size).
+DEFAULT_MEMORY_BUDGET = 320 * 1024 * 1024
 _SERVER = (SERVE, DEMO)
 
 
@@ -140,6 +143,21 @@ class Settings:
         env="STRACT_MAX_BUILDS",
         commands=(SERVE,),
         within=Range(1, 1024),
+    )
+    memory_budget: int = setting(
+        DEFAULT_MEMORY_BUDGET,
+        "bytes of report data one process holds at once (builds, slices, answers being sent); "
+        "past it a report answers 503 with Retry-After",
+        env="STRACT_MEMORY_BUDGET",
+        commands=(SERVE,),
+        within=Range(1024 * 1024, 1 << 40),
+    )
+    max_rows: int = setting(
+        1_000_000,
+        "ad rows one report reads at most; past them a 502 names the account",
+        env="STRACT_MAX_ROWS",
+        commands=_UPSTREAM,
+        within=Range(1, 10**9),
     )
     speculate: bool = setting(
         True,

@@ -6,7 +6,9 @@
     ├── UnsupportedFormat               404  the URL's suffix names no format we render
     ├── UnknownPlatform                 404  the path names no upstream platform
     ├── NoSuchPage                      404  ``_next`` points past the report's last row
-    ├── Overloaded                      503  too many reports being built at once (Retry-After)
+    ├── Overloaded                      503  too many reports being built at once, or more
+    │                                        memory than the budget holds now (Retry-After)
+    ├── ReportTooLarge                  502  a report needs more memory than the whole budget
     └── UpstreamError                        an upstream call failed (after retries)
         ├── UpstreamTimeout             504  no answer in time
         │   └── DeadlineExceeded        504  the whole report ran out of time
@@ -21,10 +23,13 @@
 
 Messages name the call (platform, account name) and, where known, the URL's scheme, host and
 path; never its query (it carries the account token), never upstream text beyond a short,
-redacted summary.
+redacted summary. An error kept beyond the work that raised it (a failed build's, a failed
+read's) lets go of the frames it came through first (``let_frames_go``): they hold its data.
 """
 
 from __future__ import annotations
+
+import traceback
 
 
 class ReportError(Exception):
@@ -86,6 +91,15 @@ class Overloaded(ReportError):
         self.retry_after = retry_after
 
 
+class ReportTooLarge(ReportError):
+    """A report needs more memory than this process holds for all its reports at once: coming
+    back later would not help (a build names the account whose page passed it, as an
+    ``UpstreamBadPayload``)."""
+
+    status = 502
+    title = "report too large"
+
+
 class UnknownPlatform(ReportError):
     """The requested platform is not one the upstream lists."""
 
@@ -143,3 +157,20 @@ class UpstreamRejected(UpstreamError):
 
 class TokenRefused(UpstreamRejected):
     title = "upstream refused the configured token"
+
+
+def let_frames_go(error: BaseException) -> None:
+    """Let ``error``, and the errors it was raised from or during (``__cause__``,
+    ``__context__``: kept even when suppressed), hold no frame that holds data: a
+    ``ReportError`` (an expected failure, never logged with its traceback) drops its traceback;
+    another error keeps it for the log, with the finished frames' locals cleared. A failed read's
+    pages then go with the read, not with the error its callers keep."""
+    seen: set[int] = set()
+    pending: BaseException | None = error
+    while pending is not None and id(pending) not in seen:
+        seen.add(id(pending))
+        if isinstance(pending, ReportError):
+            pending.__traceback__ = None
+        else:
+            traceback.clear_frames(pending.__traceback__)
+        pending = pending.__cause__ or pending.__context__

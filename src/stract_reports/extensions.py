@@ -1,10 +1,11 @@
 """What an app holds for its requests, each behind one typed accessor: Flask's
 ``app.extensions`` is keyed by strings here only.
 
-``install`` gives an app its settings, its upstream client, its build gate, its store and the
-cache of sources read back from it (``create_app`` does; ``install_schedule`` its recording
-schedule); its modules read them with ``app_settings(app)`` and the like while the app is set
-up, and with ``current_settings()`` and the like while it answers a request.
+``install`` gives an app its settings, its upstream client, its build gate, its memory budget,
+its store and the cache of sources read back from it (``create_app`` does;
+``install_schedule`` its recording schedule); its modules read them with ``app_settings(app)``
+and the like while the app is set up, and with ``current_settings()`` and the like while it
+answers a request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask import Flask, current_app
 
 from .config import Settings
 from .gate import BuildGate
+from .memory import MemoryBudget
 
 if TYPE_CHECKING:  # imported by create_app, which builds them
     from .history import SourceCache
@@ -25,6 +27,7 @@ if TYPE_CHECKING:  # imported by create_app, which builds them
 _SETTINGS = "stract_settings"
 _CLIENT = "stract_client"
 _GATE = "stract_gate"
+_BUDGET = "stract_budget"
 _STORE = "stract_store"
 _SOURCES = "stract_sources"
 _SCHEDULE = "stract_schedule"
@@ -36,14 +39,16 @@ def install(
     settings: Settings,
     client: StractClient,
     gate: BuildGate,
+    budget: MemoryBudget,
     store: StoreLink,
     sources: SourceCache,
 ) -> None:
-    """Give ``app`` what its requests use: ``settings``, ``client``, ``gate``, ``store`` and
-    the ``sources`` read back from it."""
+    """Give ``app`` what its requests use: ``settings``, ``client``, ``gate``, ``budget``,
+    ``store`` and the ``sources`` read back from it."""
     app.extensions[_SETTINGS] = settings
     app.extensions[_CLIENT] = client
     app.extensions[_GATE] = gate
+    app.extensions[_BUDGET] = budget
     app.extensions[_STORE] = store
     app.extensions[_SOURCES] = sources
 
@@ -61,6 +66,11 @@ def app_client(app: Flask) -> StractClient:
 def app_gate(app: Flask) -> BuildGate:
     """The gate every report build of ``app`` passes."""
     return cast(BuildGate, app.extensions[_GATE])
+
+
+def app_budget(app: Flask) -> MemoryBudget:
+    """The memory budget of ``app``'s reports (one per process)."""
+    return cast(MemoryBudget, app.extensions[_BUDGET])
 
 
 def install_schedule(app: Flask, schedule: Schedule) -> None:
@@ -91,6 +101,11 @@ def current_client() -> StractClient:
 def current_gate() -> BuildGate:
     """In a request: this app's build gate."""
     return app_gate(current_app)
+
+
+def current_budget() -> MemoryBudget:
+    """In a request: this process's memory budget."""
+    return app_budget(current_app)
 
 
 def current_store() -> StoreLink:

@@ -16,10 +16,12 @@ options, never its output format: CSV, JSON and HTML of one report share one bui
   is what the request would have joined had a thread been free at once; or it started after
   the request arrived, so everything in it was read after the request. A request never gets
   data read before a build that had already finished when it arrived: reports stay read at
-  request time. Finished builds are kept ``keep`` seconds for this, failed ones not at all.
+  request time. Finished builds are kept ``keep`` seconds for this (then let go by a timer:
+  their memory must not wait for the next request), failed ones not at all; and not even that
+  long when the memory budget needs the room (``drop_finished``).
 - At most ``max_builds`` distinct builds run at once; a request that would start one more
-  raises ``Overloaded`` (503 with Retry-After) at once instead of queueing: memory stays
-  bounded by what ``max_builds`` reports take.
+  raises ``Overloaded`` (503 with Retry-After) at once instead of queueing. (What the builds
+  hold in all is the memory budget's business: ``memory``.)
 """
 
 from __future__ import annotations
@@ -71,18 +73,20 @@ class BuildGate:
         self._lock = threading.Lock()
         self._running: dict[Hashable, _Build[Any]] = {}
         self._finished: dict[Hashable, _Build[Any]] = {}
+        self._sweeper: threading.Timer | None = None
 
     def get(self, key: Hashable, arrived: float, build: Callable[[], T]) -> T:
         """``build()``'s result for ``key``, shared as the module says; raises what it raised,
         or ``Overloaded`` when ``max_builds`` other builds are running."""
         with self._lock:
             now = self._clock()
-            self._forget(now)
+            expired = self._forget(now)
             running = self._running.get(key)
             if running is None:
                 finished = self._finished.get(key)
                 if finished is not None and arrived <= finished.finished:
                     return cast(T, finished.result)
+                del finished  # not this request's: this frame must not keep its memory alive
                 if len(self._running) >= self.max_builds:
                     raise Overloaded(
                         f"this server is building {len(self._running)} report(s), as many as "
@@ -91,6 +95,7 @@ class BuildGate:
                     )
                 mine: _Build[T] = _Build(started=now)
                 self._running[key] = mine
+        del expired  # outside the lock: what their sources held goes here
         if running is not None:
             running.done.wait()
             if running.error is not None:
@@ -107,10 +112,35 @@ class BuildGate:
                 del self._running[key]
                 if mine.error is None:
                     self._finished[key] = mine
+                    self._sweep_later()
             mine.done.set()
         return cast(T, mine.result)
 
-    def _forget(self, now: float) -> None:
+    def drop_finished(self) -> None:
+        """Let go of every finished build kept for late requests (one that would have taken it
+        reads afresh)."""
+        with self._lock:
+            dropped = list(self._finished.values())
+            self._finished.clear()
+        del dropped  # outside the lock: what their sources held goes here
+
+    def _sweep_later(self) -> None:
+        """Under the lock: a timer forgets the finished builds once ``keep`` is over."""
+        if self._sweeper is None:
+            self._sweeper = threading.Timer(self.keep + 0.05, self._sweep)
+            self._sweeper.daemon = True
+            self._sweeper.start()
+
+    def _sweep(self) -> None:
+        with self._lock:
+            self._sweeper = None
+            expired = self._forget(self._clock())
+            if self._finished:
+                self._sweep_later()
+        del expired  # outside the lock
+
+    def _forget(self, now: float) -> list[_Build[Any]]:
+        """Under the lock: take out the finished builds kept long enough, to be let go of
+        outside it."""
         expired = [k for k, b in self._finished.items() if b.finished < now - self.keep]
-        for key in expired:
-            del self._finished[key]
+        return [self._finished.pop(key) for key in expired]

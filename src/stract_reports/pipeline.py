@@ -16,20 +16,33 @@ A scoped key's ``Scope`` is applied before the ads are laid out, so every slice 
 within it: a live read asks the upstream for nothing outside it and its pages are assembled
 through ``reports.scoping.ScopedSink``; records (a read from the store) become a source through
 ``source_of``, which narrows them by the same rule.
+
+A read is bounded: at most ``STRACT_MAX_ROWS`` ad rows (a 502 naming the account past them),
+and, given the server's memory budget (``memory``), a build is charged what its pages will hold
+as each arrives (past the budget: 503), for as long as its source lives; a failed build gives
+its memory back to the system at once.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .errors import InvalidRequest, NoSuchPage, UnknownPlatform, UpstreamBadPayload
+from .errors import (
+    InvalidRequest,
+    NoSuchPage,
+    UnknownPlatform,
+    UpstreamBadPayload,
+    let_frames_go,
+)
 from .formats import FORMATS
+from .memory import TRIM_BYTES, MemoryBudget
 from .records import PlatformData, Read
 from .report_options import ReportOptions
 from .reports.ads import Ads
 from .reports.collector import gc_paused
-from .reports.ingest import AdAssembly, AdColumns
+from .reports.ingest import AdAssembly, AdColumns, Meter
 from .reports.options import RatioMode
 from .reports.periods import Identities
 from .reports.scoping import ScopedSink, narrow
@@ -51,6 +64,10 @@ from .upstream.fetch import Progress
 from .urls import unreachable_platform
 
 WHOLE = parse_slice(())  # no options: the whole report
+# Bytes a slice that filters, searches, sorts or groups holds per row of its report while it
+# is cut, estimated: the row numbers it keeps, as Python ints, a sort's keys, a filter's
+# passes (measured with tracemalloc on the synthetic report: about 130).
+SLICE_ROW_BYTES = 160
 # What is done with a complete read once its ads are assembled (the store records it).
 OnRead = Callable[[Read, AdColumns], None]
 
@@ -73,17 +90,41 @@ def build_source(
     progress: Progress | None = None,
     on_read: OnRead | None = None,
     identify: bool = False,
+    budget: MemoryBudget | None = None,
 ) -> Source:
     """Fetch what ``spec`` needs from the upstream now (within ``scope``: no other platform or
     account is read), hand a complete read and its assembled ads to ``on_read`` (it must not
     block; a read narrowed by a scope is no snapshot of the upstream, and is not handed), and
-    lay out its ads (and groups; ``identify``: and who they are)."""
+    lay out its ads (and groups; ``identify``: and who they are); within ``budget`` when given,
+    charged for as long as the source lives."""
     scope = None if scope is None or scope.full else scope
-    read, assembled = read_assembled(client, spec.platform, scope=scope, progress=progress)
-    if on_read is not None and scope is None:
-        on_read(read, assembled)
-    values = [p.platform.value for p in read.data]
-    return source_of(assembled, spec, values, identify=identify)
+    charge = None if budget is None else budget.charge(f"the report /{spec.name}")
+    try:
+        read, assembled = read_assembled(
+            client,
+            spec.platform,
+            scope=scope,
+            progress=progress,
+            meter=None if charge is None else charge.grow,
+        )
+        if on_read is not None and scope is None:
+            on_read(read, assembled)
+        values = [p.platform.value for p in read.data]
+        source = source_of(assembled, spec, values, identify=identify)
+    except BaseException as exc:
+        if charge is not None:
+            # The frames the error came through hold the read's pages: they go first, so that
+            # the memory given back is theirs; and those in reference cycles (the calls in
+            # flight and their callbacks) too, when there were many.
+            let_frames_go(exc)
+            if charge.nbytes >= TRIM_BYTES:
+                gc.collect()
+            charge.failed = True
+            charge.close()
+        raise
+    if charge is not None:
+        charge.tie(source)
+    return source
 
 
 def read_assembled(
@@ -92,12 +133,14 @@ def read_assembled(
     *,
     scope: Scope | None = None,
     progress: Progress | None = None,
+    meter: Meter | None = None,
 ) -> tuple[Read, AdColumns]:
     """Read one platform (by value), or every one (None), from the upstream now, within
-    ``scope``: the read's records and its ads assembled as the pages arrived."""
+    ``scope``: the read's records and its ads assembled as the pages arrived, at most
+    ``STRACT_MAX_ROWS`` of them, each page told to ``meter`` first (``reports.ingest``)."""
     settings = client.settings
     limits = FetchLimits.from_settings(settings)
-    assembly = AdAssembly()
+    assembly = AdAssembly(max_rows=settings.max_rows, meter=meter)
     # The scope's door for a live read: the fetch asks for nothing outside it, the sink keeps
     # only its fields (and checks its platforms and accounts again).
     sink = assembly if scope is None or scope.full else ScopedSink(assembly, scope)
@@ -169,6 +212,14 @@ def slice_source(
         raise InvalidRequest(str(exc)) from None
     except PastTheEnd as exc:
         raise NoSuchPage(str(exc)) from None
+
+
+def slice_bytes(source: Source, sl: Slice) -> int:
+    """About the memory cutting ``sl`` out of ``source`` holds, in bytes (no copy of the rows
+    for a slice that keeps them all, in order)."""
+    if not (sl.filters or sl.search or sl.sort or sl.by or sl.flags):
+        return 0
+    return SLICE_ROW_BYTES * len(source.ads.table)
 
 
 def slice_for(source: Source, fmt: str, options: ReportOptions) -> tuple[Table, Page]:

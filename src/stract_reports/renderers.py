@@ -190,6 +190,18 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
+# Bytes an answer holds per cell of its table while it is drawn and sent, estimated: a streamed
+# format converts each distinct text of a column once and keeps it (about a cell's worth of
+# text per cell when texts differ), a page and a workbook are made whole before they start
+# (the page's cells as markup, the workbook's zipped file). bench/memory.py measures them.
+ANSWER_CELL_BYTES = {"csv": 8, "tsv": 8, "json": 8, "ndjson": 8, "html": 400, "xlsx": 40}
+
+
+def answer_bytes(table: Table, fmt: str) -> int:
+    """About the most memory answering ``table`` in ``fmt`` holds at once, in bytes."""
+    return ANSWER_CELL_BYTES[fmt] * len(table) * max(1, len(table.columns))
+
+
 def render_chunks(table: Table, fmt: str, rendering: Rendering) -> Iterator[bytes]:
     """The table in format ``fmt`` (a key of ``RENDERERS``), as the answer's bytes in chunks.
     The renderer is called here and now (an HTML page or a workbook is made, or refused, before

@@ -5,6 +5,10 @@ Every read happens within the reader's scope (``access.current_access``): the in
 reports in it, a build reads and lays out only what it allows (builds are shared per report and
 scope), and a platform outside it answers as one that does not exist. A saved view
 (``/v/<id>``) is its key's scope, report and options, with only ``VIEW_OPTIONS`` from its URL.
+
+Every answer is charged against the process's memory budget (``memory``): its build while the
+pages arrive, then the slice it cuts and the answer it draws, until its last byte is sent (the
+build it reads is kept until then too); past the budget, a 503 before any byte.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .access import VIEW_ENDPOINT, current_access
 from .error_pages import NO_ROUTE, error_response
 from .errors import ReportError, UnsupportedFormat
 from .extensions import (
+    current_budget,
     current_client,
     current_gate,
     current_settings,
@@ -31,14 +36,15 @@ from .extensions import (
 from .formats import FORMATS, download_name, format_choices, negotiate, prefers_html
 from .gate import request_arrival
 from .history import Past, history_for
-from .pipeline import Source, build_source, check_paths, slice_for, slice_source
+from .memory import Charge
+from .pipeline import Source, build_source, check_paths, slice_bytes, slice_for, slice_source
 from .records import Read
 from .render.chart import render_chart_svg
 from .render.csv import WARNINGS_HEADER, warnings_header
 from .render.html import render_index_html
 from .render.links import Share
 from .render.notes import HistoryNote
-from .renderers import RENDERING, ViewPage, plan_rendering, render_chunks
+from .renderers import RENDERING, ViewPage, answer_bytes, plan_rendering, render_chunks
 from .report_options import ReportOptions, read_options
 from .reports.ingest import AdColumns
 from .reports.slicing import Page
@@ -210,9 +216,14 @@ def report(platform: str, fmt: str, summary: bool) -> Response:
     if target is not None:  # the page's filter form: to the filter's own URL, as a link has it
         return Response(status=303, headers={"Location": target})
     options = read_options(fmt, spec, request.args.items(multi=True))
-    table, page, note = build_report(spec, fmt, options, current_access().scope)
-    share = _save_share(spec, options)
-    return answer_report(table, page, spec, fmt, options, note=note, share=share)
+    charge = answer_charge(spec, fmt)
+    try:
+        table, page, note = build_report(spec, fmt, options, current_access().scope, charge)
+        share = _save_share(spec, options)
+        return answer_report(table, page, spec, fmt, options, charge, note=note, share=share)
+    except BaseException:
+        charge.close()
+        raise
 
 
 def saved_view(view_id: str, fmt: str) -> Response:
@@ -228,10 +239,22 @@ def saved_view(view_id: str, fmt: str) -> Response:
     asked = list(request.args.items(multi=True))
     pairs = view_query(view.query, asked, fmt=fmt, own_fmt=view.format)
     options = read_options(fmt, spec, pairs)
-    table, page, note = build_report(spec, fmt, options, view.key.scope)
-    page_of = ViewPage(view_path(view_id), tuple(asked))
-    share = view_share(_root(), view_id, view.format)
-    return answer_report(table, page, spec, fmt, options, note=note, view=page_of, share=share)
+    charge = answer_charge(spec, fmt)
+    try:
+        table, page, note = build_report(spec, fmt, options, view.key.scope, charge)
+        page_of = ViewPage(view_path(view_id), tuple(asked))
+        share = view_share(_root(), view_id, view.format)
+        return answer_report(
+            table, page, spec, fmt, options, charge, note=note, view=page_of, share=share
+        )
+    except BaseException:
+        charge.close()
+        raise
+
+
+def answer_charge(spec: ReportSpec, fmt: str) -> Charge:
+    """The memory charge of one answer, empty until its slice and its drawing are counted."""
+    return current_budget().charge(f"the answer /{spec.name}.{fmt}")
 
 
 def _save_share(spec: ReportSpec, options: ReportOptions) -> Share | None:
@@ -254,15 +277,19 @@ def _root() -> str:
 
 
 def build_report(
-    spec: ReportSpec, fmt: str, options: ReportOptions, scope: Scope | None
+    spec: ReportSpec, fmt: str, options: ReportOptions, scope: Scope | None, charge: Charge
 ) -> tuple[Table, Page, HistoryNote | None]:
     """The one place a report's table is built: the upstream read now and the ads laid out
     within ``scope``, shared by the requests that overlap it (``gate.py``: every format and
     slice of one report in one scope shares one build), then the slice this request asked
-    for; or, with history options, from the store (``history.py``) within the same scope,
-    with what it says of the snapshots it used."""
+    for, counted in the answer's ``charge`` (which keeps the build until it ends); or, with
+    history options, from the store (``history.py``) within the same scope, with what it says
+    of the snapshots it used."""
     if not options.history.asked:
-        table, page = slice_for(live_source(spec, scope), fmt, options)
+        source = live_source(spec, scope)
+        charge.hold(source)
+        charge.grow(slice_bytes(source, options.slice))
+        table, page = slice_for(source, fmt, options)
         return table, page, None
     past = Past(
         current_store().require(),
@@ -286,9 +313,12 @@ def live_source(spec: ReportSpec, scope: Scope | None, *, identify: bool = False
 
     # With identities the build is another one: every report over time needs them, others not.
     key = (spec, scope, identify)
+    budget = current_budget()
     return shared_build(
         key,
-        lambda: build_source(client, spec, scope=scope, on_read=record, identify=identify),
+        lambda: build_source(
+            client, spec, scope=scope, on_read=record, identify=identify, budget=budget
+        ),
     )
 
 
@@ -298,12 +328,14 @@ def answer_report(
     spec: ReportSpec,
     fmt: str,
     options: ReportOptions,
+    charge: Charge,
     *,
     note: HistoryNote | None = None,
     view: ViewPage | None = None,
     share: Share | None = None,
 ) -> Response:
-    """The one place a table becomes the answer: render, label, validate, compress."""
+    """The one place a table becomes the answer: render, label, validate, compress; its
+    drawing counted in ``charge`` first, which ends once its last byte is sent."""
     answer = negotiate(
         fmt, prefers_html=prefers_html(request.accept_mimetypes.quality), download=options.download
     )
@@ -324,6 +356,7 @@ def answer_report(
         view=view,
         share=share,
     )
+    charge.grow(answer_bytes(table, fmt))
     # Every byte of the upstream read is in by now: the body goes out as it is rendered.
     response = Response(render_chunks(table, fmt, rendering), mimetype=answer.mimetype)
     if note is not None:
@@ -338,7 +371,10 @@ def answer_report(
         response.headers[WARNINGS_HEADER] = warnings
     if answer.varies_on_accept:
         response.vary.add("Accept")
-    return deliver(request, response, _etag(table, answer.mimetype, fmt, (options.query, share)))
+    etag = _etag(table, answer.mimetype, fmt, (options.query, share))
+    delivered = deliver(request, response, etag)
+    delivered.call_on_close(charge.close)
+    return delivered
 
 
 def _etag(table: Table, mimetype: str, fmt: str, shown: object = None) -> str:

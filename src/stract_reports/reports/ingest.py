@@ -9,6 +9,12 @@ account (``Span``) and its upstream ``id``; and a digest of its content, made fr
 values as it arrives.
 
 Work per cell runs in C; Python runs per page, per column and per distinct text.
+
+An assembly may be bounded: ``max_rows`` ad rows at most (one more is a 502 naming the account
+whose page passed them, before that page is laid out), and a ``meter`` told of the bytes each
+page will hold (``CELL_BYTES`` a cell, an estimate) before it is laid out, which refuses them by
+raising (the server's memory budget, ``memory``): a read that would pass the budget stops at
+that page, not after. A ``ReportTooLarge`` from the meter becomes a 502 naming the account.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from ..errors import UpstreamBadPayload
+from ..errors import ReportTooLarge, UpstreamBadPayload
 from ..records import Field, Platform, insights_call
 from .columnar import BIG, EMPTY, INT64, POW10, Column, NumberColumn, join_number, split_number
 from .layout import Layout, layout
@@ -42,6 +48,11 @@ from .words import TextColumn, Words
 
 ID_KEY = "id"  # the ad's upstream key: never a column, kept as its identity
 _RATIO_PLACES = 6  # as numbers.ratio rounds
+# Bytes a cell costs a read, estimated: what the ad table holds per cell once settled (about
+# 8), and the decoded pages in flight and settling's copies while it is assembled, spread over
+# the cells (bench/memory.py measures the resident size against it).
+CELL_BYTES = 24
+Meter = Callable[[int], object]  # told of bytes a page will hold; raises to refuse them
 
 
 @dataclass(frozen=True)
@@ -108,9 +119,13 @@ class AdAssembly:
     known (in upstream order), ``add`` for each page of insights as it arrives, ``finish`` once.
 
     One thread adds pages (the fetch's own loop); nothing here is shared between reports.
+    ``max_rows`` and ``meter`` bound it (see the module).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_rows: int | None = None, meter: Meter | None = None) -> None:
+        self._max_rows = max_rows
+        self._meter = meter
+        self.rows = 0  # ad rows added so far
         self._known: dict[int, _Platform] = {}
         self._platforms: list[_Platform] = []  # in report order, once finished
         self._words: dict[str, Words] = {}
@@ -141,6 +156,7 @@ class AdAssembly:
     def add(self, platform: int, account: int, page: int, items: list[dict[str, Any]]) -> None:
         """One page of an account's insights: objects read by field key (missing: empty)."""
         known = self._known[platform]
+        self._admit(known, account, page, len(items))
         keys = [f.key for f in known.fields]
         try:  # every item holding every field and an id (the usual page): a row at a time, in C
             if not keys:
@@ -159,10 +175,28 @@ class AdAssembly:
         """An account's rows as values aligned with its platform's fields (``records.Row``),
         and their ads' ids (None where unknown), as one page."""
         known = self._known[platform]
+        self._admit(known, account, 0, len(rows))
         values = [list(column) for column in zip(*rows, strict=True)]
         if not values:  # no rows: no column to transpose
             values = [[] for _ in known.fields]
         self._add(known, account, 0, values, list(ids))
+
+    def _admit(self, known: _Platform, account: int, page: int, rows: int) -> None:
+        """Count a page's rows and tell the meter what they will hold, before they are laid
+        out: past ``max_rows``, or more than the meter lets in alone, a 502 naming the account
+        (and the page); the meter's ``Overloaded`` as it is."""
+        self.rows += rows
+        if self._max_rows is not None and self.rows > self._max_rows:
+            raise UpstreamBadPayload(
+                _page_call(known, account, page),
+                f"the report passes {self._max_rows:,} ad rows here, the most one report reads "
+                "(STRACT_MAX_ROWS)",
+            )
+        if self._meter is not None:
+            try:
+                self._meter(rows * (len(known.keys) + 1) * CELL_BYTES)
+            except ReportTooLarge as exc:
+                raise UpstreamBadPayload(_page_call(known, account, page), exc.detail) from None
 
     def _add(
         self, known: _Platform, account: int, page: int, values: list[list[Any]], ids: list[Any]
@@ -306,6 +340,12 @@ class AdAssembly:
         )
 
 
+def _page_call(known: _Platform, account: int, page: int) -> str:
+    """The insight call of ``account``'s page ``page`` in words (0 and 1: the account's)."""
+    call = insights_call(known.platform.label, known.accounts[account][1])
+    return f"{call} (page {page})" if page > 1 else call
+
+
 def ratios(top: NumberColumn, bottom: NumberColumn) -> NumberColumn:
     """``numbers.ratio`` cell by cell (rounded half-even to 6 places, trailing zeros dropped;
     empty where either is empty or the bottom is 0), in integers: exactly ``ratio``'s value
@@ -382,4 +422,4 @@ def _leading(
     return TextColumn(out, values)
 
 
-__all__ = ["ID_KEY", "AdAssembly", "AdColumns", "Span", "ratios"]
+__all__ = ["CELL_BYTES", "ID_KEY", "AdAssembly", "Meter", "AdColumns", "Span", "ratios"]

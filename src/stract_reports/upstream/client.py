@@ -37,6 +37,7 @@ from ..errors import (
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
+    let_frames_go,
 )
 from ..redaction import redact
 from .decode import BadJSON, decode_json
@@ -171,9 +172,17 @@ class StractClient:
         try:
             payload = self._read(flight)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting callers
+            # The error outlives this read (its callers keep it): not the frames it came
+            # through, which hold the flight and its body.
+            let_frames_go(exc)
             flight.fail(exc)
         else:
             flight.succeed(payload)
+        finally:
+            # Handed over (or nobody waits any more): the body lives in the result alone, and
+            # goes with it, even when the read was abandoned.
+            flight.payload = Flight.UNREAD
+            flight.exchange = None
 
     def _read(self, flight: Flight) -> Any:
         """The decoded body, read here or by whichever process of the fleet reads it first.

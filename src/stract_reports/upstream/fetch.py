@@ -432,6 +432,10 @@ class _Run:
             for handle in self.speculative.values():
                 handle.cancel()
             self.speculative.clear()
+            # Calls that finished after the end wait in the queue, each holding its body; the
+            # queue is held by their futures' callbacks: a cycle, unless emptied here.
+            while not self.finished_calls.empty():
+                self.finished_calls.get_nowait()
 
     def _fill(self) -> None:
         """Hand calls from the backlog to the client while the window has room."""

@@ -24,7 +24,7 @@ from .reports.spec import ReportSpec
 from .scope import Scope, ScopeError
 from .store import AuditEntry, KeyRecord, Store, ViewRecord, open_store
 from .upstream import FetchLimits, StractClient, fetch_lists
-from .urls import parse_report_url, view_path
+from .view_urls import parse_report_url, view_path
 
 # Choices named in a message at most (an agency may have thousands of accounts).
 SHOWN_CHOICES = 20

@@ -1,124 +1,38 @@
 """The ``stract-reports`` command: serve, demo, export, record, simulator; keys, views and
-audit over the store (``admin``)."""
+audit over the store (``cli_admin``); what the commands share is in ``cli_support``."""
 
 from __future__ import annotations
 
 import dataclasses
 import errno
-import importlib.util
 import logging
 import shutil
-import socket
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from .config import (
-    AUDIT,
-    DEMO,
-    EXPORT,
-    KEYS,
-    PORTS,
-    RECORD,
-    SERVE,
-    VIEWS,
-    Settings,
-    SettingsError,
-    declared,
-    flag_name,
-    parse_duration,
+from .cli_admin import audit, keys, views
+from .cli_support import (
+    check_port,
+    command_settings,
+    fail,
+    free_port,
+    port_in_use,
+    setting_options,
 )
+from .config import DEMO, EXPORT, RECORD, SERVE
 from .formats import DEFAULT_FORMAT, EXCEL_PRESETS, FORMATS
-from .ranges import number_words
-from .redaction import install_log_redaction
 from .reports.options import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
 from .urls import PROBE_PATHS
 
 DEMO_PORT = 5000
 DEMO_RECORD_EVERY = "1m"
-
-_CLICK_TYPES: dict[Any, Any] = {int: int, "int": int, float: float, "float": float}
-
-
-def setting_options(command_name: str) -> Callable[[Any], Any]:
-    """Add a ``--flag`` for every setting declared for ``command_name`` (see config.py)."""
-
-    def decorate(command: Any) -> Any:
-        for f in reversed(list(declared())):
-            if command_name not in f.metadata["commands"]:
-                continue
-            flag = flag_name(f)
-            text = f.metadata["help"]
-            help = f"{text[:1].upper()}{text[1:]} [{f.metadata['env']}]."
-            if f.type in (bool, "bool"):
-                negative = "--no-" + flag[2:]
-                option = click.option(f"{flag}/{negative}", f.name, default=None, help=help)
-            else:
-                kind = _CLICK_TYPES.get(f.type, str)
-                option = click.option(flag, f.name, type=kind, default=None, help=help)
-            command = option(command)
-        return command
-
-    return decorate
-
-
-def fail(message: str) -> NoReturn:
-    """End the command with one line on stderr and exit status 1 (never a traceback)."""
-    click.echo(f"stract-reports: {message}", err=True)
-    sys.exit(1)
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """Whether binding ``host:port`` fails as the server would bind it (SO_REUSEADDR, as
-    ``serving.bound_socket`` does: a port whose old connections linger in TIME_WAIT counts
-    as free)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return True
-            raise
-    return False
-
-
-def free_port(host: str) -> int:
-    """A port on ``host`` that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def usage_line(message: str) -> NoReturn:
-    """End the command with one line on stderr and the usage error's status, 2."""
-    click.echo(f"stract-reports: {message}", err=True)
-    sys.exit(2)
-
-
-def check_port(port: int) -> None:
-    """A port as ``serve --port`` takes it (the declared range of ``Settings.port``)."""
-    if port not in PORTS:
-        usage_line(f"--port must be {PORTS}, not {number_words(port)}")
-
-
-def _settings(**flags: Any) -> Settings:
-    try:
-        settings = Settings.from_env(**flags)
-    except SettingsError as exc:
-        usage_line(str(exc))
-    if settings.shared_url and importlib.util.find_spec("redis") is None:
-        raise click.UsageError(
-            "STRACT_SHARED_URL needs the Redis client: pip install 'stract-reports[shared]'"
-        )
-    install_log_redaction(settings.secrets)
-    return settings
 
 
 @click.group()
@@ -139,7 +53,7 @@ def serve(**flags: Any) -> None:
     from .store import StoreTooNew
     from .store_link import prepare_store
 
-    settings = _settings(**flags)
+    settings = command_settings(**flags)
     try:
         unreachable = prepare_store(settings)
     except StoreTooNew as exc:
@@ -216,7 +130,7 @@ def demo(port: int | None, latency_ms: float, grow: float, **flags: Any) -> None
         shutil.rmtree(folder, ignore_errors=True)
 
     try:
-        settings = _settings(
+        settings = command_settings(
             api_url=simulator.url,
             api_token=DEFAULT_TOKEN,
             store_url=f"sqlite:///{Path(folder) / 'history.sqlite3'}",
@@ -403,7 +317,7 @@ def export(
         if output is not None:
             check_output(output)
         with _upstream(use_simulator) as upstream:
-            settings = _settings(**{**flags, **upstream})
+            settings = command_settings(**{**flags, **upstream})
             if use_simulator and not settings.store_url:
                 # The embedded simulator's numbers are no upstream's history: kept out of the
                 # default store (a store named by STRACT_STORE_URL or --store-url records them).
@@ -427,7 +341,7 @@ def record(**flags: Any) -> None:
     from .schedule import record_once
 
     logging.getLogger().setLevel(logging.ERROR)
-    settings = _settings(**flags)
+    settings = command_settings(**flags)
     try:
         info = record_once(settings)
     except Exception as exc:  # one line, never a traceback
@@ -450,221 +364,6 @@ def _upstream(use_simulator: bool) -> Iterator[dict[str, str]]:
         yield {"api_url": sim.url, "api_token": DEFAULT_TOKEN}
 
 
-# ---------------------------------------------------------------------------------------------
-# The owner's commands over the store: keys, views, audit (``admin`` does the work)
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """``30d``, ``12h``... as a timedelta, or a message a person can act on."""
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-@contextmanager
-def _admin(**flags: Any) -> Iterator[Any]:
-    """The store the command works on, closed at the end; every failure is one line (a usage
-    error, exit 2, for a scope or name that cannot be; else exit 1)."""
-    from .admin import AdminError, admin_store
-    from .exporting import describe
-    from .scope import ScopeError
-
-    settings = _settings(**flags)
-    try:
-        store = admin_store(settings)
-    except AdminError as exc:
-        click.echo(f"stract-reports: {exc}", err=True)
-        sys.exit(2)
-    except Exception as exc:
-        fail(describe(exc))
-    try:
-        yield settings, store
-    except ScopeError as exc:
-        raise click.UsageError(str(exc)) from None
-    except (click.ClickException, SystemExit):
-        raise
-    except Exception as exc:
-        fail(describe(exc))
-    finally:
-        store.close()
-
-
-def _echo(lines: list[str]) -> None:
-    for line in lines:
-        click.echo(line)
-
-
-@main.group()
-def keys() -> None:
-    """Scoped access keys, kept (hashed) in the store."""
-
-
-@keys.command("add")
-@click.argument("name")
-@click.option("--platform", "platforms", multiple=True, help="A platform (its value) it sees.")
-@click.option(
-    "--account", "accounts", multiple=True, metavar="PLATFORM:ID", help="An account it sees."
-)
-@click.option("--column", "columns", multiple=True, metavar="LABEL", help="A column it sees.")
-@click.option("--expires", callback=_duration, metavar="DURATION", help="e.g. 30d, 12h, 2w.")
-@click.option("--no-check", is_flag=True, help="Do not check the scope against the upstream.")
-@setting_options(KEYS)
-def keys_add(
-    name: str,
-    platforms: tuple[str, ...],
-    accounts: tuple[str, ...],
-    columns: tuple[str, ...],
-    expires: Any,
-    no_check: bool,
-    **flags: Any,
-) -> None:
-    """Make a key seeing only its scope; prints it once (the store keeps its hash)."""
-    from .admin import check_scope, expiry, upstream_lists
-    from .scope import Scope, scope_of
-    from .store.keys import check_name
-    from .store.times import now_utc
-
-    with _admin(**flags) as (settings, store):
-        check_name(name)
-        scope = Scope(platforms, scope_of(accounts), columns)
-        if not no_check:
-            check_scope(scope, upstream_lists(settings))
-        now = now_utc()
-        record, key = store.keys.add(name, scope, now=now, expires=expiry(now, expires))
-        until = (
-            "never expires"
-            if record.expires is None
-            else f"expires {record.expires:%Y-%m-%d %H:%M} UTC"
-        )
-        click.echo(f"key {record.name!r}: {record.scope.describe()}; {until}", err=True)
-        click.echo(key)
-        click.echo(
-            "Shown once: the store keeps only its hash. A client presents it as "
-            "Authorization: Bearer KEY, or ?key=KEY.",
-            err=True,
-        )
-
-
-@keys.command("accounts")
-@setting_options(KEYS)
-def keys_accounts(**flags: Any) -> None:
-    """List every account the upstream serves: platform, account id, account name."""
-    from .admin import account_lines, upstream_lists
-    from .exporting import describe
-
-    settings = _settings(**flags)
-    try:
-        lines = account_lines(upstream_lists(settings))
-    except Exception as exc:
-        fail(describe(exc))
-    _echo(lines)
-
-
-@keys.command("list")
-@setting_options(KEYS)
-def keys_list(**flags: Any) -> None:
-    """List every key: name, state, scope, created, expires, last used, uses."""
-    from .admin import key_lines
-    from .store.times import now_utc
-
-    with _admin(**flags) as (_, store):
-        _echo(key_lines(store.keys.list_all(), now_utc()))
-
-
-@keys.command("revoke")
-@click.argument("name")
-@setting_options(KEYS)
-def keys_revoke(name: str, **flags: Any) -> None:
-    """Revoke a key and every view made with it: refused everywhere within a second."""
-    from .store.times import now_utc
-
-    with _admin(**flags) as (_, store):
-        record = store.keys.revoke(name, now_utc())
-        views = [v.name for v in store.views.list_all() if v.key.id == record.id]
-        ended = f" and its views ({', '.join(views)})" if views else ""
-        click.echo(f"revoked key {record.name!r}{ended}: every server refuses it within a second")
-
-
-@main.group()
-def views() -> None:
-    """Saved views: one URL (/v/<id>) of a report with its options and a key's scope."""
-
-
-@views.command("add")
-@click.argument("name")
-@click.argument("report")
-@click.option("--key", "key_name", required=True, help="The key whose scope the view carries.")
-@click.option(
-    "--base-url",
-    default="https://HOST",
-    show_default=True,
-    help="The server's address, for the printed URL and formulas.",
-)
-@click.option("--no-check", is_flag=True, help="Do not build the view once before saving it.")
-@setting_options(VIEWS)
-def views_add(
-    name: str, report: str, key_name: str, base_url: str, no_check: bool, **flags: Any
-) -> None:
-    """Save REPORT (e.g. 'geral/resumo.csv?_by=Country') as a view; prints its URL once."""
-    from .admin import check_view, formula_lines, parse_view
-    from .store.errors import NotFound
-    from .store.keys import check_name
-    from .store.times import now_utc
-
-    with _admin(**flags) as (settings, store):
-        check_name(name)
-        spec, fmt, options, query = parse_view(report)
-        key = store.keys.get(key_name)
-        now = now_utc()
-        if key is None or not key.active(now):
-            raise NotFound(f"no active key named {key_name!r}")
-        if not no_check:
-            check_view(settings, spec, fmt, options, key.scope)
-        _, view_id = store.views.add(name, key_name, spec.name, fmt, query, now=now)
-        click.echo(f"view {name!r}: {spec.name}.{fmt} with the scope of key {key_name!r}", err=True)
-        _echo(formula_lines(base_url, view_id, fmt))
-        click.echo(
-            "Shown once: the store keeps only its hash. Revoking the view or its key ends it.",
-            err=True,
-        )
-
-
-@views.command("list")
-@setting_options(VIEWS)
-def views_list(**flags: Any) -> None:
-    """List every view: name, state, key, report, created."""
-    from .admin import view_lines
-    from .store.times import now_utc
-
-    with _admin(**flags) as (_, store):
-        _echo(view_lines(store.views.list_all(), now_utc()))
-
-
-@views.command("revoke")
-@click.argument("name")
-@setting_options(VIEWS)
-def views_revoke(name: str, **flags: Any) -> None:
-    """Revoke a view: it answers 404 everywhere within a second."""
-    from .store.times import now_utc
-
-    with _admin(**flags) as (_, store):
-        record = store.views.revoke(name, now_utc())
-        click.echo(f"revoked view {record.name!r}: every server answers 404 within a second")
-
-
-@main.command()
-@click.option("--key", "key_name", help="Only the reads of this key (and of its views).")
-@click.option("--since", callback=_duration, metavar="DURATION", help="e.g. 7d: the last week.")
-@click.option("--limit", default=1000, show_default=True, help="At most this many entries.")
-@setting_options(AUDIT)
-def audit(key_name: str | None, since: Any, limit: int, **flags: Any) -> None:
-    """Which key or view read which report, when, with what status (newest first)."""
-    from .admin import audit_lines
-    from .store.times import now_utc
-
-    with _admin(**flags) as (_, store):
-        start = None if since is None else now_utc() - since
-        _echo(audit_lines(store.audit.query(key=key_name, since=start, limit=limit)))
+main.add_command(keys)
+main.add_command(views)
+main.add_command(audit)

@@ -29,7 +29,8 @@ from .reports.options import RatioMode
 from .reports.slicing import Page
 from .reports.table import CHUNK_ROWS, Table
 from .reports.words import Rows
-from .urls import facet_links, next_page_url, page_links, view_next_url, view_page_links
+from .urls import facet_links, next_page_url, page_links
+from .view_urls import view_next_url, view_page_links
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,16 @@ them back.
   snapshot list's). The Flask app registers
   them, and the CLI matches a report name against the same rules (``parse_report``), so both
   accept the same names and formats and refuse the rest with the same words.
-- ``read_options``: a report's query options read and checked, before any upstream call; the
-  server reads every request with it and the CLI every view it saves (``parse_report_url``).
-- Saved views (``/v/<id>``): ``VIEW_ROUTE``, what a view's URL may change of it
-  (``view_query``), and the links of its page (``view_page_links``), which never name another
-  report nor change the view's options.
+- ``VIEW_ROUTE``: a saved view's path (its links and what it may change: ``view_urls``).
 
 No Flask here (werkzeug's routing only), so the CLI plans the same links as the server.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, Map, Rule
@@ -34,8 +29,7 @@ from werkzeug.routing import BaseConverter, Map, Rule
 from .errors import InvalidRequest, UnknownReport, UnsupportedFormat
 from .formats import DEFAULT_FORMAT, FORMATS, format_choices
 from .redaction import VIEW_ID
-from .render.links import FacetLinks, FilterForm, PageLinks, ReportLink, Share, SortLink
-from .report_options import ReportOptions, read_options
+from .render.links import FacetLinks, FilterForm, PageLinks, ReportLink, SortLink
 from .reports.facets import Facet
 from .reports.filters import OPERATORS, BadFilter, parse_filter
 from .reports.metrics import label_key
@@ -46,7 +40,6 @@ from .reports.options import (
     OTHER_OPTIONS,
     SECRET_OPTIONS,
     TABLE_OPTIONS,
-    VIEW_OPTIONS,
     RatioMode,
 )
 from .reports.slicing import Page
@@ -257,7 +250,7 @@ def _format_links(spec: ReportSpec, pairs: Pairs) -> tuple[tuple[str, str], ...]
     )
 
 
-def _sorted_by(pairs: Pairs) -> tuple[str | None, bool]:
+def sorted_by(pairs: Pairs) -> tuple[str | None, bool]:
     """The label key the rows are sorted by (None: report order), and whether descending."""
     for name, value in pairs:
         if name in ("_sort", "_sort_desc") and value:
@@ -267,7 +260,7 @@ def _sorted_by(pairs: Pairs) -> tuple[str | None, bool]:
 
 def _sort_links(spec: ReportSpec, pairs: Pairs, columns: Sequence[str]) -> tuple[SortLink, ...]:
     """Each column header's link: sort by it (reversing the current order), from page one."""
-    sort_key, descending = _sorted_by(pairs)
+    sort_key, descending = sorted_by(pairs)
     links = []
     for label in columns:
         current = label_key(label) == sort_key
@@ -298,14 +291,14 @@ def _filter_links(spec: ReportSpec, pairs: Pairs) -> tuple[tuple[str, str | None
     the page's chips."""
     links: list[tuple[str, str | None]] = []
     for index, (name, value) in enumerate(pairs):
-        words = _filter_words(name, value)
+        words = filter_words(name, value)
         if words is not None:
             rest = [pair for i, pair in enumerate(pairs) if i != index and pair[0] != "_next"]
             links.append((words, report_url(spec, "html", urlencode(rest))))
     return tuple(links)
 
 
-def _filter_words(name: str, value: str) -> str | None:
+def filter_words(name: str, value: str) -> str | None:
     """A filter or search of a query in words; None for any other option."""
     if name == "_search":
         return f"search “{value.strip()}”" if value.strip() else None
@@ -323,128 +316,6 @@ def _family(spec: ReportSpec, pairs: Pairs) -> tuple[ReportLink, ...]:
     query = urlencode([(n, v) for n, v in pairs if n not in TABLE_OPTIONS])
     family = all_reports([] if spec.platform is None else [spec.platform])
     return tuple(report_links(family, query))
-
-
-def parse_report_url(text: str) -> tuple[ReportSpec, str, ReportOptions]:
-    """A report's URL as a person writes it for the CLI (``geral/resumo.csv?_by=Country``):
-    the report, its format and its options, checked as the server checks a request."""
-    path, _, query = text.partition("?")
-    spec, fmt = parse_report(path)
-    if any(name in SECRET_OPTIONS for name, _ in parse_qsl(query, keep_blank_values=True)):
-        raise InvalidRequest("leave the key out of the URL: a view carries its key's scope")
-    return spec, fmt, read_options(fmt, spec, parse_qsl(query, keep_blank_values=True))
-
-
-# ---------------------------------------------------------------------------------------------
-# Saved views: /v/<id>[.format]
-
-
-VIEW_PREFIX = "/v/"
-
-
-def view_path(view_id: str, fmt: str = "") -> str:
-    """The root-relative URL of a view (``fmt``: in another format than its own)."""
-    return f"{VIEW_PREFIX}{view_id}" + (f".{fmt}" if fmt else "")
-
-
-def view_query(saved: str, asked: Iterable[tuple[str, str]], *, fmt: str, own_fmt: str) -> Pairs:
-    """The options a view is answered with: its ``saved`` query, the options of ``asked``
-    that a view's URL may set (``VIEW_OPTIONS``) in place of the saved ones; any other is a
-    400. In another format than its own (``fmt`` != ``own_fmt``), the saved options of its own
-    format (``excel=``, ``download``, ``_shape``) are left out."""
-    asked = list(asked)
-    refused = [name for name, _ in asked if name not in VIEW_OPTIONS]
-    if refused:
-        allowed = ", ".join(VIEW_OPTIONS)
-        raise InvalidRequest(
-            f"a saved view takes only {allowed} from its URL, not {refused[0]!r}: its other "
-            "options were saved with it"
-        )
-    given = {name for name, _ in asked}
-    kept = [
-        (name, value)
-        for name, value in parse_qsl(saved, keep_blank_values=True)
-        if name not in given and (fmt == own_fmt or name not in FORMAT_ONLY_OPTIONS)
-    ]
-    return kept + asked
-
-
-def view_page_links(
-    path: str,
-    columns: Sequence[str],
-    query: Iterable[tuple[str, str]],
-    asked: Pairs,
-    page: Page | None,
-) -> PageLinks:
-    """The links of a view's HTML page at ``path``: the view in other formats and its pages,
-    with the options its URL ``asked`` (``query``: every option it is answered with). Nothing
-    else: no other report, no sort, filter or ratio switch (a view's options are saved)."""
-    kept = [(n, v) for n, v in asked if n != "_next"]
-    formats = tuple(
-        (label, _with_query(f"{path}.{fmt}", urlencode(kept)))
-        for label, fmt in (("CSV", "csv"), ("JSON", "json"), ("Excel (.xlsx)", "xlsx"))
-    )
-    sort_key, descending = _sorted_by(list(query))
-    order = "descending" if descending else "ascending"
-    sort = tuple(SortLink(None, order if label_key(c) == sort_key else None) for c in columns)
-    paging: list[tuple[str, str, str]] = []
-    if page is not None and page.next is not None:
-        paging.append(("Next page", "?" + query_with(asked, {"_next": page.next}), "next"))
-    if page is not None and page.offset > 0:
-        paging.append(("First page", "?" + query_with(asked, {"_next": None}), "first"))
-    filters = tuple(
-        (words, None)
-        for name, value in query
-        if name not in VIEW_OPTIONS and (words := _filter_words(name, value)) is not None
-    )
-    return PageLinks(formats, sort, tuple(paging), filters, None, (), home=None)
-
-
-def view_next_url(asked: Pairs, page: Page | None) -> str | None:
-    """The page after ``page`` of a view, relative to the view's own URL (so that no body
-    repeats its id): ``?_next=500`` with the options its URL asked."""
-    if page is None or page.next is None:
-        return None
-    return "?" + query_with(asked, {"_next": page.next})
-
-
-def _with_query(path: str, query: str) -> str:
-    return f"{path}?{query}" if query else path
-
-
-def view_share(root: str, view_id: str, own_fmt: str) -> Share:
-    """A view's page: the spreadsheet formulas that import it, at ``root`` (the address this
-    server was asked at: ``https://reports.example``)."""
-    url = root + view_path(view_id, "" if own_fmt == "csv" else "csv")
-    note = "Paste into a cell; the spreadsheet reads this view live on each refresh:"
-    return Share(
-        (
-            ("Google Sheets", f'=IMPORTDATA("{url}")'),
-            (
-                "Excel (Power Query)",
-                f'= Csv.Document(Web.Contents("{url}"), [Delimiter=",", Encoding=65001])',
-            ),
-        ),
-        note,
-    )
-
-
-def save_share(spec: ReportSpec, query: Iterable[tuple[str, str]], key_name: str | None) -> Share:
-    """Any other page: the command that saves this report with these options as a view, in
-    CSV for a spreadsheet (made by the owner, for a key: the reader's own, when scoped)."""
-    pairs = [
-        (n, v)
-        for n, v in query
-        if n not in FORMAT_ONLY_OPTIONS and n not in SECRET_OPTIONS and n not in ("_next", "_")
-    ]
-    report = _with_query(f"{spec.name}.csv", urlencode(pairs))
-    command = f"stract-reports views add NAME {shlex.quote(report)} --key {key_name or 'KEY_NAME'}"
-    note = (
-        "A spreadsheet imports a saved view: one URL that carries its own key's scope, "
-        "for Google Sheets' IMPORTDATA and Excel's Power Query. The owner saves this report "
-        "as one with this command, which prints both formulas:"
-    )
-    return Share((("Save as a view", command),), note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,7 +371,8 @@ ROUTES: tuple[tuple[str, str, bool], ...] = (
     ("/<segment:platform><suffix:fmt>", "report", False),
     (f"/<segment:platform>/{SUMMARY}<suffix:fmt>", "summary", True),
 )
-# A saved view, in its own format or another (``fmt`` "": its own).
+VIEW_PREFIX = "/v/"
+# A saved view's path (``view_urls``), in its own format or another (``fmt`` "": its own).
 VIEW_ROUTE = f"{VIEW_PREFIX}<viewid:view_id><own_suffix:fmt>"
 
 

@@ -65,11 +65,8 @@ from .urls import (
     report_links,
     report_url,
     resolve,
-    save_share,
-    view_path,
-    view_query,
-    view_share,
 )
+from .view_urls import save_share, view_path, view_query, view_share
 
 T = TypeVar("T")
 

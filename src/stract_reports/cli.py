@@ -28,16 +28,15 @@ from .config import (
     SERVE,
     VIEWS,
     Settings,
-    SettingsError,
     declared,
     flag_name,
-    parse_duration,
 )
 from .formats import DEFAULT_FORMAT, EXCEL_PRESETS, FORMATS
 from .ranges import number_words
 from .redaction import install_log_redaction
 from .reports.options import RATIO_MODES, RatioMode
 from .reports.spec import all_reports
+from .setting_values import SettingsError, parse_duration
 from .urls import PROBE_PATHS
 
 DEMO_PORT = 5000

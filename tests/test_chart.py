@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 from stract_reports.render.chart import PLOT, render_chart_svg
-from stract_reports.reports.slicing import parse_slice, slice_report
+from stract_reports.reports.slice_options import parse_slice
+from stract_reports.reports.slicing import slice_report
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from tables import general, general_summary, platform

@@ -12,14 +12,9 @@ from typing import Any
 
 import pytest
 
-from stract_reports.config import (
-    PUBLIC_API_URL,
-    Settings,
-    SettingsError,
-    parse_duration,
-    settings_table,
-)
+from stract_reports.config import PUBLIC_API_URL, Settings, settings_table
 from stract_reports.ranges import number_words
+from stract_reports.setting_values import SettingsError, parse_duration
 from stract_reports.store_location import default_store_url, parse_store_url
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from stract_reports.render.csv import render_csv, render_tsv
 from stract_reports.render.json import dumps, render_ndjson, render_rows_array, table_document
-from stract_reports.reports.slicing import parse_slice, slice_report
+from stract_reports.reports.slice_options import parse_slice
+from stract_reports.reports.slicing import slice_report
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from support import REPORTS, golden

@@ -22,7 +22,8 @@ from stract_reports.render.chart import render_chart_svg
 from stract_reports.render.html import render_html, render_index_html
 from stract_reports.renderers import plan_rendering, render
 from stract_reports.reports.options import RatioMode
-from stract_reports.reports.slicing import parse_slice, slice_report
+from stract_reports.reports.slice_options import parse_slice
+from stract_reports.reports.slicing import slice_report
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 from stract_reports.simulator import (

@@ -3,8 +3,8 @@ imported everything): the pure core and the renderers load no web layer, no upst
 no store; building the app loads no production host. Over the source: no import cycle, counting
 the imports inside functions too.
 
-    records, scope, errors, redaction,     below everything (config with store_location, ranges)
-    config
+    records, scope, errors, redaction,     below everything (config with store_location, ranges,
+    config                                 setting_values)
     reports/  (the pure core)              -> records, scope, errors, redaction
     render/   (the renderers)              -> reports, records, scope, errors, redaction
     upstream/                              -> records, errors, redaction, config
@@ -32,8 +32,14 @@ BELOW_THE_CORE = {
     f"{PACKAGE}.errors",
     f"{PACKAGE}.redaction",
 }
-# The settings, the store URL and the ranges they check at start.
-SETTINGS = {f"{PACKAGE}.config", f"{PACKAGE}.store_location", f"{PACKAGE}.ranges"}
+# The settings, how their values are read from text, the store URL and the ranges they check
+# at start.
+SETTINGS = {
+    f"{PACKAGE}.config",
+    f"{PACKAGE}.setting_values",
+    f"{PACKAGE}.store_location",
+    f"{PACKAGE}.ranges",
+}
 
 
 def _loaded_after(code: str, *prefixes: str) -> list[str]:

@@ -26,13 +26,14 @@ from flask import Flask
 
 from hostile import Call, HostileUpstream, Reply, json_reply
 from served import serve
-from stract_reports.config import Settings, SettingsError
+from stract_reports.config import Settings
 from stract_reports.errors import Overloaded, ReportTooLarge
 from stract_reports.extensions import app_budget, app_gate
 from stract_reports.gate import BuildGate
 from stract_reports.memory import MB, RETRY_AFTER, MemoryBudget, give_back, size
 from stract_reports.records import insights_call
 from stract_reports.reports.ingest import CELL_BYTES
+from stract_reports.setting_values import SettingsError
 from stract_reports.simulator import Simulator, synthetic_dataset
 
 KB = 1024

@@ -23,7 +23,8 @@ from stract_reports.reports.periods import (
     period_starts,
     stack_periods,
 )
-from stract_reports.reports.slicing import arrange, parse_slice, report_source, select
+from stract_reports.reports.slice_options import parse_slice
+from stract_reports.reports.slicing import arrange, report_source, select
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Table
 

@@ -16,13 +16,8 @@ from stract_reports.render.csv import render_csv
 from stract_reports.reports.filters import Filter
 from stract_reports.reports.numbers import ratio
 from stract_reports.reports.selection import select_ads
-from stract_reports.reports.slicing import (
-    BadOption,
-    PastTheEnd,
-    Slice,
-    parse_slice,
-    slice_report,
-)
+from stract_reports.reports.slice_options import Slice, parse_slice
+from stract_reports.reports.slicing import BadOption, PastTheEnd, slice_report
 from stract_reports.urls import query_with
 from support import REPORTS, golden
 from tables import general, general_summary, platform

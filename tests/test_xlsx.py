@@ -14,7 +14,8 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from stract_reports.render.xlsx import MAX_COLUMNS, MAX_ROWS, WorkbookTooLarge, render_xlsx
-from stract_reports.reports.slicing import parse_slice, slice_report
+from stract_reports.reports.slice_options import parse_slice
+from stract_reports.reports.slicing import slice_report
 from stract_reports.reports.spec import ReportSpec
 from stract_reports.reports.table import Cell, Table
 from support import golden

@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from .cli_support import command_settings, fail, setting_options
-from .config import AUDIT, KEYS, VIEWS, parse_duration
+from .config import AUDIT, KEYS, VIEWS
+from .setting_values import parse_duration
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:

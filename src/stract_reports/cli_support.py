@@ -13,9 +13,10 @@ from typing import Any, NoReturn
 
 import click
 
-from .config import PORTS, Settings, SettingsError, declared, flag_name
+from .config import PORTS, Settings, declared, flag_name
 from .ranges import number_words
 from .redaction import install_log_redaction
+from .setting_values import SettingsError
 
 _CLICK_TYPES: dict[Any, Any] = {int: int, "int": int, float: float, "float": float}
 

@@ -3,22 +3,29 @@
 Each setting is declared once, as a field of ``Settings`` with its environment variable, help
 text and the commands that take it as a flag (``setting(...)``). The environment parser, the
 command-line options (``cli.py``) and the README's configuration table are derived from these
-declarations.
+declarations. Reading one value from text (switches, durations, numbers, key lists) and
+``SettingsError`` live in ``setting_values.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import math
 import os
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from .ranges import Range, number_words
+from .setting_values import (
+    MIN_KEY_CHARS,
+    SettingsError,
+    check_keys,
+    convert,
+    key_list,
+    optional_duration,
+)
 from .store_location import default_store_url, parse_store_url
 
 PUBLIC_API_URL = "https://sidebar.stract.to/api"
@@ -33,18 +40,11 @@ REQUEST_TIMEOUT = 20.0  # seconds a client has to send one whole request
 PORTS = Range(1, 65535)
 HOUR, DAY = 3600.0, 86400.0
 SECONDS = Range(0, HOUR, above=True)  # a time budget: more than nothing, at most an hour
-# An access key shorter than this is refused at start: guessable, and masking it in a log line
-# would cut words.
-MIN_KEY_CHARS = 16
 _UPSTREAM = (SERVE, EXPORT, RECORD)
 # Within a 512 MB instance: an idle process is about 40 MB, and what its reports hold is
 # estimated generously (bench/memory.py compares the estimate with the resident size).
 DEFAULT_MEMORY_BUDGET = 320 * 1024 * 1024
 _SERVER = (SERVE, DEMO)
-
-
-class SettingsError(ValueError):
-    """A setting has a value the program cannot run with."""
 
 
 def setting(
@@ -304,8 +304,8 @@ class Settings:
             raise SettingsError("the upstream URL must start with http:// or https://")
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
         if isinstance(self.access_keys, str):
-            object.__setattr__(self, "access_keys", _keys(self.access_keys))
-        _check_keys(self.access_keys)
+            object.__setattr__(self, "access_keys", key_list(self.access_keys))
+        check_keys(self.access_keys)
         for f in dataclasses.fields(self):
             value, within = getattr(self, f.name), f.metadata["range"]
             if within is not None and value not in within:
@@ -313,7 +313,7 @@ class Settings:
         if self.shared_url and not self.shared_url.startswith(("redis://", "rediss://")):
             raise SettingsError("the shared URL must start with redis:// or rediss://")
         for name in ("keep", "record_every"):
-            _optional_duration(name, getattr(self, name))
+            optional_duration(name, getattr(self, name))
         self._check_store()
 
     def _check_store(self) -> None:
@@ -336,12 +336,12 @@ class Settings:
     @property
     def keep_for(self) -> timedelta | None:
         """How long snapshots are kept (None: forever)."""
-        return _optional_duration("keep", self.keep)
+        return optional_duration("keep", self.keep)
 
     @property
     def record_interval(self) -> timedelta | None:
         """The recording schedule's interval (None: no schedule)."""
-        return _optional_duration("record_every", self.record_every)
+        return optional_duration("record_every", self.record_every)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -351,7 +351,7 @@ class Settings:
         for f in declared():
             raw = environ.get(f.metadata["env"] or "", "")
             if raw != "":
-                values[f.name] = _convert(f.metadata["env"], raw, f.type)
+                values[f.name] = convert(f.metadata["env"], raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -401,95 +401,3 @@ def settings_table() -> str:
         span = "" if within is None else within.span()
         lines.append(f"| `{f.metadata['env']}` | {flags} | `{default}` | {span} | {meaning} |")
     return "\n".join(lines)
-
-
-_DURATION = re.compile(r"\s*(\d{1,9})\s*([smhdw])\s*")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-# No duration this program takes is longer (and datetime arithmetic stays far from overflow).
-MAX_DURATION = timedelta(days=100 * 366)
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``15m``, ``24h``, ``7d``, ``2w``: a positive whole number and one unit
-    (seconds, minutes, hours, days, weeks), at most 100 years; ``ValueError`` otherwise."""
-    match = _DURATION.fullmatch(text)
-    if match is None:
-        raise ValueError(
-            f"{text[:40]!r} is no duration: give a whole number and a unit, "
-            "s, m, h, d or w (90s, 15m, 24h, 7d, 2w)"
-        )
-    duration = timedelta(seconds=int(match[1]) * _UNITS[match[2]])
-    if not timedelta(0) < duration <= MAX_DURATION:
-        raise ValueError(f"{text[:40]!r} must be more than 0 and at most 100 years")
-    return duration
-
-
-def _optional_duration(name: str, raw: str) -> timedelta | None:
-    """A duration setting, ``off`` (or another false word) meaning none."""
-    if parse_bool(raw) is False:
-        return None
-    try:
-        return parse_duration(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}: {exc} or off") from None
-
-
-# The words a switch takes, in the environment and in a URL (``?download=``), lower-cased.
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
-
-
-def _keys(raw: str) -> tuple[str, ...]:
-    """A comma-separated list, each key trimmed; nothing at all means no keys (an empty key in
-    a list is kept, for ``_check_keys`` to refuse)."""
-    if raw == "":
-        return ()
-    return tuple(key.strip() for key in raw.split(","))
-
-
-def _check_keys(keys: tuple[str, ...]) -> None:
-    """Refuse an empty key and a short one, naming it by position (never by value)."""
-    for number, key in enumerate(keys, 1):
-        which = f"STRACT_ACCESS_KEYS (--access-keys): key {number} of {len(keys)}"
-        if not key:
-            raise SettingsError(f"{which} is empty (a stray comma, or only spaces)")
-        if len(key) < MIN_KEY_CHARS:
-            raise SettingsError(
-                f"{which} has {len(key)} character{'s' * (len(key) > 1)}; a key needs at least "
-                f"{MIN_KEY_CHARS} (leave STRACT_ACCESS_KEYS empty to serve without keys)"
-            )
-
-
-def parse_bool(raw: str) -> bool | None:
-    """``1/true/yes/on`` -> True, ``0/false/no/off`` (and empty) -> False, else None."""
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS or word == "":
-        return False
-    return None
-
-
-def _convert(variable: str, raw: str, kind: Any) -> Any:
-    """An environment value as its setting's type, or a message a person can act on."""
-    if kind in ("int", int):
-        try:
-            return int(raw.strip())
-        except ValueError:
-            raise SettingsError(f"{variable} must be a whole number, not {raw!r}") from None
-    if kind in ("float", float):
-        try:
-            number = float(raw.strip())
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
-            raise SettingsError(f"{variable} must be a number, not {raw!r}")
-        return number
-    if kind in ("bool", bool):
-        value = parse_bool(raw)
-        if value is None:
-            raise SettingsError(f"{variable} must be 1 or 0 (true or false), not {raw!r}")
-        return value
-    if kind in ("tuple[str, ...]", tuple[str, ...]):
-        return _keys(raw)
-    return raw

@@ -38,7 +38,8 @@ from .reports.periods import (
     stack_periods,
 )
 from .reports.selection import select_ads
-from .reports.slicing import BadOption, Page, Selection, Slice, arrange, select
+from .reports.slice_options import Slice
+from .reports.slicing import BadOption, Page, Selection, arrange, select
 from .reports.spec import ReportSpec
 from .reports.table import Table
 from .scope import Scope

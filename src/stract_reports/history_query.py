@@ -8,10 +8,10 @@
 
 T is ISO 8601 — a date (``2026-12-01``: 00:00 UTC that day) or a date and time
 (``2026-12-01T10:00Z``, ``2026-12-01T10:00:00.5+02:00``; no offset means UTC) — or a duration
-ago (``90m``, ``24h``, ``7d``: ``config.parse_duration``). Every time is taken to UTC. A value
-that is none of these, a time in the future, ``until`` not after ``since``, or options that do
-not go together are ``InvalidRequest`` (400) saying why. No Flask here: the CLI's export reads
-the same options.
+ago (``90m``, ``24h``, ``7d``: ``setting_values.parse_duration``). Every time is taken to
+UTC. A value that is none of these, a time in the future, ``until`` not after ``since``, or
+options that do not go together are ``InvalidRequest`` (400) saying why. No Flask here: the
+CLI's export reads the same options.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from .config import parse_duration
 from .errors import InvalidRequest
 from .reports.options import HISTORY_OPTIONS
 from .reports.periods import GRAINS, Grain
+from .setting_values import parse_duration
 
 OPTIONS = HISTORY_OPTIONS
 AS_OF, SINCE, UNTIL, COMPARE, GRAIN = OPTIONS

@@ -46,13 +46,12 @@ from .reports.ingest import AdAssembly, AdColumns, Meter
 from .reports.options import RatioMode
 from .reports.periods import Identities
 from .reports.scoping import ScopedSink, narrow
+from .reports.slice_options import Slice, parse_slice
 from .reports.slicing import (
     BadOption,
     Page,
     PastTheEnd,
-    Slice,
     Summary,
-    parse_slice,
     report_source,
     slice_report,
 )

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from .config import FALSE_WORDS, TRUE_WORDS, parse_bool
 from .errors import InvalidRequest
 from .formats import check_excel
 from .history_query import HistoryQuery, parse_history
 from .reports.options import JSON_SHAPES, RATIO_MODES, RatioMode
-from .reports.slicing import BadOption, Slice, parse_slice
+from .reports.slice_options import Slice, parse_slice
+from .reports.slicing import BadOption
 from .reports.spec import ReportSpec
+from .setting_values import FALSE_WORDS, TRUE_WORDS, parse_bool
 
 
 @dataclass(frozen=True)

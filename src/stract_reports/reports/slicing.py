@@ -20,6 +20,7 @@ is the per-platform totals of BR ads. With a filter, a summary shows only the gr
 at least one ad. Pure functions: parse first (before any upstream call), apply to the fetched
 data, raise ``BadOption`` (a 400) naming what is valid.
 
+Parsing the options into a ``Slice`` is ``slice_options.py``; here a ``Slice`` is applied.
 The table a slice gives carries the report's warnings, and the slice's own: the upstream's
 inconsistencies among the selected ads (``quality``), and filters that matched nothing (with
 the values they would match in another case).
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
 from operator import not_
@@ -37,12 +38,10 @@ from operator import not_
 from ..records import PlatformData
 from .ads import Ads, ads_of, ads_table
 from .facets import Facet
-from .filters import BadFilter, Filter, parse_filter
 from .ingest import AdColumns
 from .layout import ACCOUNT
 from .metrics import label_key
-from .numbers import NumberOutOfRange, looks_numeric, parse_number
-from .options import OTHER_OPTIONS, SLICING_OPTIONS, SWITCH_WORDS, RatioMode
+from .options import RatioMode
 from .quality import quality_warnings
 from .selection import (
     BadOption,
@@ -53,35 +52,15 @@ from .selection import (
     select_ads,
     with_flags,
 )
+from .slice_options import Slice
 from .spec import ReportSpec
 from .summary import Group, summarize, totals
 from .table import Cell, Table
 from .words import Rows, TextColumn, gather
 
-# A page token or size longer than this is no number we could have issued.
-_MAX_DIGITS = 12
-
-Query = Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
-
 
 class PastTheEnd(ValueError):
     """``_next`` points past the last row of the sliced report: no such page (HTTP 404)."""
-
-
-@dataclass(frozen=True)
-class Slice:
-    """The slicing options of one request, parsed but not yet checked against the columns."""
-
-    filters: tuple[Filter, ...] = ()
-    search: str | None = None  # ``_search``: words every selected ad holds in its text
-    columns: tuple[str, ...] = ()  # the ``_col`` values as given, each maybe a comma list
-    sort: str | None = None
-    descending: bool = False
-    size: int | None = None  # None: the caller's default page size
-    offset: int = 0  # where the page starts, from ``_next``
-    by: str | None = None
-    facets: tuple[str, ...] = ()  # ``_facet`` labels as given
-    flags: bool = False  # ``_flags``: a Flags column on ad tables
 
 
 @dataclass(frozen=True)
@@ -147,61 +126,6 @@ def report_source(
     if spec.platform is None:
         return ads, Summary(spec, subject, ads.by_platform)
     return ads, Summary(spec, subject, ads.by_account, "account")
-
-
-def query_pairs(query: Query) -> list[tuple[str, str]]:
-    """The query as (name, value) pairs in order, from a mapping of lists or from pairs."""
-    if isinstance(query, Mapping):
-        return [(name, value) for name, values in query.items() for value in values]
-    return list(query)
-
-
-def parse_slice(query: Query, *, other: Iterable[str] = OTHER_OPTIONS) -> Slice:
-    """The slicing options of ``query``; names in ``other`` are skipped. An empty value is an
-    option not given. Raises ``BadOption`` on an unknown ``_option``, one given twice, a size
-    or page token that is not one, or a filter value written as a number out of the bounds
-    (no cell can equal it, and it is known before anything is read)."""
-    skip = frozenset(other)
-    filters: list[Filter] = []
-    repeated: dict[str, list[str]] = {"_col": [], "_facet": []}
-    single: dict[str, str] = {}
-    for name, value in query_pairs(query):
-        if name in skip:
-            continue
-        if not name.startswith("_"):
-            try:
-                parsed = parse_filter(name, value)
-            except BadFilter as exc:
-                raise BadOption(str(exc)) from None
-            _check_bounds(parsed)
-            filters.append(parsed)
-        elif name not in SLICING_OPTIONS:
-            raise BadOption(f"unknown option {name!r}; options: {', '.join(SLICING_OPTIONS)}")
-        elif not value:
-            continue
-        elif name in repeated:
-            repeated[name].append(value)
-        elif name in single:
-            raise BadOption(f"{name} is given twice")
-        else:
-            single[name] = value
-    if "_sort" in single and "_sort_desc" in single:
-        raise BadOption("give _sort or _sort_desc, not both")
-    flags = single.get("_flags", "0").strip().lower()
-    if flags not in SWITCH_WORDS:
-        raise BadOption(f"_flags must be 1 or 0, not {flags!r}")
-    return Slice(
-        filters=tuple(filters),
-        search=single.get("_search", "").strip() or None,
-        columns=tuple(repeated["_col"]),
-        sort=single.get("_sort") or single.get("_sort_desc"),
-        descending="_sort_desc" in single,
-        size=_count(single, "_size", "a page size", minimum=1),
-        offset=_count(single, "_next", "a page token", minimum=0) or 0,
-        by=single.get("_by"),
-        facets=tuple(repeated["_facet"]),
-        flags=SWITCH_WORDS[flags],
-    )
 
 
 def slice_report(
@@ -370,26 +294,6 @@ def _kept(
     return kept
 
 
-def _count(single: dict[str, str], name: str, what: str, *, minimum: int) -> int | None:
-    text = single.get(name)
-    if text is None:
-        return None
-    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_DIGITS or int(text) < minimum:
-        raise BadOption(f"{name} must be {what}: a whole number of at least {minimum}")
-    return int(text)
-
-
-def _check_bounds(f: Filter) -> None:
-    """A filter value written as a number must be within the bounds a report's numbers keep
-    (each of an ``__in`` list's values)."""
-    for value in f.value.split(",") if f.op == "in" else (f.value,):
-        if looks_numeric(value):
-            try:
-                parse_number(value)
-            except NumberOutOfRange as exc:
-                raise BadOption(f"filter {f.name}: {exc}") from None
-
-
 def _columns(table: Table, values: Sequence[str]) -> list[int]:
     chosen: list[int] = []
     for value in values:
@@ -460,11 +364,8 @@ __all__ = [
     "Page",
     "PastTheEnd",
     "Selection",
-    "Slice",
     "Summary",
     "arrange",
-    "parse_slice",
-    "query_pairs",
     "report_source",
     "select",
     "select_rows",

@@ -73,7 +73,7 @@ from .store import AuditEntry, KeyRecord, Store, ViewRecord
 from .store.keys import cookie_value, secret_hash
 from .store.times import now_utc
 
-# Not the access log ("stract_reports.access", serving.py): one line per throttling.
+# Not the access log ("stract_reports.access", http_server.py): one line per throttling.
 log = logging.getLogger(f"{__name__}.throttle")
 
 COOKIE = "stract_access"

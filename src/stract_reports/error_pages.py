@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # The longest request target (path and query) the app answers; a longer one is 414. Keep the
 # server's own limit above it (waitress counts the request line in its headers' 64 KiB,
-# serving.MAX_HEADER_BYTES), so the app is the one to say it.
+# http_server.MAX_HEADER_BYTES), so the app is the one to say it.
 MAX_URL_LENGTH = 4000
 NO_ROUTE = "no report or page at this path; / lists every report"
 # Headers of werkzeug's own error responses worth keeping: 405's Allow (RFC 9110).

@@ -29,7 +29,7 @@ from .reports.spec import ReportSpec
 from .reports.table import Table
 from .store_link import StoreLink
 from .upstream import StractClient
-from .upstream.fetch import Progress
+from .upstream.calls import Progress
 from .urls import parse_report
 
 # Options of a server's answer that a file has no use for.

@@ -1,8 +1,8 @@
 """The admission of report builds: shared among requests, and a cap on how many run at once;
 and the arrival stamp it decides by.
 
-The host (``serving``) stamps each request with the monotonic time it was fully received, under
-``ARRIVED`` in its WSGI environ; ``request_arrival`` reads it. Neither Flask nor the host is
+The host (``http_server``) stamps each request with the monotonic time it was fully received,
+under ``ARRIVED`` in its WSGI environ; ``request_arrival`` reads it. Neither Flask nor the host is
 imported here: the app (``views``) and the host both stand on this module.
 
 ``BuildGate.get(key, arrived, build)`` answers a request that was fully received at

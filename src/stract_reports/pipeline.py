@@ -59,7 +59,7 @@ from .reports.spec import ReportSpec
 from .reports.table import Table
 from .scope import Scope
 from .upstream import FetchLimits, StractClient, fetch_report_data
-from .upstream.fetch import Progress
+from .upstream.calls import Progress
 from .urls import unreachable_platform
 
 WHOLE = parse_slice(())  # no options: the whole report

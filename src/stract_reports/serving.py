@@ -10,17 +10,10 @@ nothing costs a socket, not a thread. gunicorn's gthread worker hands each new c
 a thread that then blocks reading the headers: 32 dripping plus 200 idle connections made
 ``/healthz`` time out with 16 threads.
 
-Limits on what a client may hold: ``request_timeout`` seconds to send a whole request
-(``REQUEST_TIMEOUT`` unless told), ``IDLE_TIMEOUT`` seconds of silence on a kept-alive
-connection, ``CONNECTION_LIMIT`` open connections per process, headers of ``MAX_HEADER_BYTES``
-and bodies of ``MAX_BODY_BYTES``.
-
-Each request is stamped with the monotonic time it was fully received
-(``gate.ARRIVED``), for the report builds it may share (see ``gate.py``).
-
-The probes (the paths the caller names: ``/healthz``, ``/readyz``) are answered by threads of
-their own, ``PROBE_THREADS`` per path: requests queued for the report threads never delay them,
-and a slow ``/readyz`` (it asks the upstream, up to 2 s) never delays ``/healthz``.
+This module runs the processes: it binds the socket, forks and replaces workers, passes
+signals on and stops them in time. What one worker serves with (waitress adapted: the limits on
+what a client may hold, the arrival stamp, the probes' own threads, the access log, the drain)
+is ``http_server``'s.
 
 Starting: the parent binds the socket (a taken port fails at once), and the socket listens only
 once a worker has built its app, so nothing connects while no process could answer. A worker
@@ -43,32 +36,21 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
 from waitress import wasyncore
-from waitress.adjustments import Adjustments
-from waitress.channel import HTTPChannel
-from waitress.parser import HTTPRequestParser
-from waitress.server import TcpWSGIServer
-from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from .config import GRACE, REQUEST_TIMEOUT
-from .gate import ARRIVED
-from .redaction import mask_query, printable, redact
+from .http_server import AccessLog, Server, adjustments, dispatchers, drain, pending_requests
+from .redaction import printable, redact
 
 log = logging.getLogger("stract_reports.serving")
-access_log = logging.getLogger("stract_reports.access")
 
 FLUSH = 2.0  # seconds for the answers of cut requests to go out
-IDLE_TIMEOUT = 60  # seconds a kept-alive connection may stay silent
-CONNECTION_LIMIT = 2000  # open connections per process; beyond, the backlog waits
-MAX_HEADER_BYTES = 64 * 1024
-MAX_BODY_BYTES = 1024 * 1024  # every endpoint is a GET; a body is never needed
 _LOOP_TIMEOUT = 0.25  # seconds one event-loop pass may wait: how soon a signal is noticed
-PROBE_THREADS = 2  # threads per probe path
 START_ATTEMPTS = 5  # a worker failing to start this many times in a row stops serve
 RESPAWN_PAUSE = 0.5  # seconds before a worker that died is replaced: a failing one must not spin
 _STARTED = b"+"  # what a worker writes to its parent once its app is built and it listens
@@ -81,177 +63,6 @@ class ListenError(Exception):
 
 class WorkerFailed(Exception):
     """No worker could start: its app could not be built (the message is one line)."""
-
-
-class _Parser(HTTPRequestParser):
-    """A request parser that notes when its first bytes came and when it was complete."""
-
-    def __init__(self, adj: Adjustments) -> None:
-        super().__init__(adj)
-        self.started = time.monotonic()
-        self.arrived: float | None = None
-
-    def received(self, data: bytes) -> int:
-        consumed: int = super().received(data)
-        if self.completed and self.arrived is None:
-            self.arrived = time.monotonic()
-        return consumed
-
-
-class _Task(WSGITask):
-    def get_environment(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environment()
-        arrived = getattr(self.request, "arrived", None)
-        environ[ARRIVED] = arrived if arrived is not None else time.monotonic()
-        return environ
-
-
-class _Channel(HTTPChannel):
-    parser_class = _Parser
-    task_class = _Task
-
-
-class _Dispatcher(ThreadedTaskDispatcher):
-    """Waitress's thread pool, counting the requests queued or being answered."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pending = 0
-        self._count = threading.Lock()
-
-    def add_task(self, task: Any) -> None:
-        with self._count:
-            self.pending += 1
-        super().add_task(_Counted(task, self))
-
-    def done(self) -> None:
-        """One request added by ``add_task`` has been answered (or failed, or was cancelled)."""
-        with self._count:
-            self.pending -= 1
-
-
-class _Counted:
-    """A channel's next request in a dispatcher's queue; counted done however it ends."""
-
-    __slots__ = ("channel", "dispatcher")
-
-    def __init__(self, channel: Any, dispatcher: _Dispatcher) -> None:
-        self.channel = channel
-        self.dispatcher = dispatcher
-
-    def service(self) -> None:
-        # The channel answers its first request; it queues its next one itself (add_task).
-        try:
-            self.channel.service()
-        finally:
-            self.dispatcher.done()
-
-    def cancel(self) -> None:
-        try:
-            self.channel.cancel()
-        finally:
-            self.dispatcher.done()
-
-
-def _dispatchers(threads: int, probes: tuple[str, ...]) -> dict[str, _Dispatcher]:
-    """The report threads (under ``""``) and each probe path's own threads."""
-    pools = {"": _Dispatcher(), **{path: _Dispatcher() for path in probes}}
-    for path, pool in pools.items():
-        pool.set_thread_count(PROBE_THREADS if path else threads)
-    return pools
-
-
-class _Server(TcpWSGIServer):
-    channel_class = _Channel
-    request_timeout = REQUEST_TIMEOUT  # seconds to send one whole request
-    pools: dict[str, _Dispatcher]  # the report threads (under "") and each probe's
-
-    def add_task(self, task: Any) -> None:
-        """Queue a channel's next request: a probe to its own threads, the rest to the report
-        threads. (A channel answers its requests in order, one queued at a time.)"""
-        request = task.requests[0]
-        path = "" if request.error else getattr(request, "path", "")
-        self.pools.get(path, self.pools[""]).add_task(task)
-
-    def maintenance(self, now: float) -> None:
-        """Close idle channels (waitress) and those too slow to send one whole request."""
-        super().maintenance(now)
-        cutoff = time.monotonic() - self.request_timeout
-        for channel in list(self.active_channels.values()):
-            request = channel.request
-            if request is not None and not request.completed and request.started < cutoff:
-                channel.will_close = True
-
-
-def _adjustments(threads: int, *, forwarded_headers: bool = False) -> Adjustments:
-    return Adjustments(
-        threads=threads,
-        ident="stract-reports",
-        connection_limit=CONNECTION_LIMIT,
-        channel_timeout=IDLE_TIMEOUT,
-        cleanup_interval=2,
-        max_request_header_size=MAX_HEADER_BYTES,
-        max_request_body_size=MAX_BODY_BYTES,
-        asyncore_use_poll=True,  # select() stops at 1024 descriptors
-        expose_tracebacks=False,
-        # X-Forwarded-* are dropped unless the app trusts the one proxy in front (ProxyFix).
-        clear_untrusted_proxy_headers=not forwarded_headers,
-    )
-
-
-class _AccessLog:
-    """WSGI middleware: one line per request once its answer is sent, credentials redacted.
-
-    The line holds the client address, method, path, query with every ``key``/``token`` value
-    as ``***`` (whole values, and any secret the process knows), status, bytes and seconds;
-    never a request header. What the client sent has its control characters escaped: a
-    ``%0d%0a`` in a path cannot forge a line.
-    """
-
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        begun = time.monotonic()
-        status: list[str] = []
-        # Read now: the app may rewrite the query (access.py takes ?key= out of it).
-        query = environ.get("QUERY_STRING", "")
-
-        def start(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            status[:] = [code.split(" ", 1)[0]]
-            return start_response(code, headers, exc_info)
-
-        body = self.app(environ, start)
-        return self._logged(environ, query, body, status, begun)
-
-    def _logged(
-        self,
-        environ: dict[str, Any],
-        query: str,
-        body: Iterable[bytes],
-        status: list[str],
-        begun: float,
-    ) -> Iterator[bytes]:
-        sent = 0
-        try:
-            for chunk in body:
-                sent += len(chunk)
-                yield chunk
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-            target = environ.get("PATH_INFO", "") + (f"?{mask_query(query)}" if query else "")
-            access_log.info(
-                '%s "%s %s %s" %s %d %.3fs',
-                printable(environ.get("REMOTE_ADDR") or "-"),
-                printable(environ.get("REQUEST_METHOD", "-")),
-                printable(redact(target)),
-                printable(environ.get("SERVER_PROTOCOL", "-")),
-                status[0] if status else "-",
-                sent,
-                time.monotonic() - begun,
-            )
 
 
 # The app served: any WSGI application (the host knows nothing else of it).
@@ -293,14 +104,14 @@ def _serve_process(
         log.debug("the app could not be built", exc_info=True)
         raise WorkerFailed(_one_line(exc)) from None
     threads, grace = worker.threads, worker.grace
-    pools = _dispatchers(threads, worker.probes)
+    pools = dispatchers(threads, worker.probes)
     sockets: dict[int, Any] = {}
-    server = _Server(
-        _AccessLog(app),
+    server = Server(
+        AccessLog(app),
         sockets,
         _sock=sock,
         dispatcher=pools[""],
-        adj=_adjustments(threads, forwarded_headers=worker.forwarded_headers),
+        adj=adjustments(threads, forwarded_headers=worker.forwarded_headers),
         bind_socket=False,
         sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
     )  # listens on the socket
@@ -310,15 +121,17 @@ def _serve_process(
     try:
         while not stop.is_set():
             wasyncore.loop(_LOOP_TIMEOUT, True, sockets, count=1)
-        log.info("Shutting down: finishing %d request(s) in flight", _pending(pools))
+        log.info("Shutting down: finishing %d request(s) in flight", pending_requests(pools))
         server.del_channel()
         sock.close()  # this process's copy: new connections are refused, or go to a sibling
-        _drain(sockets, pools, grace)
-        if _pending(pools):
-            log.warning("%d request(s) still running after %gs: cut", _pending(pools), grace)
+        drain(sockets, pools, grace)
+        if pending_requests(pools):
+            log.warning(
+                "%d request(s) still running after %gs: cut", pending_requests(pools), grace
+            )
     finally:
         worker.close(app)  # reports still waiting on the upstream fail at once
-    _drain(sockets, pools, FLUSH)
+    drain(sockets, pools, FLUSH)
     for pool in pools.values():
         pool.shutdown(cancel_pending=True, timeout=1)
     wasyncore.close_all(sockets)
@@ -327,25 +140,6 @@ def _serve_process(
 def _one_line(exc: BaseException) -> str:
     """An exception as one printable line, with no secret in it: for the CLI's last word."""
     return printable(redact(f"{type(exc).__name__}: {exc}"))[:300]
-
-
-def _pending(pools: dict[str, _Dispatcher]) -> int:
-    return sum(pool.pending for pool in pools.values())
-
-
-def _drain(sockets: dict[int, Any], pools: dict[str, _Dispatcher], seconds: float) -> None:
-    """Run the event loop until no request is pending and every answer is sent, or time is up."""
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        channels = [c for c in sockets.values() if isinstance(c, HTTPChannel)]
-        for channel in channels:
-            # Connections waiting for a next request will get none: close them when flushed.
-            if not channel.requests and not channel.total_outbufs_len:
-                channel.will_close = True
-        busy = any(c.total_outbufs_len or c.requests for c in channels)
-        if not _pending(pools) and not busy:
-            return
-        wasyncore.loop(0.05, True, sockets, count=1)
 
 
 def bound_socket(host: str, port: int) -> socket.socket:

@@ -9,12 +9,14 @@ client     ``StractClient``: the read chain (written at its top), ``_map_respons
            manager
 shape      the last good report's calls, to speculate with (memory; and Redis when shared)
 fleet      what several processes and hosts share through Redis: reads, budget, shape
-fetch      what a report needs within ``FetchLimits``, in parallel, on a completion queue;
-           cancelled on failure
+calls      one report's calls within ``FetchLimits``: a window at a time, on a completion
+           queue, pages in parallel, speculation adopted; cancelled on failure
+fetch      what a report needs (platforms, fields, accounts, insights) and what each body means
 """
 
+from .calls import FetchLimits
 from .client import StractClient
-from .fetch import FetchLimits, fetch_lists, fetch_platforms, fetch_report_data
+from .fetch import fetch_lists, fetch_platforms, fetch_report_data
 from .flights import Handle
 
 # The records a fetch returns are ``records``' (one import path): Platform, PlatformData, ...

@@ -237,3 +237,16 @@ def test_the_client_and_the_store_stand_below_the_web_layer() -> None:
 
     assert reached(upstream) <= below
     assert {t for t in reached(store) if not _within(t, upstream)} <= below
+
+
+# A module a reader can hold in mind: past this, it has two jobs and a seam between them.
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_longer_than_a_reader_can_hold() -> None:
+    long = {
+        str(path.relative_to(SRC)): lines
+        for path in sorted(SRC.rglob("*.py"))
+        if (lines := len(path.read_text("utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}

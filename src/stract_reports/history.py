@@ -156,39 +156,53 @@ def history_report(
     now: datetime,
 ) -> tuple[Table, Page, HistoryNote]:
     """The table ``query`` asks of ``spec``, sliced by ``sl``, and what it says of itself."""
+    asked = _Asked(past, spec, query, sl, ratios, page_size, totals, now)
     try:
         if query.since is not None:
-            if query.grain is not None:
-                return _series(past, spec, query, sl, ratios, page_size, now)
-            return _change(past, spec, query, sl, ratios, page_size, totals, now)
+            return _series(asked) if query.grain is not None else _change(asked)
         if query.compare is not None:
-            return _compared(past, spec, query, sl, ratios, page_size, totals, now)
+            return _compared(asked)
         assert query.as_of is not None
         state = past.state_at(spec, query.as_of, identify=False)
-        table, page = slice_source(
-            state.source, sl, ratios=ratios, page_size=page_size, totals=totals
-        )
-        return table, page, _as_of_note(query.as_of, state)
+        return (*asked.cut(state.source), _as_of_note(query.as_of, state))
     except BadOption as exc:
         raise InvalidRequest(str(exc)) from None
 
 
-def _change(
-    past: Past,
-    spec: ReportSpec,
-    query: HistoryQuery,
-    sl: Slice,
-    ratios: RatioMode,
-    page_size: int | None,
-    totals: bool,
-    now: datetime,
-) -> tuple[Table, Page, HistoryNote]:
+@dataclass(frozen=True)
+class _Asked:
+    """One report over time as asked: where it reads, what of it, and how it is cut."""
+
+    past: Past
+    spec: ReportSpec
+    query: HistoryQuery
+    sl: Slice
+    ratios: RatioMode
+    page_size: int | None
+    totals: bool
+    now: datetime
+
+    def state_at(self, at: datetime) -> State:
+        """The report's state as of ``at``, with identities."""
+        return self.past.state_at(self.spec, at, identify=True)
+
+    def cut(self, source: Source) -> tuple[Table, Page]:
+        """The slice asked of ``source``, in its page."""
+        sl, ratios, size, totals = self.sl, self.ratios, self.page_size, self.totals
+        return slice_source(source, sl, ratios=ratios, page_size=size, totals=totals)
+
+    def select(self, source: Source) -> Selection:
+        """The rows of ``source`` the slice keeps (its filters and search), or their groups."""
+        selected = select_ads(source.ads.table, self.sl.filters, self.sl.search)
+        return select(source.ads, self.sl, selected, summary=source.summary, ratios=self.ratios)
+
+
+def _change(asked: _Asked) -> tuple[Table, Page, HistoryNote]:
+    query = asked.query
     assert query.since is not None
-    start = past.state_at(spec, query.since, identify=True)
-    end = _end(past, spec, query, now)
-    source = _changed(end, start)
-    table, page = slice_source(source, sl, ratios=ratios, page_size=page_size, totals=totals)
-    return table, page, _change_note(query, start, end, now)
+    start = asked.state_at(query.since)
+    end = _end(asked.past, asked.spec, query, asked.now)
+    return (*asked.cut(_changed(end, start)), _change_note(query, start, end, asked.now))
 
 
 def _end(past: Past, spec: ReportSpec, query: HistoryQuery, now: datetime) -> State:
@@ -205,41 +219,20 @@ def _changed(end: State, start: State) -> Source:
     return Source(ads, end.source.summary, end.source.ids)
 
 
-def _compared(
-    past: Past,
-    spec: ReportSpec,
-    query: HistoryQuery,
-    sl: Slice,
-    ratios: RatioMode,
-    page_size: int | None,
-    totals: bool,
-    now: datetime,
-) -> tuple[Table, Page, HistoryNote]:
+def _compared(asked: _Asked) -> tuple[Table, Page, HistoryNote]:
+    query, sl = asked.query, asked.sl
     assert query.compare is not None
-    if query.as_of is not None:
-        current = past.state_at(spec, query.as_of, identify=True)
-    else:
-        current = past.now()
-    then = past.state_at(spec, query.compare, identify=True)
-    mine, theirs = _selected(current, sl, ratios), _selected(then, sl, ratios)
+    current = asked.past.now() if query.as_of is None else asked.state_at(query.as_of)
+    then = asked.state_at(query.compare)
+    mine, theirs = asked.select(current.source), asked.select(then.source)
     table = compare(
         mine.table,
         theirs.table,
         _row_keys(current, mine, sl),
         _row_keys(then, theirs, sl),
     )
-    table, page = arrange(table, sl, page_size=page_size, totals=totals)
-    return table, page, _compare_note(query, current, then, now)
-
-
-def _selected(state: State, sl: Slice, ratios: RatioMode) -> Selection:
-    return _select(state.source, sl, ratios)
-
-
-def _select(source: Source, sl: Slice, ratios: RatioMode) -> Selection:
-    """The rows of ``source`` that ``sl`` keeps (its filters and search), or their groups."""
-    selected = select_ads(source.ads.table, sl.filters, sl.search)
-    return select(source.ads, sl, selected, summary=source.summary, ratios=ratios)
+    table, page = arrange(table, sl, page_size=asked.page_size, totals=asked.totals)
+    return table, page, _compare_note(query, current, then, asked.now)
 
 
 def _row_keys(state: State, selection: Selection, sl: Slice) -> Sequence[Hashable]:
@@ -254,15 +247,8 @@ def _row_keys(state: State, selection: Selection, sl: Slice) -> Sequence[Hashabl
     return [groups[cast(int, i)] for i in selection.origins]
 
 
-def _series(
-    past: Past,
-    spec: ReportSpec,
-    query: HistoryQuery,
-    sl: Slice,
-    ratios: RatioMode,
-    page_size: int | None,
-    now: datetime,
-) -> tuple[Table, Page, HistoryNote]:
+def _series(asked: _Asked) -> tuple[Table, Page, HistoryNote]:
+    query, sl, now = asked.query, asked.sl, asked.now
     assert query.since is not None and query.grain is not None
     until = now if query.until_now or query.until is None else query.until
     bounds = period_starts(query.since, until, query.grain)
@@ -274,9 +260,9 @@ def _series(
     states: list[State] = []
     for bound in bounds:
         if query.until_now and bound == until:
-            states.append(past.now())
+            states.append(asked.past.now())
         else:
-            states.append(past.state_at(spec, bound, identify=True))
+            states.append(asked.state_at(bound))
     periods: list[tuple[str, Table]] = []
     # A period with no snapshot in it is the same zero change of the same state: made once.
     unchanged: dict[tuple[int, ...], Table] = {}
@@ -286,14 +272,14 @@ def _series(
             periods.append((label, unchanged[end.key]))
             continue
         source = _changed(end, start)
-        table = _select(source, sl, ratios).table
+        table = asked.select(source).table
         if end.key and end.key == start.key:
             unchanged[end.key] = table
         periods.append((label, table))
-    empty = _select(states[-1].source, sl, ratios)
+    empty = asked.select(states[-1].source)
     stacked = stack_periods(periods, empty.table)
     note = _series_note(query, states, until, stacked, sl)
-    table, page = arrange(stacked, sl, page_size=page_size)
+    table, page = arrange(stacked, sl, page_size=asked.page_size)
     return table, page, note
 
 

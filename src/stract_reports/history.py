@@ -129,34 +129,20 @@ class Past:
 def history_for(
     past: Past, spec: ReportSpec, fmt: str, options: ReportOptions
 ) -> tuple[Table, Page, HistoryNote]:
-    """What a request (or an export) in ``fmt`` with history ``options`` is answered with: as
-    ``pipeline.slice_for`` for a live read, in the format's page size, with its totals row."""
-    shown = FORMATS[fmt]
-    return history_report(
+    """What a request (or an export) in ``fmt`` with history ``options`` is answered with, and
+    what it says of itself: as ``pipeline.slice_for`` for a live read, in the format's page
+    size, with its totals row."""
+    shown, query = FORMATS[fmt], options.history
+    asked = _Asked(
         past,
         spec,
-        options.history,
+        query,
         options.slice,
-        ratios=options.ratios,
-        page_size=shown.page_size,
-        totals=shown.totals,
-        now=options.now,
+        options.ratios,
+        shown.page_size,
+        shown.totals,
+        options.now,
     )
-
-
-def history_report(
-    past: Past,
-    spec: ReportSpec,
-    query: HistoryQuery,
-    sl: Slice,
-    *,
-    ratios: RatioMode,
-    page_size: int | None,
-    totals: bool,
-    now: datetime,
-) -> tuple[Table, Page, HistoryNote]:
-    """The table ``query`` asks of ``spec``, sliced by ``sl``, and what it says of itself."""
-    asked = _Asked(past, spec, query, sl, ratios, page_size, totals, now)
     try:
         if query.since is not None:
             return _series(asked) if query.grain is not None else _change(asked)

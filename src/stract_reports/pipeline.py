@@ -234,16 +234,3 @@ def slice_for(source: Source, fmt: str, options: ReportOptions) -> tuple[Table, 
         totals=shown.totals,
         suggest=shown.offers_facets,
     )
-
-
-def build_table(
-    client: StractClient,
-    spec: ReportSpec,
-    *,
-    ratios: RatioMode = "recompute",
-    progress: Progress | None = None,
-    on_read: OnRead | None = None,
-) -> Table:
-    """The whole report ``spec``, read from the upstream now."""
-    source = build_source(client, spec, progress=progress, on_read=on_read)
-    return slice_source(source, ratios=ratios)[0]

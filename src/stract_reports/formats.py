@@ -19,7 +19,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from .errors import InvalidRequest
-from .reports.options import SECRET_OPTIONS
+from .reports.options import HISTORY_OPTIONS, SECRET_OPTIONS
 from .reports.spec import ReportSpec
 
 # What a browser is given per page of HTML unless ``_size`` says otherwise.
@@ -69,7 +69,7 @@ EXCEL_PRESETS = {"br": "excel-br", "1": "excel"}
 _NAMED_OPTIONS = frozenset({"excel", "download"}) | SECRET_OPTIONS
 # Named by a report from the store as the snapshots' times they resolve to ("7d" and the
 # time it meant name one file alike).
-_TIME_OPTIONS = frozenset({"as_of", "since", "until", "compare"})
+_TIME_OPTIONS = frozenset(HISTORY_OPTIONS) - {"_grain"}
 
 
 def format_choices() -> str:

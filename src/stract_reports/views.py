@@ -216,7 +216,7 @@ def report(platform: str, fmt: str, summary: bool) -> Response:
     charge = answer_charge(spec, fmt)
     try:
         table, page, note = build_report(spec, fmt, options, current_access().scope, charge)
-        share = _save_share(spec, options)
+        share = _save_share(spec, options) if FORMATS[fmt].links else None
         return answer_report(table, page, spec, fmt, options, charge, note=note, share=share)
     except BaseException:
         charge.close()
@@ -240,7 +240,7 @@ def saved_view(view_id: str, fmt: str) -> Response:
     try:
         table, page, note = build_report(spec, fmt, options, view.key.scope, charge)
         page_of = ViewPage(view_path(view_id), tuple(asked))
-        share = view_share(_root(), view_id, view.format)
+        share = view_share(_root(), view_id, view.format) if FORMATS[fmt].links else None
         return answer_report(
             table, page, spec, fmt, options, charge, note=note, view=page_of, share=share
         )
@@ -368,7 +368,7 @@ def answer_report(
         response.headers[WARNINGS_HEADER] = warnings
     if answer.varies_on_accept:
         response.vary.add("Accept")
-    etag = _etag(table, answer.mimetype, fmt, (options.query, share))
+    etag = _etag(table, answer.mimetype, fmt, (options.query, rendering.share))
     delivered = deliver(request, response, etag)
     delivered.call_on_close(charge.close)
     return delivered
